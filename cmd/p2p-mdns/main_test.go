@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := realMain(nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "sniff") {
+		t.Errorf("no args: code %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := realMain([]string{"nope"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Errorf("unknown: code %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := realMain([]string{"sniff", "--bogus"}, &out, &errb); code != 2 {
+		t.Errorf("bad flag: code %d", code)
+	}
+	if code := realMain([]string{"sniff", "--service", "a..b"}, &out, &errb); code != 2 {
+		t.Errorf("bad service: code %d", code)
+	}
+	if code := realMain([]string{"sniff", "-h"}, &out, &errb); code != 0 {
+		t.Errorf("-h: code %d", code)
+	}
+}
+
+// TestSniffRead decodes a capture with --read, in both output formats.
+func TestSniffRead(t *testing.T) {
+	path := "../../testdata/pcap/d_golibp2p_two_nodes.pcap"
+	var out, errb bytes.Buffer
+	if code := realMain([]string{"sniff", "--read", path}, &out, &errb); code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"query", "response", "goodbye", "12D3KooWMxqzRsw4HnxR6p53QLxNWYC4EMMxgPAP65SGJ2SXjQte", "/ip4/198.51.100.11/udp/4001/quic-v1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q", want)
+		}
+	}
+	out.Reset()
+	if code := realMain([]string{"sniff", "--json", "--read", path}, &out, &errb); code != 0 {
+		t.Fatalf("code %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var r struct {
+		Kind string `json:"kind"`
+		Src  string `json:"src"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil || r.Kind != "query" || !strings.HasPrefix(r.Src, "198.51.100.11") {
+		t.Errorf("first line %q: %v", lines[0], err)
+	}
+}
+
+func TestSniffReadBadFile(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.pcap")
+	if err := os.WriteFile(bad, []byte("this is not a capture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := realMain([]string{"sniff", "--read", bad}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "not a pcap") {
+		t.Errorf("code %d: %q", code, errb.String())
+	}
+	if code := realMain([]string{"sniff", "--read", bad + ".missing"}, &out, &errb); code != 2 {
+		t.Errorf("missing file: code %d", code)
+	}
+}

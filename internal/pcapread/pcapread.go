@@ -1,0 +1,204 @@
+// Package pcapread reads mDNS datagrams out of pcap and pcapng captures:
+// Ethernet and Linux cooked (SLL, SLL2) link types, IPv4 and IPv6, with IP
+// fragments reassembled (and counted when incomplete). Each UDP datagram to
+// or from port 5353 becomes a transport.Packet with the capture's time.
+//
+// Packet flow: file → pcapgo reader → link layer → IPv4/IPv6 (defragment)
+// → UDP → Datagram{Time, Packet}.
+package pcapread
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/ip4defrag"
+	"github.com/gopacket/gopacket/ip6defrag"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Datagram is one mDNS UDP datagram from a capture.
+type Datagram struct {
+	// Frame is the 1-based number of the frame that completed the datagram.
+	Frame int
+	Time  time.Time
+	// Packet has Data, Src, Dst, TTL and Multicast set; IfIndex is 1.
+	Packet transport.Packet
+}
+
+// Stats counts what the reader saw.
+type Stats struct {
+	Frames      int // frames read
+	Datagrams   int // mDNS datagrams returned
+	Fragments   int // IP fragments seen
+	Reassembled int // datagrams rebuilt from fragments
+	Incomplete  int // fragments never completed or rejected by the defragmenter
+	Skipped     int // frames that were not UDP to or from port 5353
+}
+
+// ErrNotCapture is returned for data that is neither pcap nor pcapng.
+var ErrNotCapture = errors.New("pcapread: not a pcap or pcapng capture")
+
+type packetSource interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	LinkType() layers.LinkType
+}
+
+// ReadFile reads every mDNS datagram of the capture at path.
+func ReadFile(path string) ([]Datagram, Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	defer f.Close()
+	return Read(f)
+}
+
+// maxFrames bounds how much of a capture is read.
+const maxFrames = 10_000_000
+
+// Read reads every mDNS datagram of a capture.
+func Read(r io.Reader) ([]Datagram, Stats, error) {
+	var st Stats
+	br := bufio.NewReader(r)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+	}
+	var src packetSource
+	switch {
+	case bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}):
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+		}
+		src = ng
+	default:
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+		}
+		src = pr
+	}
+	var first gopacket.LayerType
+	switch src.LinkType() {
+	case layers.LinkTypeEthernet:
+		first = layers.LayerTypeEthernet
+	case layers.LinkTypeLinuxSLL:
+		first = layers.LayerTypeLinuxSLL
+	case layers.LinkTypeLinuxSLL2:
+		first = layers.LayerTypeLinuxSLL2
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4:
+		first = layers.LayerTypeIPv4
+	case layers.LinkTypeIPv6:
+		first = layers.LayerTypeIPv6
+	default:
+		return nil, st, fmt.Errorf("pcapread: unsupported link type %v", src.LinkType())
+	}
+
+	d4 := ip4defrag.NewIPv4Defragmenter()
+	d6 := ip6defrag.NewIPv6Defragmenter()
+	var out []Datagram
+	for st.Frames < maxFrames {
+		data, ci, err := src.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if len(out) == 0 && st.Frames == 0 {
+				return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+			}
+			return out, st, fmt.Errorf("pcapread: frame %d: %w", st.Frames+1, err)
+		}
+		st.Frames++
+		pkt := gopacket.NewPacket(data, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+		var (
+			payload  []byte
+			src, dst netip.Addr
+			ttl      int
+		)
+		if ip4, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
+			if ip4.Flags&layers.IPv4MoreFragments != 0 || ip4.FragOffset != 0 {
+				st.Fragments++
+				whole, err := d4.DefragIPv4WithTimestamp(ip4, ci.Timestamp)
+				if err != nil {
+					st.Incomplete++
+					continue
+				}
+				if whole == nil {
+					continue
+				}
+				st.Reassembled++
+				ip4 = whole
+			}
+			if ip4.Protocol != layers.IPProtocolUDP {
+				st.Skipped++
+				continue
+			}
+			payload, ttl = ip4.Payload, int(ip4.TTL)
+			src, _ = netip.AddrFromSlice(ip4.SrcIP.To4())
+			dst, _ = netip.AddrFromSlice(ip4.DstIP.To4())
+		} else if ip6, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
+			next := ip6.NextHeader
+			payload = ip6.Payload
+			if frag, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
+				st.Fragments++
+				whole := d6.DefragIPv6(ip6, frag)
+				if whole == nil {
+					continue
+				}
+				st.Reassembled++
+				payload, next = whole.Payload, frag.NextHeader
+			} else if udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+				payload, next = append(udp.Contents, udp.Payload...), layers.IPProtocolUDP
+			}
+			if next != layers.IPProtocolUDP {
+				st.Skipped++
+				continue
+			}
+			ttl = int(ip6.HopLimit)
+			src, _ = netip.AddrFromSlice(ip6.SrcIP)
+			dst, _ = netip.AddrFromSlice(ip6.DstIP)
+		} else {
+			st.Skipped++
+			continue
+		}
+		if len(payload) < 8 {
+			st.Skipped++
+			continue
+		}
+		sport := uint16(payload[0])<<8 | uint16(payload[1])
+		dport := uint16(payload[2])<<8 | uint16(payload[3])
+		if sport != mdns.Port && dport != mdns.Port {
+			st.Skipped++
+			continue
+		}
+		body := append([]byte(nil), payload[8:]...)
+		if ulen := int(payload[4])<<8 | int(payload[5]); ulen >= 8 && ulen-8 < len(body) {
+			body = body[:ulen-8] // trailing link padding
+		}
+		st.Datagrams++
+		out = append(out, Datagram{
+			Frame: st.Frames,
+			Time:  ci.Timestamp,
+			Packet: transport.Packet{
+				Data:      body,
+				Src:       netip.AddrPortFrom(src.Unmap(), sport),
+				Dst:       netip.AddrPortFrom(dst.Unmap(), dport),
+				IfIndex:   1,
+				TTL:       ttl,
+				Multicast: dst.IsMulticast(),
+			},
+		})
+	}
+	return out, st, nil
+}

@@ -1,0 +1,103 @@
+package mdns_test
+
+import (
+	"testing"
+
+	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/miekg/dns"
+)
+
+// BenchmarkFilterIrrelevant: the cost of rejecting an unrelated mDNS
+// response (a Chromecast announcement) before unpacking it.
+func BenchmarkFilterIrrelevant(b *testing.B) {
+	f := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService, mdns.MetaQuery, mdns.NewPeerName(nil))...)
+	p := irrelevantPacket(b)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if f.Match(p) {
+			b.Fatal("matched")
+		}
+	}
+}
+
+// BenchmarkParseIrrelevant: what the filter saves (a full unpack).
+func BenchmarkParseIrrelevant(b *testing.B) {
+	p := irrelevantPacket(b)
+	var m dns.Msg
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := mdns.ParseInto(&m, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func goResponse(b *testing.B) []byte {
+	dgs, _, err := pcapread.ReadFile("../testdata/pcap/d_golibp2p_two_nodes.pcap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range dgs {
+		m, err := mdns.Parse(d.Packet.Data)
+		if err == nil && m.Response && len(m.Answer) > 0 {
+			return d.Packet.Data
+		}
+	}
+	b.Fatal("no response in capture")
+	return nil
+}
+
+// BenchmarkDecodeGoResponse: a real go-libp2p response (8 dnsaddrs) from
+// bytes to candidate: filter, unpack, classify, decode.
+func BenchmarkDecodeGoResponse(b *testing.B) {
+	p := goResponse(b)
+	f := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService)...)
+	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	var m dns.Msg
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !f.Match(p) {
+			b.Fatal("filtered")
+		}
+		if err := mdns.ParseInto(&m, p); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := mdns.Classify(&m); err != nil {
+			b.Fatal(err)
+		}
+		if res := dec.Decode(&m, false); len(res.Candidates) != 1 || len(res.Candidates[0].Addrs) != 8 {
+			b.Fatalf("%+v", res)
+		}
+	}
+}
+
+func benchPack(b *testing.B, n int) {
+	rs, err := mdns.NewRecordSet(testPeer(b, n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := ptrAnswer(rs, 1472); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPackResponse8 / 40: building the answer to a PTR query.
+func BenchmarkPackResponse8(b *testing.B)  { benchPack(b, 8) }
+func BenchmarkPackResponse40(b *testing.B) { benchPack(b, 40) }
+
+// BenchmarkRecordSet40: building a 40-address record set.
+func BenchmarkRecordSet40(b *testing.B) {
+	p := testPeer(b, 40)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := mdns.NewRecordSet(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package mdns_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/mdns"
+)
+
+// sidecar is the part of a capture's JSON sidecar the tests use.
+type sidecar struct {
+	Expected struct {
+		Peers []struct {
+			PeerID     string   `json:"peer_id"`
+			Instance   string   `json:"instance"`
+			Multiaddrs []string `json:"multiaddrs"`
+			Goodbye    bool     `json:"goodbye"`
+		} `json:"peers"`
+	} `json:"expected"`
+}
+
+type seenPeer struct {
+	addrs   map[string]bool
+	goodbye bool
+	flav    map[string]bool
+}
+
+// decodeCapture runs every datagram of a capture through Parse, Classify and
+// Decode, and returns per peer ID the union of multiaddrs (with /p2p/<id>,
+// as the sidecars list them) and whether a goodbye was seen.
+func decodeCapture(t *testing.T, path string) map[string]*seenPeer {
+	t.Helper()
+	dgs, st, err := pcapread.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Incomplete > 0 {
+		t.Logf("%s: %d fragments never completed", filepath.Base(path), st.Incomplete)
+	}
+	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	peers := map[string]*seenPeer{}
+	instanceID := map[string]string{}
+	for _, dg := range dgs {
+		m, err := mdns.Parse(dg.Packet.Data)
+		if err != nil {
+			t.Fatalf("frame %d: %v", dg.Frame, err)
+		}
+		kind, err := mdns.Classify(m)
+		if err != nil {
+			t.Fatalf("frame %d: %v", dg.Frame, err)
+		}
+		if kind != mdns.KindResponse && kind != mdns.KindGoodbye {
+			continue
+		}
+		res := dec.Decode(m, false)
+		for _, r := range res.Rejected {
+			t.Errorf("frame %d: rejected %s: %v", dg.Frame, r.Instance, r.Err)
+		}
+		for _, c := range res.Candidates {
+			id := c.ID.String()
+			p := peers[id]
+			if p == nil {
+				p = &seenPeer{addrs: map[string]bool{}, flav: map[string]bool{}}
+				peers[id] = p
+			}
+			instanceID[strings.ToLower(c.Instance)] = id
+			for _, a := range c.Addrs {
+				p.addrs[a.String()+"/p2p/"+id] = true
+			}
+			p.flav[c.Flavour.String()] = true
+			if c.TTL == 0 {
+				p.goodbye = true
+			}
+		}
+		for _, inst := range res.Withdrawn {
+			if id, ok := instanceID[inst]; ok {
+				peers[id].goodbye = true
+			}
+		}
+	}
+	return peers
+}
+
+func captures(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../testdata/pcap/*.pcap")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captures in testdata/pcap: %v", err)
+	}
+	return files
+}
+
+// TestCapturesDecodeExpectedPeers checks, for every real capture, that the
+// decoder finds exactly the peers and multiaddrs its sidecar lists.
+func TestCapturesDecodeExpectedPeers(t *testing.T) {
+	for _, path := range captures(t) {
+		name := strings.TrimSuffix(filepath.Base(path), ".pcap")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(strings.TrimSuffix(path, ".pcap") + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sc sidecar
+			if err := json.Unmarshal(raw, &sc); err != nil {
+				t.Fatal(err)
+			}
+			got := decodeCapture(t, path)
+			want := map[string]bool{}
+			for _, p := range sc.Expected.Peers {
+				want[p.PeerID] = true
+				g := got[p.PeerID]
+				if g == nil {
+					t.Errorf("peer %s (%s) not decoded", p.PeerID, p.Instance)
+					continue
+				}
+				var missing, extra []string
+				for _, a := range p.Multiaddrs {
+					if !g.addrs[a] {
+						missing = append(missing, a)
+					}
+				}
+				for a := range g.addrs {
+					if !slices.Contains(p.Multiaddrs, a) {
+						extra = append(extra, a)
+					}
+				}
+				sort.Strings(extra)
+				if len(missing) > 0 || len(extra) > 0 {
+					t.Errorf("peer %s: missing %v, extra %v", p.PeerID, missing, extra)
+				}
+				if g.goodbye != p.Goodbye {
+					t.Errorf("peer %s: goodbye %v, want %v", p.PeerID, g.goodbye, p.Goodbye)
+				}
+			}
+			for id := range got {
+				if !want[id] {
+					t.Errorf("unexpected peer %s decoded", id)
+				}
+			}
+			t.Logf("%d peers as expected", len(want))
+		})
+	}
+}
+
+// TestCaptureFlavours checks the flavour detection on captures of one
+// implementation each.
+func TestCaptureFlavours(t *testing.T) {
+	cases := map[string]string{
+		"d_golibp2p_two_nodes":       "go",
+		"g2_golibp2p_many_addrs":     "go",
+		"e2_jslibp2p_two_nodes":      "js",
+		"r1_rustlike_two_nodes":      "rust",
+		"r4_rustlike_ipv6":           "rust",
+		"c_python_zeroconf":          "dnssd",
+		"a_avahi_announce_goodbye":   "dnssd",
+		"g3_avahi_many_instances_tc": "dnssd",
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := decodeCapture(t, "../testdata/pcap/"+name+".pcap")
+			if len(got) == 0 {
+				t.Fatal("no peers")
+			}
+			for id, p := range got {
+				if len(p.flav) != 1 || !p.flav[want] {
+					t.Errorf("peer %s: flavours %v, want only %s", id, p.flav, want)
+				}
+			}
+		})
+	}
+}
+
+// TestCapturesFilterKeepsRelevant checks that the prefilter passes every
+// datagram that decodes into a candidate (no false negatives on real data).
+func TestCapturesFilterKeepsRelevant(t *testing.T) {
+	f := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService, mdns.MetaQuery)...)
+	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	for _, path := range captures(t) {
+		dgs, _, err := pcapread.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dg := range dgs {
+			m, err := mdns.Parse(dg.Packet.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := dec.Decode(m, true); len(res.Candidates) > 0 && !f.Match(dg.Packet.Data) {
+				t.Errorf("%s frame %d: filter dropped a packet with %d candidates", filepath.Base(path), dg.Frame, len(res.Candidates))
+			}
+		}
+	}
+}

@@ -1,0 +1,396 @@
+package mdns
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/miekg/dns"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Flavour says which implementation's record layout a candidate came in.
+type Flavour uint8
+
+// The flavours the decoder recognises.
+const (
+	FlavourUnknown Flavour = iota
+	// FlavourGo: go-libp2p (zeroconf) and this project: PTR, SRV with a
+	// "<peer-name>.local." target, one TXT with many strings, A/AAAA.
+	FlavourGo
+	// FlavourRust: rust-libp2p: PTR to a single random label outside the
+	// service, one TXT per address in the additional section, no SRV/A.
+	FlavourRust
+	// FlavourJS: js-libp2p: PTR plus TXT records in the answer section,
+	// no SRV/A.
+	FlavourJS
+	// FlavourDNSSD: a DNS-SD responder (Avahi, Bonjour, python-zeroconf)
+	// announcing the service with dnsaddr TXT strings.
+	FlavourDNSSD
+)
+
+func (f Flavour) String() string {
+	switch f {
+	case FlavourGo:
+		return "go"
+	case FlavourRust:
+		return "rust"
+	case FlavourJS:
+		return "js"
+	case FlavourDNSSD:
+		return "dnssd"
+	}
+	return "unknown"
+}
+
+// Candidate is one libp2p peer found in one packet.
+type Candidate struct {
+	ID peer.ID
+	// Instance is the owner of the TXT records (the PTR target).
+	Instance string
+	// Addrs are the announced multiaddrs without the "/p2p/<id>" suffix,
+	// de-duplicated, in announcement order.
+	Addrs []ma.Multiaddr
+	// TTL is the smallest TTL of the TXT records; 0 is a goodbye (§10.1).
+	TTL uint32
+	// CacheFlush is set when a TXT record had the cache-flush bit (§10.2).
+	CacheFlush bool
+	// InAnswer is set when the TXT records were in the answer section.
+	InAnswer bool
+	Flavour  Flavour
+	// Host and Port come from the instance's SRV record, IPs from the A/AAAA
+	// records of Host in the same packet, when present.
+	Host string
+	Port uint16
+	IPs  []netip.Addr
+}
+
+// Rejection is a TXT record set that named no usable peer.
+type Rejection struct {
+	Instance string
+	Err      error
+}
+
+// Result is what Decode found in one message.
+type Result struct {
+	Candidates []Candidate
+	// Withdrawn lists instances withdrawn by a TTL-0 PTR whose TXT was not
+	// in the packet (the peer must be looked up by instance name).
+	Withdrawn []string
+	Rejected  []Rejection
+	// BadStrings counts dnsaddr strings that were skipped: not printable
+	// ASCII, not a multiaddr, or beyond MaxAddrs.
+	BadStrings int
+}
+
+// Rejection reasons.
+var (
+	ErrMissingID = errors.New("mdns: dnsaddr without /p2p/<id>")
+	ErrMixedIDs  = errors.New("mdns: dnsaddrs of one instance name different peers")
+	ErrBadID     = errors.New("mdns: dnsaddr with an invalid peer ID")
+)
+
+// Decoder turns messages into peer candidates for one service. It is
+// stateless apart from its options and safe for concurrent use.
+type Decoder struct {
+	service  string
+	maxAddrs int
+}
+
+// DefaultMaxAddrs bounds the multiaddrs taken from one instance in one packet.
+const DefaultMaxAddrs = 256
+
+// NewDecoder returns a decoder for the FQDN service (see ServiceName).
+// maxAddrs ≤ 0 means DefaultMaxAddrs.
+func NewDecoder(service string, maxAddrs int) *Decoder {
+	if !strings.HasSuffix(service, ".") {
+		service += "."
+	}
+	if maxAddrs <= 0 {
+		maxAddrs = DefaultMaxAddrs
+	}
+	return &Decoder{service: service, maxAddrs: maxAddrs}
+}
+
+// Service returns the decoder's FQDN service name.
+func (d *Decoder) Service() string { return d.service }
+
+type txtGroup struct {
+	name     string
+	rrs      []*dns.TXT
+	ttl      uint32
+	flush    bool
+	inAnswer bool
+	viaPTR   bool // named as the target of a PTR of the service
+	childOf  bool // one label below the service
+}
+
+// Decode extracts every libp2p peer candidate of d's service from m: from
+// the answer and additional sections of responses, and from the authority
+// section when probes is set (a probe's proposed records, RFC 6762 §8.2,
+// are a hint only). Queries carry no discovery data and yield nothing.
+func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
+	var res Result
+	var sections [][]dns.RR
+	switch {
+	case m.Response:
+		sections = [][]dns.RR{m.Answer, m.Extra}
+	case probes && len(m.Ns) > 0:
+		sections = [][]dns.RR{m.Ns}
+	default:
+		return res
+	}
+
+	// Pass 1: PTRs of the service name their instances (any target form:
+	// rust-libp2p points at a single label outside the service).
+	ptrTargets := map[string]uint32{}
+	for _, sec := range sections {
+		for _, rr := range sec {
+			if p, ok := rr.(*dns.PTR); ok && Class(p) == dns.ClassINET && EqualNames(p.Hdr.Name, d.service) {
+				key := strings.ToLower(p.Ptr)
+				if ttl, seen := ptrTargets[key]; !seen || p.Hdr.Ttl > ttl {
+					ptrTargets[key] = p.Hdr.Ttl
+				}
+			}
+		}
+	}
+
+	// Pass 2: TXT and SRV records owned by an instance.
+	var groups []*txtGroup
+	byName := map[string]*txtGroup{}
+	srvs := map[string]*dns.SRV{}
+	for si, sec := range sections {
+		for _, rr := range sec {
+			h := rr.Header()
+			if h.Class&^CacheFlushBit != dns.ClassINET {
+				continue
+			}
+			switch rr.(type) {
+			case *dns.TXT, *dns.SRV:
+			default:
+				continue
+			}
+			key := strings.ToLower(h.Name)
+			_, viaPTR := ptrTargets[key]
+			_, child := ChildLabel(h.Name, d.service)
+			if !viaPTR && !child {
+				continue
+			}
+			if srv, ok := rr.(*dns.SRV); ok {
+				srvs[key] = srv
+				continue
+			}
+			g := byName[key]
+			if g == nil {
+				g = &txtGroup{name: h.Name, ttl: h.Ttl, viaPTR: viaPTR, childOf: child}
+				byName[key] = g
+				groups = append(groups, g)
+			}
+			g.rrs = append(g.rrs, rr.(*dns.TXT))
+			if h.Ttl < g.ttl {
+				g.ttl = h.Ttl
+			}
+			g.flush = g.flush || h.Class&CacheFlushBit != 0
+			g.inAnswer = g.inAnswer || (m.Response && si == 0)
+		}
+	}
+
+	for _, g := range groups {
+		c, ok := d.candidate(g, &res)
+		if !ok {
+			continue
+		}
+		if srv := srvs[strings.ToLower(g.name)]; srv != nil {
+			c.Host, c.Port = srv.Target, srv.Port
+			c.IPs = hostIPs(sections, srv.Target)
+		}
+		c.Flavour = flavourOf(g, c, d.service)
+		res.Candidates = append(res.Candidates, c)
+	}
+
+	// Goodbye PTRs whose TXT records are not in this packet.
+	for target, ttl := range ptrTargets {
+		if ttl == 0 && byName[target] == nil {
+			res.Withdrawn = append(res.Withdrawn, target)
+		}
+	}
+	return res
+}
+
+func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
+	c := Candidate{Instance: g.name, TTL: g.ttl, CacheFlush: g.flush, InAnswer: g.inAnswer}
+	var firstID string
+	seen := map[string]bool{}
+	any := false
+	for _, t := range g.rrs {
+		for _, s := range t.Txt {
+			raw, ok := unescapeTXT(s)
+			if len(raw) < len(DNSAddrPrefix) || !strings.EqualFold(raw[:len(DNSAddrPrefix)], DNSAddrPrefix) {
+				continue // not a dnsaddr string (RFC 6763 §6.4: keys are case-insensitive)
+			}
+			any = true
+			val := raw[len(DNSAddrPrefix):]
+			if !ok || !printableASCII(val) {
+				res.BadStrings++
+				continue
+			}
+			tr, idStr, err := splitDNSAddr(val)
+			if err != nil {
+				res.BadStrings++
+				continue
+			}
+			if idStr == "" {
+				res.Rejected = append(res.Rejected, Rejection{Instance: g.name, Err: ErrMissingID})
+				return c, false
+			}
+			if c.ID == "" {
+				id, err := peer.Decode(idStr)
+				if err != nil {
+					res.BadStrings++
+					continue
+				}
+				firstID, c.ID = idStr, id
+			} else if idStr != firstID {
+				id, err := peer.Decode(idStr)
+				if err != nil {
+					res.BadStrings++
+					continue
+				}
+				if id != c.ID { // the same ID may be written in another encoding
+					res.Rejected = append(res.Rejected, Rejection{Instance: g.name, Err: ErrMixedIDs})
+					return c, false
+				}
+			}
+			if len(tr) == 0 {
+				continue // "/p2p/<id>" alone carries no address
+			}
+			k := string(tr.Bytes())
+			if seen[k] {
+				continue
+			}
+			if len(c.Addrs) >= d.maxAddrs {
+				res.BadStrings++
+				continue
+			}
+			seen[k] = true
+			c.Addrs = append(c.Addrs, tr)
+		}
+	}
+	if c.ID == "" {
+		if !any && g.ttl == 0 && g.viaPTR {
+			res.Withdrawn = append(res.Withdrawn, strings.ToLower(g.name))
+		}
+		return c, false
+	}
+	return c, true
+}
+
+// splitDNSAddr splits "<transport>/p2p/<id>" into the parsed transport part
+// and the ID string without decoding the ID (base58 dominates the cost of a
+// full parse, and one packet repeats the same ID in every string). A string
+// whose last component is not /p2p (or /ipfs) returns an empty idStr.
+func splitDNSAddr(val string) (tr ma.Multiaddr, idStr string, err error) {
+	i := strings.LastIndex(val, "/p2p/")
+	if j := strings.LastIndex(val, "/ipfs/"); j > i {
+		i = j
+	}
+	if i < 0 || strings.IndexByte(val[i+1:][strings.IndexByte(val[i+1:], '/')+1:], '/') >= 0 {
+		// No trailing /p2p component: parse it all to tell "valid but no
+		// ID" from garbage.
+		a, err := ma.NewMultiaddr(val)
+		if err != nil {
+			return nil, "", err
+		}
+		if last := a[len(a)-1]; last.Code() == ma.P_P2P {
+			return a[:len(a)-1], last.Value(), nil
+		}
+		return a, "", nil
+	}
+	idStr = val[strings.IndexByte(val[i+1:], '/')+i+2:]
+	if idStr == "" {
+		return nil, "", errors.New("empty peer ID")
+	}
+	if i == 0 {
+		return nil, idStr, nil
+	}
+	tr, err = ma.NewMultiaddr(val[:i])
+	return tr, idStr, err
+}
+
+func hostIPs(sections [][]dns.RR, host string) []netip.Addr {
+	var ips []netip.Addr
+	for _, sec := range sections {
+		for _, rr := range sec {
+			switch r := rr.(type) {
+			case *dns.A:
+				if EqualNames(r.Hdr.Name, host) {
+					if ip, ok := netip.AddrFromSlice(r.A); ok {
+						ips = append(ips, ip.Unmap())
+					}
+				}
+			case *dns.AAAA:
+				if EqualNames(r.Hdr.Name, host) {
+					if ip, ok := netip.AddrFromSlice(r.AAAA); ok {
+						ips = append(ips, ip)
+					}
+				}
+			}
+		}
+	}
+	return ips
+}
+
+func flavourOf(g *txtGroup, c Candidate, service string) Flavour {
+	label, child := ChildLabel(g.name, service)
+	switch {
+	case !child:
+		return FlavourRust
+	case c.Host != "":
+		if IsPeerName(label) && EqualNames(c.Host, HostName(label)) {
+			return FlavourGo
+		}
+		return FlavourDNSSD
+	case !IsPeerName(label):
+		return FlavourDNSSD
+	case g.inAnswer && len(g.rrs) > 1:
+		return FlavourJS
+	case g.inAnswer:
+		return FlavourJS
+	}
+	return FlavourGo
+}
+
+// unescapeTXT turns a miekg/dns presentation-form string back into its raw
+// bytes. ok is false for a string that is not valid UTF-8 after unescaping.
+func unescapeTXT(s string) (string, bool) {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+				v := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+				b = append(b, byte(v))
+				i += 3
+				continue
+			}
+			i++
+			c = s[i]
+		}
+		b = append(b, c)
+	}
+	return string(b), utf8.Valid(b)
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,115 @@
+package mdns
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Filter decides cheaply, without unpacking, whether a datagram can concern
+// us. A name containing a label appears in a DNS message either literally or
+// through a compression pointer to an earlier literal copy (RFC 1035 §4.1.4),
+// so every label of every name in the message is present verbatim, preceded
+// by its length byte. A packet in which none of the filter's labels appears
+// (case-insensitively, RFC 6762 §16) cannot mention our service, our peer
+// name or the DNS-SD meta-query, and is dropped without allocation.
+// False positives are possible (the bytes may occur inside other data);
+// false negatives are not.
+type Filter struct {
+	needles []needle
+}
+
+type needle struct {
+	label  []byte // lower-case
+	anchor int    // index in label of the byte to search for
+	a1, a2 byte   // the anchor byte in both cases (equal for non-letters)
+}
+
+// NewFilter returns a filter that matches packets mentioning any of the
+// given labels. Use FilterLabels to derive them from names.
+func NewFilter(labels ...string) *Filter {
+	f := &Filter{}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			continue
+		}
+		n := needle{label: []byte(strings.ToLower(l))}
+		n.anchor = 0
+		// Prefer a byte whose case cannot vary ('_', '-', digits), so one
+		// vectorised IndexByte scan finds every occurrence.
+		for i, c := range n.label {
+			if !(c >= 'a' && c <= 'z') {
+				n.anchor = i
+				break
+			}
+		}
+		n.a1 = n.label[n.anchor]
+		n.a2 = n.a1
+		if n.a1 >= 'a' && n.a1 <= 'z' {
+			n.a2 = n.a1 - 'a' + 'A'
+		}
+		f.needles = append(f.needles, n)
+	}
+	return f
+}
+
+// FilterLabels returns the first label of each name (the one a packet about
+// that name must contain): "_p2p" for "_p2p._udp.local.".
+func FilterLabels(names ...string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		n = strings.TrimPrefix(n, ".")
+		if i := strings.IndexByte(n, '.'); i >= 0 {
+			n = n[:i]
+		}
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Match reports whether pkt may mention one of the filter's labels.
+func (f *Filter) Match(pkt []byte) bool {
+	for i := range f.needles {
+		if f.needles[i].in(pkt) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *needle) in(pkt []byte) bool {
+	if n.a1 == n.a2 {
+		return n.scan(pkt, n.a1)
+	}
+	return n.scan(pkt, n.a1) || n.scan(pkt, n.a2)
+}
+
+func (n *needle) scan(pkt []byte, anchor byte) bool {
+	l := len(n.label)
+	from := 0
+	for {
+		i := bytes.IndexByte(pkt[from:], anchor)
+		if i < 0 {
+			return false
+		}
+		pos := from + i
+		start := pos - n.anchor // first byte of the label
+		if start >= 1 && start+l <= len(pkt) && int(pkt[start-1]) == l && equalFoldASCII(pkt[start:start+l], n.label) {
+			return true
+		}
+		from = pos + 1
+	}
+}
+
+func equalFoldASCII(b, lower []byte) bool {
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package transport
+
+// nsRef is a no-op outside Linux: there are no network namespaces to keep
+// track of.
+type nsRef struct{}
+
+func captureNS() (nsRef, error) { return nsRef{}, nil }
+
+func (r *nsRef) do(fn func() error) error { return fn() }
+
+func (r *nsRef) close() {}
