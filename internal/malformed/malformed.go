@@ -149,6 +149,6 @@ func Cases() []Case {
 		many[i] = "k"
 	}
 	add("txt-1000-strings", true, response(many...))
-	add("opcode-update", true, append(header(0x2800, 0, 0, 0, 0)))
+	add("opcode-update", true, header(0x2800, 0, 0, 0, 0))
 	return cs
 }
