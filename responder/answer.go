@@ -1,0 +1,398 @@
+package responder
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/miekg/dns"
+)
+
+// tcKey identifies a querier whose known-answer list continues (§7.2).
+type tcKey struct {
+	ifIndex int
+	src     netip.AddrPort
+}
+
+// tcHold is a truncated query waiting for the rest of its known answers.
+type tcHold struct {
+	pkt   rxPacket // data not kept
+	qs    []dns.Question
+	known []dns.RR
+	at    time.Time
+}
+
+// handleQuery answers a query or defends our names against a probe.
+func (r *Responder) handleQuery(st *ifState, p *rxPacket, m *dns.Msg, probe bool, now time.Time) {
+	legacy := p.src.Port() != mdns.Port
+	key := tcKey{p.ifIndex, p.src}
+	if len(m.Question) == 0 {
+		// §7.2: a continuation packet of a known-answer list.
+		if h := r.tc[key]; h != nil && !legacy {
+			h.known = appendKnown(h.known, m.Answer)
+			if m.Truncated {
+				h.at = maxTime(h.at, now.Add(r.randDur(tcDelayMin, tcDelayMax)))
+			}
+			return
+		}
+		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		return
+	}
+	if m.Truncated && !legacy && !probe {
+		// §7.2: more known answers follow; wait 400–500 ms for them.
+		if h := r.tc[key]; h != nil {
+			if len(h.qs)+len(m.Question) <= maxHeldQuestions {
+				h.qs = append(h.qs, m.Question...)
+			}
+			h.known = appendKnown(h.known, m.Answer)
+			h.at = maxTime(h.at, now.Add(r.randDur(tcDelayMin, tcDelayMax)))
+			return
+		}
+		if len(r.tc) < r.cfg.MaxTCSources {
+			pk := *p
+			pk.data = nil
+			r.tc[key] = &tcHold{pkt: pk, qs: slices.Clone(m.Question), known: appendKnown(nil, m.Answer), at: now.Add(r.randDur(tcDelayMin, tcDelayMax))}
+			return
+		}
+		// Too many sources hold state: answer now with what we have.
+	}
+	r.answer(st, p, m.Question, m.Answer, m.Id, probe, false, now)
+}
+
+func appendKnown(dst, src []dns.RR) []dns.RR {
+	if room := maxKnown - len(dst); room < len(src) {
+		src = src[:max(room, 0)]
+	}
+	return append(dst, src...)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// match returns the kinds answering q and their additional kinds
+// (RFC 6763 §12; RFC 6762 §6.2 for A/AAAA).
+func (r *Responder) match(q dns.Question) (ans, add kinds) {
+	t := q.Qtype
+	anyT := t == dns.TypeANY
+	switch {
+	case mdns.EqualNames(q.Name, r.rs.Service):
+		if t == dns.TypePTR || anyT {
+			return kPTR, kSRV | kTXT | kA | kAAAA
+		}
+	case mdns.EqualNames(q.Name, mdns.MetaQuery):
+		if t == dns.TypePTR || anyT {
+			return kMeta, 0
+		}
+	case mdns.EqualNames(q.Name, r.rs.Instance):
+		switch {
+		case anyT:
+			return kSRV | kTXT, kA | kAAAA
+		case t == dns.TypeSRV:
+			return kSRV, kA | kAAAA
+		case t == dns.TypeTXT:
+			return kTXT, 0
+		}
+	case mdns.EqualNames(q.Name, r.rs.Host):
+		switch {
+		case anyT:
+			return kA | kAAAA, 0
+		case t == dns.TypeA:
+			return kA, kAAAA
+		case t == dns.TypeAAAA:
+			return kAAAA, kA
+		}
+	}
+	return 0, 0
+}
+
+// answer decides what to send for the questions qs of one query received
+// on st and sends or schedules it (§5.4, §6, §6.7, §7.1).
+func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, known []dns.RR, id uint16, probe, afterTC bool, now time.Time) {
+	if st.phase == phProbing {
+		// §8.1: nothing is answered on an interface before probing ends.
+		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		return
+	}
+	legacy := p.src.Port() != mdns.Port
+	fs := &st.fam[famIdx(p.v4)]
+	var ansM, ansU, add kinds
+	for _, q := range qs {
+		if qc := q.Qclass &^ mdns.CacheFlushBit; qc != dns.ClassINET && qc != dns.ClassANY {
+			continue
+		}
+		a, ad := r.match(q)
+		a &= r.present(st)
+		if a == 0 {
+			continue
+		}
+		add |= ad
+		switch {
+		case legacy || !p.multicast:
+			ansU |= a
+		case mdns.IsQU(q):
+			// §5.4: unicast unless not multicast here within a quarter TTL.
+			for k := kinds(1); k <= kAAAA; k <<= 1 {
+				if a&k == 0 {
+					continue
+				}
+				last := fs.last[kindIdx(k)]
+				if !last.IsZero() && now.Sub(last) < time.Duration(r.ttlOf(k))*time.Second/4 {
+					ansU |= k
+				} else {
+					ansM |= k
+				}
+			}
+		default:
+			ansM |= a
+		}
+	}
+	if ansM|ansU == 0 {
+		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		return
+	}
+	// §7.1: leave out what the querier already knows with ≥ half our TTL.
+	if len(known) > 0 {
+		kn := r.knownKinds(st, known)
+		r.inc(&r.st.SuppressedKnown, "SuppressedKnown", uint64(popcount((ansM|ansU)&kn)))
+		ansM &^= kn
+		ansU &^= kn
+		add &^= kn
+	}
+	add &= r.present(st)
+	if ansU != 0 {
+		r.sendUnicast(st, p, qs, id, ansU, add&^ansU, legacy)
+	}
+	if ansM == 0 {
+		return
+	}
+	if probe || afterTC || ansM&kShared == 0 {
+		// §6: answers made only of unique records go out at once; a probe
+		// defence is also exempt from the rate limit (§6, §8.1).
+		r.sendMulticast(st, p.v4, ansM, add&^ansM, probe, now)
+		return
+	}
+	// §6: shared answers wait 20–120 ms and are aggregated with others due
+	// on this interface.
+	pd := &fs.pend
+	at := now.Add(r.randDur(sharedDelayMin, sharedDelayMax))
+	if pd.at.IsZero() || at.Before(pd.at) {
+		pd.at = at
+	}
+	pd.ans |= ansM
+	pd.add |= add
+}
+
+// present returns the kinds st has records of.
+func (r *Responder) present(st *ifState) kinds {
+	k := kPTR | kMeta | kSRV | kTXT
+	if len(st.a) > 0 {
+		k |= kA
+	}
+	if len(st.aaaa) > 0 {
+		k |= kAAAA
+	}
+	return k
+}
+
+// knownKinds returns the kinds of which every record on st is in known
+// with at least half our TTL (§7.1).
+func (r *Responder) knownKinds(st *ifState, known []dns.RR) kinds {
+	var out kinds
+	check := func(k kinds, mine []dns.RR) {
+		for _, m := range mine {
+			if !slices.ContainsFunc(known, func(rr dns.RR) bool {
+				return rr.Header().Ttl >= m.Header().Ttl/2 && sameRR(m, rr)
+			}) {
+				return
+			}
+		}
+		if len(mine) > 0 {
+			out |= k
+		}
+	}
+	check(kPTR, []dns.RR{r.rs.PTR})
+	check(kMeta, []dns.RR{r.rs.Meta})
+	check(kSRV, []dns.RR{r.rs.SRV})
+	check(kTXT, []dns.RR{st.txt})
+	check(kA, st.a)
+	check(kAAAA, st.aaaa)
+	return out
+}
+
+func popcount(k kinds) int {
+	n := 0
+	for ; k != 0; k &= k - 1 {
+		n++
+	}
+	return n
+}
+
+// sendMulticast multicasts an answer on one family of st (§6): ID 0, no
+// questions (§18.1), records multicast here less than 1 s ago left out
+// unless defending a probe.
+func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bool, now time.Time) {
+	fs := &st.fam[famIdx(v4)]
+	if !probe {
+		for k := kinds(1); k <= kAAAA; k <<= 1 {
+			if last := fs.last[kindIdx(k)]; ans&k != 0 && !last.IsZero() && now.Sub(last) < rateLimit {
+				ans &^= k
+				r.inc(&r.st.SuppressedRate, "SuppressedRate", 1)
+			}
+		}
+	}
+	if ans == 0 {
+		return
+	}
+	// Multicast answers depend only on the kinds and the interface's
+	// records: they are packed once and reused until the records change.
+	key := cacheKey{v4, ans, add}
+	pkts, ok := st.cache[key]
+	if !ok {
+		pkts = r.pack(st, r.response(st, v4, ans, add))
+		if st.cache == nil {
+			st.cache = map[cacheKey][][]byte{}
+		}
+		st.cache[key] = pkts
+	}
+	if n := r.sendPackets(st, v4, pkts, netip.AddrPort{}); n > 0 {
+		r.inc(&r.st.AnswersMulticast, "AnswersMulticast", uint64(n))
+		for k := kinds(1); k <= kAAAA; k <<= 1 {
+			if (ans|add)&k != 0 {
+				fs.last[kindIdx(k)] = now
+			}
+		}
+	}
+}
+
+// sendUnicast answers p's sender directly: a QU or direct unicast query
+// (§5.4, §5.5), or a legacy query (§6.7: ID copied, questions echoed, TTL
+// at most 10 s, no cache-flush bit, §10.2).
+func (r *Responder) sendUnicast(st *ifState, p *rxPacket, qs []dns.Question, id uint16, ans, add kinds, legacy bool) {
+	if !st.ifc.OnLink(p.src.Addr()) || !p.src.Addr().IsValid() || p.src.Port() == 0 {
+		// Never unicast off-link (§11, VU#550620).
+		r.inc(&r.st.DroppedOffLink, "DroppedOffLink", 1)
+		return
+	}
+	resp := r.response(st, p.v4, ans, add)
+	if legacy {
+		resp.ID = id
+		resp.Questions = qs
+		resp.Answers = legacyRRs(resp.Answers)
+		resp.Additional = legacyRRs(resp.Additional)
+		if resp.TXT != nil {
+			resp.TXT = legacyRRs([]dns.RR{resp.TXT})[0].(*dns.TXT)
+		}
+	}
+	n := r.sendResponse(st, p.v4, resp, p.src)
+	if legacy {
+		r.inc(&r.st.AnswersLegacy, "AnswersLegacy", uint64(n))
+	} else {
+		r.inc(&r.st.AnswersUnicast, "AnswersUnicast", uint64(n))
+	}
+}
+
+func legacyRRs(rrs []dns.RR) []dns.RR {
+	out := mdns.CapTTL(rrs, legacyTTL)
+	for _, rr := range out {
+		rr.Header().Class &^= mdns.CacheFlushBit
+	}
+	return out
+}
+
+// response lays out an answer: the kinds asked for in the answer section,
+// the related records in the additional section (a PTR answer carries SRV,
+// TXT and A/AAAA there: rust-libp2p reads TXT only from the additional
+// section, go-libp2p's zeroconf needs SRV and A/AAAA in the same packet).
+func (r *Responder) response(st *ifState, v4 bool, ans, add kinds) *mdns.Response {
+	add &^= ans
+	resp := &mdns.Response{
+		Answers:    r.records(st, ans),
+		Additional: r.records(st, add),
+		MaxSize:    st.ifc.MaxPayload(v4),
+	}
+	if (ans|add)&kTXT != 0 {
+		resp.TXT = st.txt
+		resp.TXTInAnswer = ans&kTXT != 0
+	}
+	return resp
+}
+
+// sendResponse packs resp (split into self-contained packets within the
+// interface MTU) and sends it to the group of the family, or to dst. It
+// returns the number of packets sent.
+func (r *Responder) sendResponse(st *ifState, v4 bool, resp *mdns.Response, dst netip.AddrPort) int {
+	return r.sendPackets(st, v4, r.pack(st, resp), dst)
+}
+
+// pack packs resp; a failure is counted and logged and gives no packets.
+func (r *Responder) pack(st *ifState, resp *mdns.Response) [][]byte {
+	pkts, skipped, err := mdns.PackResponse(resp)
+	if err != nil {
+		r.inc(&r.st.SendErrors, "SendErrors", 1)
+		r.log.Warn("responder: pack response", "if", st.ifc.Name, "err", err)
+		return nil
+	}
+	if skipped > 0 {
+		r.log.Debug("responder: TXT strings too long for the MTU left out", "if", st.ifc.Name, "skipped", skipped)
+	}
+	return pkts
+}
+
+// sendPackets sends pkts on st to the group of the family, or to dst, and
+// returns how many were sent.
+func (r *Responder) sendPackets(st *ifState, v4 bool, pkts [][]byte, dst netip.AddrPort) int {
+	n := 0
+	for _, b := range pkts {
+		if r.write(st, v4, b, dst) {
+			n++
+		}
+	}
+	return n
+}
+
+// write sends one packet on st to the group of the family, or to dst.
+func (r *Responder) write(st *ifState, v4 bool, b []byte, dst netip.AddrPort) bool {
+	if !dst.IsValid() {
+		dst = transport.GroupV6
+		if v4 {
+			dst = transport.GroupV4
+		}
+	}
+	r.wpkt = transport.Packet{Data: b, Dst: dst, IfIndex: st.ifc.Index}
+	if err := r.conn.WritePacket(&r.wpkt); err != nil {
+		r.inc(&r.st.SendErrors, "SendErrors", 1)
+		r.log.Debug("responder: write", "if", st.ifc.Name, "dst", dst, "err", err)
+		return false
+	}
+	return true
+}
+
+// sameRR reports whether a and b are the same record apart from TTL and
+// the cache-flush bit (names compared case-insensitively, §16).
+func sameRR(a, b dns.RR) bool {
+	ha, hb := a.Header(), b.Header()
+	if ha.Rrtype != hb.Rrtype || ha.Class&^mdns.CacheFlushBit != hb.Class&^mdns.CacheFlushBit || !mdns.EqualNames(ha.Name, hb.Name) {
+		return false
+	}
+	switch x := a.(type) {
+	case *dns.PTR:
+		return mdns.EqualNames(x.Ptr, b.(*dns.PTR).Ptr)
+	case *dns.SRV:
+		y := b.(*dns.SRV)
+		return x.Port == y.Port && x.Priority == y.Priority && x.Weight == y.Weight && mdns.EqualNames(x.Target, y.Target)
+	case *dns.TXT:
+		return slices.Equal(x.Txt, b.(*dns.TXT).Txt)
+	case *dns.A:
+		return bytes.Equal(x.A.To4(), b.(*dns.A).A.To4())
+	case *dns.AAAA:
+		return bytes.Equal(x.AAAA.To16(), b.(*dns.AAAA).AAAA.To16())
+	}
+	return dns.IsDuplicate(a, b)
+}

@@ -1,0 +1,267 @@
+package responder
+
+import (
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/chorus-services/discovery/mdns/transport/memnet"
+	"github.com/miekg/dns"
+)
+
+// answersAfter returns a's v4 non-goodbye responses sent at or after t0.
+func answersAfter(t *testing.T, b *bed, t0 time.Time) []pkt {
+	return only(b.cap.from(t, "a", t0), func(p pkt) bool { return p.v4() && p.m.Response && !p.ttl0() })
+}
+
+// BCT: shared reply timing / aggregation. PTR answers are delayed 20–120 ms
+// uniformly; queries arriving meanwhile join the pending response; the
+// answer to a PTR query has SRV, TXT and A/AAAA in the additional section.
+func TestSharedAnswerDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		r := b.start(b.host("a"), Config{PeerName: testName})
+		announced()
+		var delays []time.Duration
+		for i := 0; i < 40; i++ {
+			time.Sleep(1500 * time.Millisecond) // past the 1 s rate limit
+			t0 := time.Now()
+			b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+			time.Sleep(200 * time.Millisecond)
+			ans := answersAfter(t, b, t0)
+			if len(ans) != 1 {
+				t.Fatalf("query %d: %d responses", i, len(ans))
+			}
+			delays = append(delays, ans[0].Time.Sub(t0))
+			m := ans[0].m
+			if len(m.Answer) != 1 || !hasRR(m.Extra, dns.TypeSRV) || !hasRR(m.Extra, dns.TypeTXT) || !hasRR(m.Extra, dns.TypeA) || !hasRR(m.Extra, dns.TypeAAAA) {
+				t.Fatalf("layout: answers %v, additional %v", m.Answer, m.Extra)
+			}
+		}
+		lo, hi := delays[0], delays[0]
+		for _, d := range delays {
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		if lo < 20*time.Millisecond || hi > 120*time.Millisecond || hi-lo < 60*time.Millisecond {
+			t.Errorf("delays in [%v, %v], want spread over 20–120 ms", lo, hi)
+		}
+		// Aggregation: a PTR and a meta-query 5 ms apart get one response.
+		time.Sleep(1500 * time.Millisecond)
+		t0 := time.Now()
+		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		time.Sleep(5 * time.Millisecond)
+		b.inject(query(0, false, nil, q(mdns.MetaQuery, dns.TypePTR)), "10.0.0.201:5353", 0)
+		time.Sleep(200 * time.Millisecond)
+		ans := answersAfter(t, b, t0)
+		if len(ans) != 1 || len(ans[0].m.Answer) != 2 {
+			t.Fatalf("aggregation: %d responses", len(ans))
+		}
+		// Unique-only answers go out at once (the SRV went out as an
+		// additional record above: wait out the rate limit).
+		time.Sleep(1500 * time.Millisecond)
+		t0 = time.Now()
+		b.inject(query(0, false, nil, q(mdns.InstanceName(testName, mdns.DefaultService), dns.TypeSRV)), "", 0)
+		time.Sleep(200 * time.Millisecond)
+		ans = answersAfter(t, b, t0)
+		if len(ans) != 1 || ans[0].Time != t0 || !hasRR(ans[0].m.Answer, dns.TypeSRV) || !hasRR(ans[0].m.Extra, dns.TypeA) {
+			t.Fatalf("SRV answer: %d responses", len(ans))
+		}
+		r.stop(t)
+	})
+}
+
+// BCT: known-answer suppression. A known PTR with ≥ half our TTL
+// suppresses the answer, one with less does not; a multi-packet
+// known-answer list (TC bit, §7.2) is waited for 400–500 ms and its
+// continuation suppresses the answer; without continuation the answer
+// goes out 400–500 ms after the first packet.
+func TestKnownAnswerSuppression(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		r := b.start(b.host("a"), Config{PeerName: testName})
+		announced()
+		ptr := func(ttl uint32) dns.RR {
+			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: mdns.InstanceName(testName, mdns.DefaultService)}
+		}
+		other := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: "x." + mdns.DefaultService}
+		step := func(name string, send func(), want int, wantAt [2]time.Duration) {
+			t.Helper()
+			time.Sleep(2 * time.Second)
+			t0 := time.Now()
+			send()
+			time.Sleep(time.Second)
+			ans := answersAfter(t, b, t0)
+			if len(ans) != want {
+				t.Fatalf("%s: %d responses, want %d", name, len(ans), want)
+			}
+			if want == 1 {
+				if d := ans[0].Time.Sub(t0); d < wantAt[0] || d > wantAt[1] {
+					t.Errorf("%s: answered after %v", name, d)
+				}
+			}
+		}
+		step("known", func() { b.inject(query(0, false, []dns.RR{ptr(4500)}, q(mdns.DefaultService, dns.TypePTR)), "", 0) }, 0, [2]time.Duration{})
+		step("known-low-ttl", func() { b.inject(query(0, false, []dns.RR{ptr(2000)}, q(mdns.DefaultService, dns.TypePTR)), "", 0) }, 1, [2]time.Duration{20 * time.Millisecond, 120 * time.Millisecond})
+		step("tc-continued", func() {
+			b.inject(query(0, true, []dns.RR{other}, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+			time.Sleep(100 * time.Millisecond)
+			b.inject(query(0, false, []dns.RR{ptr(4500)}), "", 0)
+		}, 0, [2]time.Duration{})
+		step("tc-alone", func() { b.inject(query(0, true, []dns.RR{other}, q(mdns.DefaultService, dns.TypePTR)), "", 0) }, 1, [2]time.Duration{400 * time.Millisecond, 500 * time.Millisecond})
+		if s := r.Stats(); s.SuppressedKnown != 2 {
+			t.Errorf("SuppressedKnown %d, want 2", s.SuppressedKnown)
+		}
+		r.stop(t)
+	})
+}
+
+// BCT: duplicate answer suppression (§7.4). Another responder's answer
+// with our PTR, heard while ours is pending, cancels ours.
+func TestDuplicateAnswerSuppression(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		r := b.start(b.host("a"), Config{PeerName: testName})
+		announced()
+		time.Sleep(2 * time.Second)
+		t0 := time.Now()
+		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		time.Sleep(5 * time.Millisecond)
+		b.inject(response(r.rs.PTR), "10.0.0.201:5353", 0)
+		time.Sleep(time.Second)
+		if ans := answersAfter(t, b, t0); len(ans) != 0 {
+			t.Fatalf("%d responses despite a duplicate answer", len(ans))
+		}
+		if s := r.Stats(); s.SuppressedDuplicate != 1 {
+			t.Errorf("SuppressedDuplicate %d", s.SuppressedDuplicate)
+		}
+		r.stop(t)
+	})
+}
+
+// BCT: rate limiting. A record is multicast at most once per second on an
+// interface: a second PTR query 300 ms after the first gets no multicast.
+func TestRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		r := b.start(b.host("a"), Config{PeerName: testName})
+		announced()
+		time.Sleep(2 * time.Second)
+		t0 := time.Now()
+		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		time.Sleep(300 * time.Millisecond)
+		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "10.0.0.201:5353", 0)
+		time.Sleep(500 * time.Millisecond)
+		if ans := answersAfter(t, b, t0); len(ans) != 1 {
+			t.Fatalf("%d responses within 1 s, want 1", len(ans))
+		}
+		if r.Stats().SuppressedRate != 1 {
+			t.Errorf("SuppressedRate %d", r.Stats().SuppressedRate)
+		}
+		time.Sleep(time.Second)
+		t1 := time.Now()
+		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		time.Sleep(500 * time.Millisecond)
+		if ans := answersAfter(t, b, t1); len(ans) != 1 {
+			t.Fatalf("%d responses after 1 s, want 1", len(ans))
+		}
+		r.stop(t)
+	})
+}
+
+// readUntil reads packets from c (in the bubble) until one parses as a
+// response, or returns nil once nothing more is queued.
+func readResponse(t *testing.T, c *memnet.Conn) (*dns.Msg, transport.Packet) {
+	t.Helper()
+	buf := make([]byte, 9000)
+	for c.Stats().Queued > 0 {
+		var p transport.Packet
+		if err := c.ReadPacket(buf, &p); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := mdns.Parse(p.Data); err == nil && m.Response && !p.Multicast {
+			return m, p
+		}
+	}
+	return nil, transport.Packet{}
+}
+
+// BCT: QU / legacy unicast. A QU question is answered by unicast when the
+// record was multicast on the interface within a quarter of its TTL, by
+// multicast otherwise (§5.4); a query from a port other than 5353 gets a
+// unicast reply with its ID, its question, TTL ≤ 10 s and no cache-flush
+// bit (§6.7, §10.2).
+func TestQUAndLegacyUnicast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		r := b.start(b.host("a"), Config{PeerName: testName, TTLOther: 40}) // quarter TTL 10 s
+		hb := b.host("b")
+		cb := b.listen(hb, memnet.ListenOptions{})
+		legacy := b.listen(hb, memnet.ListenOptions{Port: 40000})
+		announced()
+		send := func(c *memnet.Conn, data []byte) {
+			if err := c.WritePacket(&transport.Packet{Data: data, Dst: transport.GroupV4, IfIndex: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		drain := func(c *memnet.Conn) {
+			buf := make([]byte, 9000)
+			var p transport.Packet
+			for c.Stats().Queued > 0 {
+				_ = c.ReadPacket(buf, &p)
+			}
+		}
+		// Recently multicast (announcements): unicast.
+		drain(cb)
+		t0 := time.Now()
+		send(cb, query(0, false, nil, qu(mdns.DefaultService, dns.TypePTR)))
+		time.Sleep(200 * time.Millisecond)
+		m, p := readResponse(t, cb)
+		if m == nil || p.Dst != netip.MustParseAddrPort("10.0.0.2:5353") || !hasRR(m.Answer, dns.TypePTR) {
+			t.Fatalf("QU: no unicast response (%v)", p.Dst)
+		}
+		if n := len(answersAfter(t, b, t0)); n != 1 {
+			t.Errorf("QU: %d responses, want only the unicast one", n)
+		}
+		// Not multicast for more than a quarter TTL: multicast.
+		time.Sleep(11 * time.Second)
+		drain(cb)
+		t1 := time.Now()
+		send(cb, query(0, false, nil, qu(mdns.DefaultService, dns.TypePTR)))
+		time.Sleep(200 * time.Millisecond)
+		if m, _ := readResponse(t, cb); m != nil {
+			t.Errorf("QU after a quarter TTL answered by unicast")
+		}
+		if ans := answersAfter(t, b, t1); len(ans) != 1 || !ans[0].Packet.Multicast {
+			t.Errorf("QU after a quarter TTL: %d responses", len(ans))
+		}
+		// Legacy unicast.
+		qs := q(mdns.DefaultService, dns.TypePTR)
+		send(legacy, query(0x1234, false, nil, qs))
+		time.Sleep(200 * time.Millisecond)
+		m, p = readResponse(t, legacy)
+		if m == nil {
+			t.Fatal("legacy: no response")
+		}
+		if m.Id != 0x1234 || len(m.Question) != 1 || m.Question[0] != qs || p.Dst.Port() != 40000 {
+			t.Errorf("legacy: id %x, questions %v, to %v", m.Id, m.Question, p.Dst)
+		}
+		for _, rr := range append(append([]dns.RR{}, m.Answer...), m.Extra...) {
+			if rr.Header().Ttl > 10 || mdns.IsCacheFlush(rr) {
+				t.Errorf("legacy: %v", rr)
+			}
+		}
+		s := r.Stats()
+		if s.AnswersUnicast != 1 || s.AnswersLegacy != 1 {
+			t.Errorf("stats %+v", s)
+		}
+		r.stop(t)
+	})
+}

@@ -1,0 +1,99 @@
+package responder
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport/memnet"
+)
+
+// BCT: none (API). New validates and copies its configuration.
+func TestNewValidation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		c := b.listen(b.host("a"), memnet.ListenOptions{})
+		id := testID(t, 1)
+		if _, err := New(Config{PeerID: id}); !errors.Is(err, ErrNoConn) {
+			t.Errorf("no conn: %v", err)
+		}
+		if _, err := New(Config{Conn: c}); !errors.Is(err, mdns.ErrNoID) {
+			t.Errorf("no ID: %v", err)
+		}
+		if _, err := New(Config{Conn: c, PeerID: id, Service: "a,b"}); err == nil {
+			t.Error("bad service accepted")
+		}
+		if _, err := New(Config{Conn: c, PeerID: id, Announcements: 1}); err == nil {
+			t.Error("one announcement accepted")
+		}
+		other := maddrs(t, "/ip4/10.0.0.1/tcp/1/p2p/"+testID(t, 2).String())
+		if _, err := New(Config{Conn: c, PeerID: id, Addrs: other}); err == nil {
+			t.Error("address of another peer accepted")
+		}
+		for in, want := range map[string]string{"": mdns.DefaultService, "CHORUS-peer-discovery": "CHORUS-peer-discovery.local.", "_x._udp.local.": "_x._udp.local.", "_x._udp.local": "_x._udp.local."} {
+			r, err := New(Config{Conn: c, PeerID: id, Service: in})
+			if err != nil || r.rs.Service != want {
+				t.Errorf("service %q: %v %v", in, err, r)
+			}
+			if !mdns.IsPeerName(r.PeerName()) {
+				t.Errorf("peer name %q", r.PeerName())
+			}
+		}
+	})
+}
+
+// BCT: goodbye (context end); otherwise API. Run's life cycle: Run twice is
+// refused, Close is idempotent, Run after Close is refused, the end of the
+// context also stops Run (with goodbyes), and the Metrics hook sees the
+// counters.
+func TestLifecycle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		var mu sync.Mutex
+		seen := map[string]uint64{}
+		r := b.start(b.host("a"), Config{Metrics: func(name string, d uint64) {
+			mu.Lock()
+			seen[name] += d
+			mu.Unlock()
+		}})
+		time.Sleep(300 * time.Millisecond)
+		if err := r.Run(context.Background()); !errors.Is(err, ErrRunning) {
+			t.Errorf("second Run: %v", err)
+		}
+		r.stop(t)
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := r.Run(context.Background()); !errors.Is(err, ErrClosed) {
+			t.Errorf("Run after Close: %v", err)
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		r2, err := New(Config{Conn: b.listen(b.host("b"), memnet.ListenOptions{}), PeerID: testID(t, 2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() { done <- r2.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v", err)
+		}
+		if r2.Stats().Goodbyes == 0 {
+			t.Error("no goodbyes at the end of the context")
+		}
+		r2.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if s := r.Stats(); seen["Probes"] != s.Probes || seen["Received"] != s.Received || s.Probes == 0 {
+			t.Errorf("metrics %v, stats %+v", seen, s)
+		}
+	})
+}

@@ -1,0 +1,201 @@
+package responder
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport/memnet"
+	"github.com/miekg/dns"
+)
+
+// BCT: goodbye. Close sends PTR, SRV, TXT and A/AAAA with TTL 0 on every
+// interface and family, which the decoder reads as a withdrawal.
+func TestGoodbyeOnClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		r := b.start(b.host("a"), Config{PeerName: testName})
+		announced()
+		t0 := time.Now()
+		r.stop(t)
+		if err := r.Close(); err != nil { // idempotent
+			t.Fatal(err)
+		}
+		bye := b.cap.from(t, "a", t0)
+		if len(bye) != 2 {
+			t.Fatalf("%d goodbye packets, want 2 (v4, v6)", len(bye))
+		}
+		for _, p := range bye {
+			if !p.ttl0() {
+				t.Errorf("not a goodbye: %v", p.m)
+			}
+			for _, typ := range []uint16{dns.TypePTR, dns.TypeSRV, dns.TypeTXT, dns.TypeA, dns.TypeAAAA} {
+				if !hasRR(p.m.Answer, typ) {
+					t.Errorf("goodbye lacks %s", dns.TypeToString[typ])
+				}
+			}
+			res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(p.m, false)
+			if len(res.Candidates) != 1 || res.Candidates[0].TTL != 0 || res.Candidates[0].ID != r.cfg.PeerID {
+				t.Errorf("decoded %+v", res)
+			}
+		}
+	})
+}
+
+// BCT: SRV probing/announcements (changes). SetAddrs re-announces the new
+// TXT (after a goodbye for the old one) without probing; removing an
+// interface address sends a goodbye for its A record and re-announces;
+// adding one, or an interface coming back up, probes again (§8, §8.4).
+func TestReannounceOnChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		a := b.host("a")
+		ca := b.listen(a, memnet.ListenOptions{NoV6: true})
+		r := b.start(a, Config{PeerName: testName, Conn: ca, Events: ca.Events()})
+		announced()
+
+		t0 := time.Now()
+		r.SetAddrs(maddrs(t, "/ip4/10.0.0.1/tcp/4002"))
+		time.Sleep(5 * time.Second)
+		ps := b.cap.from(t, "a", t0)
+		if len(only(ps, pkt.probe)) != 0 {
+			t.Errorf("SetAddrs probed")
+		}
+		byes := only(ps, pkt.ttl0)
+		if len(byes) != 1 || !strings.Contains(byes[0].m.Answer[0].String(), "tcp/4001") {
+			t.Fatalf("goodbyes %v", byes)
+		}
+		ann := only(ps, func(p pkt) bool { return p.m.Response && !p.ttl0() })
+		if len(ann) != 3 || !strings.Contains(ann[0].m.String(), "tcp/4002") || strings.Contains(ann[0].m.String(), "tcp/4001") {
+			t.Fatalf("%d re-announcements", len(ann))
+		}
+
+		// An address removed: goodbye for its A record, re-announce.
+		eth := a.Iface("eth0")
+		extra := netip.MustParsePrefix("10.0.7.7/16")
+		if err := eth.AddPrefix(extra); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		t1 := time.Now()
+		if err := eth.RemovePrefix(extra); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		ps = b.cap.from(t, "a", t1)
+		byes = only(ps, pkt.ttl0)
+		if len(byes) != 1 || !strings.Contains(byes[0].m.String(), "10.0.7.7") {
+			t.Fatalf("address goodbyes %v", byes)
+		}
+		if len(only(ps, pkt.probe)) != 0 || len(only(ps, func(p pkt) bool { return p.m.Response && !p.ttl0() })) != 3 {
+			t.Errorf("after address removal: want 3 announcements, no probes")
+		}
+
+		// Down and up: probe again.
+		eth.SetUp(false)
+		time.Sleep(time.Second)
+		t2 := time.Now()
+		eth.SetUp(true)
+		time.Sleep(5 * time.Second)
+		if n := len(only(b.cap.from(t, "a", t2), pkt.probe)); n != 3 {
+			t.Errorf("%d probes after the interface came up", n)
+		}
+		// An address added, reported through the method: probe again.
+		t3 := time.Now()
+		if err := eth.AddPrefix(netip.MustParsePrefix("10.0.8.8/16")); err != nil {
+			t.Fatal(err)
+		}
+		r.InterfacesChanged()
+		time.Sleep(5 * time.Second)
+		if n := len(only(b.cap.from(t, "a", t3), pkt.probe)); n != 3 {
+			t.Errorf("%d probes after an address was added", n)
+		}
+		r.stop(t)
+	})
+}
+
+// BCT: multiple interfaces / address records. Per-interface answers (§6.2,
+// §15): a host on two segments announces on each only its addresses there,
+// the multiaddrs reachable there (public, same subnet, own link-local
+// without zone; never loopback, unspecified or the other subnet) and answers
+// a v4 query over v4 only.
+func TestPerInterfaceAddrs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan"}, {Name: "wifi"}}})
+		defer b.lan.Close()
+		a := b.host("a", memnet.IfaceConfig{Segment: "lan", Name: "eth0"}, memnet.IfaceConfig{Segment: "wifi", Name: "wlan0"})
+		eth, wlan := a.Iface("eth0"), a.Iface("wlan0")
+		ll := eth.Addr(false)
+		addrs := maddrs(t,
+			"/ip4/"+eth.Addr(true).String()+"/tcp/4001",
+			"/ip4/"+wlan.Addr(true).String()+"/tcp/4001",
+			"/ip4/127.0.0.1/tcp/4001",
+			"/ip4/0.0.0.0/tcp/4001",
+			"/ip4/1.2.3.4/tcp/4001",
+			"/ip6zone/eth0/ip6/"+ll.String()+"/udp/4001/quic-v1",
+		)
+		r := b.start(a, Config{PeerName: testName, Addrs: addrs})
+		announced()
+		t0 := time.Now()
+		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		time.Sleep(time.Second)
+		r.stop(t)
+
+		dec := mdns.NewDecoder(mdns.DefaultService, 0)
+		for _, tc := range []struct {
+			seg       string
+			own       netip.Addr
+			want, not []string
+		}{
+			{"lan", eth.Addr(true), []string{eth.Addr(true).String(), "1.2.3.4", "/ip6/" + ll.String() + "/"}, []string{wlan.Addr(true).String(), "127.0.0.1", "0.0.0.0", "ip6zone"}},
+			{"wifi", wlan.Addr(true), []string{wlan.Addr(true).String(), "1.2.3.4"}, []string{eth.Addr(true).String(), "127.0.0.1", "fe80"}},
+		} {
+			ps := only(b.cap.from(t, "a", b.t0), func(p pkt) bool { return p.Segment == tc.seg && p.m.Response && !p.ttl0() })
+			if len(ps) == 0 {
+				t.Fatalf("%s: nothing announced", tc.seg)
+			}
+			for _, p := range ps {
+				res := dec.Decode(p.m, false)
+				if len(res.Candidates) != 1 {
+					t.Fatalf("%s: %+v", tc.seg, res)
+				}
+				c := res.Candidates[0]
+				var got []string
+				for _, a := range c.Addrs {
+					got = append(got, a.String()+"/")
+				}
+				s := strings.Join(got, " ")
+				for _, w := range tc.want {
+					if !strings.Contains(s, w) {
+						t.Errorf("%s: %q missing from %s", tc.seg, w, s)
+					}
+				}
+				for _, n := range tc.not {
+					if strings.Contains(s, n) {
+						t.Errorf("%s: %q present in %s", tc.seg, n, s)
+					}
+				}
+				var v4 []netip.Addr
+				for _, ip := range c.IPs {
+					if ip.Is4() {
+						v4 = append(v4, ip)
+					}
+				}
+				if !slices.Equal(v4, []netip.Addr{tc.own}) {
+					t.Errorf("%s: A records %v", tc.seg, c.IPs)
+				}
+			}
+		}
+		// The v4 query was answered over v4 only, on its segment only.
+		ans := only(b.cap.from(t, "a", t0), func(p pkt) bool { return p.m.Response && !p.ttl0() })
+		if len(ans) != 1 || !ans[0].v4() || ans[0].Segment != "lan" {
+			t.Errorf("%d answers to one v4 query", len(ans))
+		}
+	})
+}

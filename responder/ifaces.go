@@ -1,0 +1,276 @@
+package responder
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/miekg/dns"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// phase is the state of our records on one interface (RFC 6762 §8).
+type phase uint8
+
+const (
+	phProbing    phase = iota // §8.1: unique records are not answered yet
+	phAnnouncing              // §8.3
+	phAnnounced
+)
+
+// kinds is a set of our record kinds; answers are scheduled as kind sets and
+// built per interface when sent.
+type kinds uint8
+
+const (
+	kPTR  kinds = 1 << iota // shared
+	kMeta                   // shared (RFC 6763 §9)
+	kSRV
+	kTXT
+	kA
+	kAAAA
+	nKinds = 6
+
+	kShared = kPTR | kMeta
+	kAll    = kPTR | kMeta | kSRV | kTXT | kA | kAAAA
+)
+
+// ifState is our state on one interface of the Conn.
+type ifState struct {
+	ifc   transport.Interface
+	phase phase
+	step  int
+	next  time.Time // next probe / announcement; zero: none
+	// announced is set once an announcement went out (goodbyes are due).
+	announced bool
+	txt       *dns.TXT // TXT with the multiaddrs reachable here (§6.2)
+	a, aaaa   []dns.RR // this interface's addresses (§6.2)
+	fam       [2]famState
+	// cache holds packed multicast answers; cleared when records change.
+	cache map[cacheKey][][]byte
+}
+
+type cacheKey struct {
+	v4       bool
+	ans, add kinds
+}
+
+// famState is per interface and family (0 = IPv4, 1 = IPv6).
+type famState struct {
+	last [nKinds]time.Time // last multicast of each kind (§6 rate limit, §5.4)
+	pend pending           // aggregated delayed multicast answer (§6)
+}
+
+type pending struct {
+	ans, add kinds
+	at       time.Time
+}
+
+func famIdx(v4 bool) int {
+	if v4 {
+		return 0
+	}
+	return 1
+}
+
+func kindIdx(k kinds) int {
+	for i := 0; i < nKinds; i++ {
+		if k == 1<<i {
+			return i
+		}
+	}
+	return 0
+}
+
+func usable(ifc *transport.Interface) bool {
+	return ifc.Up && ifc.Multicast && (ifc.V4 || ifc.V6)
+}
+
+// refreshIfaces re-reads the Conn's interfaces and reconciles: new or
+// returning interfaces and new addresses are probed again (RFC 6762 §8:
+// connectivity may have changed), removed addresses get goodbyes (§10.1)
+// and the rest is re-announced (§8.4).
+func (r *Responder) refreshIfaces(now time.Time) {
+	if rf, ok := r.conn.(interface{ Refresh() error }); ok {
+		// The UDP transport re-lists its interfaces (and group memberships)
+		// only when asked to.
+		if err := rf.Refresh(); err != nil {
+			r.log.Warn("responder: refresh interfaces", "err", err)
+		}
+	}
+	seen := map[int]bool{}
+	for _, ifc := range r.conn.Interfaces() {
+		if !usable(&ifc) {
+			continue
+		}
+		seen[ifc.Index] = true
+		st := r.ifs[ifc.Index]
+		if st == nil {
+			st = &ifState{ifc: ifc}
+			r.ifs[ifc.Index] = st
+			r.buildIface(st)
+			r.startProbing(st, now, r.randDur(0, probeWaitMax))
+			continue
+		}
+		old := st.ifc
+		st.ifc = ifc
+		var added bool
+		var removed []netip.Addr
+		for _, p := range ifc.Prefixes {
+			if !slices.ContainsFunc(old.Prefixes, func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+				added = true
+			}
+		}
+		for _, p := range old.Prefixes {
+			if !slices.ContainsFunc(ifc.Prefixes, func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+				removed = append(removed, p.Addr())
+			}
+		}
+		oldTXT := st.txt
+		r.buildIface(st)
+		if len(removed) > 0 && st.announced {
+			r.sendGoodbye(st, r.rs.HostRecords(removed), oldTXT)
+		}
+		switch {
+		case added || old.V4 != ifc.V4 || old.V6 != ifc.V6:
+			r.startProbing(st, now, r.randDur(0, probeWaitMax))
+		case len(removed) > 0:
+			r.startAnnouncing(st, now)
+		}
+	}
+	for idx := range r.ifs {
+		if !seen[idx] {
+			// Down or gone: nothing can be sent there any more.
+			delete(r.ifs, idx)
+		}
+	}
+	r.ifOrder = r.ifOrder[:0]
+	for idx := range r.ifs {
+		r.ifOrder = append(r.ifOrder, idx)
+	}
+	slices.Sort(r.ifOrder)
+	r.rebuildIPs()
+}
+
+func (r *Responder) rebuildIPs() {
+	if len(r.allIPs) > maxRemembered {
+		clear(r.allIPs)
+	}
+	for _, st := range r.ifs {
+		for _, p := range st.ifc.Prefixes {
+			r.allIPs[p.Addr().Unmap().WithZone("")] = true
+		}
+	}
+}
+
+// buildIface builds the per-interface records: A/AAAA of this interface
+// and the TXT of the multiaddrs reachable on it (RFC 6762 §6.2, §15).
+func (r *Responder) buildIface(st *ifState) {
+	ifc := &st.ifc
+	st.cache = nil
+	st.a = r.rs.HostRecords(ifc.Addrs(true))
+	st.aaaa = r.rs.HostRecords(ifc.Addrs(false))
+	st.txt = r.rs.TXTFor(func(a ma.Multiaddr) bool { return reachable(ifc, a) })
+}
+
+// reachable says whether multiaddr a is worth announcing on ifc: its IP is
+// on the interface's subnet, or public; loopback only on loopback
+// interfaces; IPv6 link-local only if it is this interface's own address;
+// never unspecified. Addresses without an IP (dns4, ...) are kept.
+func reachable(ifc *transport.Interface, a ma.Multiaddr) bool {
+	ip, ok := firstIP(a)
+	if !ok {
+		return true
+	}
+	switch {
+	case ip.IsUnspecified() || ip.IsMulticast():
+		return false
+	case ip.IsLoopback():
+		return ifc.Loopback
+	case ip.Is6() && ip.IsLinkLocalUnicast():
+		for _, p := range ifc.Prefixes {
+			if p.Addr().WithZone("") == ip {
+				return true
+			}
+		}
+		return false
+	case ifc.OnLink(ip):
+		return true
+	case ip.IsLinkLocalUnicast() || ip.IsPrivate():
+		return false
+	}
+	return ip.IsGlobalUnicast()
+}
+
+func firstIP(a ma.Multiaddr) (netip.Addr, bool) {
+	for _, c := range a {
+		switch c.Code() {
+		case ma.P_IP4, ma.P_IP6:
+			ip, ok := netip.AddrFromSlice(c.RawValue())
+			return ip.Unmap(), ok
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// addrsChanged rebuilds the records after SetAddrs: changed TXT data is
+// re-announced (§8.4) after a goodbye for the old data (§10.1).
+func (r *Responder) addrsChanged(now time.Time) {
+	oldPort := r.rs.SRV.Port
+	if err := r.setName(r.PeerName()); err != nil {
+		r.log.Warn("responder: SetAddrs", "err", err)
+		return
+	}
+	for _, idx := range r.ifOrder {
+		st := r.ifs[idx]
+		old := st.txt
+		r.buildIface(st)
+		if st.phase == phProbing {
+			continue
+		}
+		if !txtEqual(old, st.txt) || oldPort != r.rs.SRV.Port {
+			if st.announced {
+				r.sendGoodbye(st, nil, old)
+			}
+			r.startAnnouncing(st, now)
+		}
+	}
+}
+
+func txtEqual(a, b *dns.TXT) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return slices.Equal(a.Txt, b.Txt)
+}
+
+// records returns our records of the kinds in k on st (TXT excluded: it
+// travels in Response.TXT so that it can be split, see mdns.PackResponse).
+func (r *Responder) records(st *ifState, k kinds) []dns.RR {
+	out := make([]dns.RR, 0, 3+len(st.a)+len(st.aaaa))
+	if k&kPTR != 0 {
+		out = append(out, r.rs.PTR)
+	}
+	if k&kMeta != 0 {
+		out = append(out, r.rs.Meta)
+	}
+	if k&kSRV != 0 {
+		out = append(out, r.rs.SRV)
+	}
+	if k&kA != 0 {
+		out = append(out, st.a...)
+	}
+	if k&kAAAA != 0 {
+		out = append(out, st.aaaa...)
+	}
+	return out
+}
+
+// ttlOf is the TTL of a kind.
+func (r *Responder) ttlOf(k kinds) uint32 {
+	if k&(kPTR|kMeta|kTXT) != 0 {
+		return r.rs.TTLOther
+	}
+	return r.rs.TTLHost
+}

@@ -1,0 +1,421 @@
+package responder
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/miekg/dns"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Responder announces one libp2p peer on every interface of its Conn and
+// answers queries for it (RFC 6762, RFC 6763). Create it with New, start it
+// with Run.
+type Responder struct {
+	cfg  Config
+	conn transport.Conn
+	log  *slog.Logger
+	rnd  *rand.Rand
+	st   stats
+
+	name   atomic.Pointer[string]
+	filter atomic.Pointer[mdns.Filter]
+
+	addrMu  sync.Mutex
+	addrs   []ma.Multiaddr
+	addrsCh chan struct{} // cap 1: "addrs changed"
+	ifaceCh chan struct{} // cap 1: "interfaces changed"
+
+	rx      chan rxPacket
+	rxDone  chan struct{}
+	closing chan struct{}
+	done    chan struct{}
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	closeOnce sync.Once
+
+	// Owned by the Run goroutine.
+	rs *mdns.RecordSet
+	// txtSet, ports and allIPs hold the data we announce (or announced
+	// under the current name, so that a late loop-back of our own packets
+	// is never taken for a conflict); reset on rename, bounded.
+	txtSet   map[string]bool
+	ports    map[uint16]bool
+	ifs      map[int]*ifState
+	ifOrder  []int
+	allIPs   map[netip.Addr]bool
+	tc       map[tcKey]*tcHold
+	conflict []time.Time // times of recent conflicts (§8.1)
+	backoff  bool        // 15 conflicts in 10 s: probe every 5 s (§8.1)
+	msg      dns.Msg
+	wpkt     transport.Packet // reused by write (Run goroutine only)
+}
+
+type rxPacket struct {
+	data      []byte
+	src       netip.AddrPort
+	ifIndex   int
+	multicast bool
+	v4        bool
+}
+
+// New validates and copies cfg and builds the record set. It starts no
+// goroutine; call Run.
+func New(cfg Config) (*Responder, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Responder{
+		cfg:     cfg,
+		conn:    cfg.Conn,
+		log:     cfg.Logger,
+		rnd:     cfg.Rand,
+		addrs:   stripZones(cfg.Addrs),
+		addrsCh: make(chan struct{}, 1),
+		ifaceCh: make(chan struct{}, 1),
+		rx:      make(chan rxPacket, cfg.QueueLen),
+		rxDone:  make(chan struct{}),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+		ifs:     map[int]*ifState{},
+		allIPs:  map[netip.Addr]bool{},
+		tc:      map[tcKey]*tcHold{},
+	}
+	name := cfg.PeerName
+	if name == "" {
+		name = mdns.NewPeerName(r.rnd)
+	}
+	if err := r.setName(name); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// setName (re)builds the record set for name and the receive prefilter.
+func (r *Responder) setName(name string) error {
+	r.addrMu.Lock()
+	addrs := r.addrs
+	r.addrMu.Unlock()
+	rs, err := mdns.NewRecordSet(mdns.Peer{
+		Service: r.cfg.Service, PeerName: name, ID: r.cfg.PeerID, Addrs: addrs,
+		Port: r.cfg.Port, TTLHost: r.cfg.TTLHost, TTLOther: r.cfg.TTLOther,
+	})
+	if err != nil {
+		return err
+	}
+	if rs.Skipped > 0 {
+		r.log.Warn("responder: multiaddrs too long for a TXT string left out", "skipped", rs.Skipped)
+	}
+	renamed := r.rs == nil || r.rs.Instance != rs.Instance
+	r.rs = rs
+	if renamed || len(r.txtSet)+len(rs.TXT.Txt) > maxRemembered {
+		r.txtSet = map[string]bool{"": true}
+		r.ports = map[uint16]bool{}
+	}
+	for _, s := range rs.TXT.Txt {
+		r.txtSet[s] = true
+	}
+	r.ports[rs.SRV.Port] = true
+	r.name.Store(&name)
+	// The prefilter (RFC 6762 §16: case-insensitive labels): our service,
+	// our peer name (instance and host names) and the DNS-SD meta-query.
+	r.filter.Store(mdns.NewFilter(mdns.FilterLabels(rs.Service, rs.Instance, mdns.MetaQuery)...))
+	return nil
+}
+
+// PeerName returns the current instance label (it changes after a conflict).
+func (r *Responder) PeerName() string { return *r.name.Load() }
+
+// Stats returns a snapshot of the counters.
+func (r *Responder) Stats() Stats { return r.st.snapshot() }
+
+// SetAddrs replaces the announced multiaddrs. Changed records are
+// re-announced (RFC 6762 §8.4) and withdrawn TXT data gets a goodbye
+// (§10.1). IPv6 zones are removed; addresses naming another peer ID are
+// left out (and logged). Safe for concurrent use.
+func (r *Responder) SetAddrs(addrs []ma.Multiaddr) {
+	var a []ma.Multiaddr
+	for _, m := range stripZones(addrs) {
+		if _, err := mdns.NewRecordSet(mdns.Peer{PeerName: "x", ID: r.cfg.PeerID, Addrs: []ma.Multiaddr{m}}); err != nil {
+			r.log.Warn("responder: SetAddrs: address left out", "addr", m, "err", err)
+			continue
+		}
+		a = append(a, m)
+	}
+	r.addrMu.Lock()
+	r.addrs = a
+	r.addrMu.Unlock()
+	select {
+	case r.addrsCh <- struct{}{}:
+	default:
+	}
+}
+
+// InterfacesChanged tells the Responder that interfaces or their addresses
+// may have changed (for callers that watch them without Config.Events): it
+// re-reads Conn.Interfaces and re-probes, re-announces or says goodbye as
+// RFC 6762 §8 and §10.1 ask. Safe for concurrent use; never blocks.
+func (r *Responder) InterfacesChanged() {
+	select {
+	case r.ifaceCh <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops Run (which sends goodbyes, RFC 6762 §10.1), waits for its
+// goroutines and closes the Conn. It is idempotent.
+func (r *Responder) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	started := r.started
+	r.mu.Unlock()
+	r.closeOnce.Do(func() { close(r.closing) })
+	if started {
+		<-r.done
+		return nil
+	}
+	return r.conn.Close()
+}
+
+// Run probes, announces and answers until ctx ends or Close is called,
+// then sends goodbyes, closes the Conn and returns once every goroutine it
+// started has ended. It returns nil after Close, ctx.Err() when ctx ended,
+// and the read error when the Conn failed.
+func (r *Responder) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	if r.started {
+		r.mu.Unlock()
+		return ErrRunning
+	}
+	r.started = true
+	r.mu.Unlock()
+	defer close(r.done)
+
+	var readErr atomic.Pointer[error]
+	go r.readLoop(&readErr)
+
+	now := time.Now()
+	r.refreshIfaces(now)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	events := r.cfg.Events
+	var err error
+loop:
+	for {
+		now = time.Now()
+		r.runDue(now)
+		if next := r.nextDeadline(); next.IsZero() {
+			timer.Reset(time.Hour)
+		} else {
+			timer.Reset(max(next.Sub(time.Now()), 0))
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			break loop
+		case <-r.closing:
+			break loop
+		case <-r.rxDone:
+			if e := readErr.Load(); e != nil {
+				err = *e
+			}
+			break loop
+		case p := <-r.rx:
+			r.handle(&p, time.Now())
+		case <-r.addrsCh:
+			r.addrsChanged(time.Now())
+		case <-r.ifaceCh:
+			r.refreshIfaces(time.Now())
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			r.log.Debug("responder: interface event", "kind", ev.Kind, "if", ev.IfIndex, "prefix", ev.Prefix)
+			r.refreshIfaces(time.Now())
+		case <-timer.C:
+		}
+	}
+	r.sendGoodbyes()
+	r.conn.Close()
+	<-r.rxDone
+	return err
+}
+
+// readLoop is the only reader of the Conn. It applies the cheap checks
+// (IP TTL, RFC 6762 §11; size; the label prefilter) without allocating and
+// hands the rest to Run through the bounded queue.
+func (r *Responder) readLoop(errp *atomic.Pointer[error]) {
+	defer close(r.rxDone)
+	buf := make([]byte, mdns.MaxPacketSize+1)
+	var p transport.Packet
+	for {
+		if err := r.conn.ReadPacket(buf, &p); err != nil {
+			select {
+			case <-r.closing:
+				return // Run closed the Conn
+			default:
+			}
+			if !errors.Is(err, transport.ErrClosed) {
+				r.log.Warn("responder: read", "err", err)
+			}
+			errp.Store(&err)
+			return
+		}
+		r.inc(&r.st.Received, "Received", 1)
+		switch {
+		case p.TTL != 255 && p.TTL != -1 && !isLegacyQuery(&p):
+			// §11: a packet not sent with TTL 255 may come from off-link.
+			// Legacy unicast queriers (§6.7: source port ≠ 5353, e.g.
+			// `dig -p 5353 @224.0.0.251`) use the system's default TTL;
+			// their queries are still subject to the on-link source check
+			// in handle, which is what §11 requires of a responder.
+			r.inc(&r.st.DroppedTTL, "DroppedTTL", 1)
+			continue
+		case len(p.Data) > mdns.MaxPacketSize || len(p.Data) < 12:
+			r.inc(&r.st.DroppedMalformed, "DroppedMalformed", 1)
+			continue
+		case !r.filter.Load().Match(p.Data):
+			r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+			continue
+		}
+		rp := rxPacket{
+			data: append([]byte(nil), p.Data...), src: p.Src, ifIndex: p.IfIndex,
+			multicast: p.Multicast, v4: p.IsV4(),
+		}
+		select {
+		case r.rx <- rp:
+		default:
+			r.inc(&r.st.DroppedQueueFull, "DroppedQueueFull", 1)
+		}
+	}
+}
+
+// isLegacyQuery reports whether p is a query (QR=0) from a source port other
+// than 5353 (RFC 6762 §6.7).
+func isLegacyQuery(p *transport.Packet) bool {
+	return p.Src.Port() != mdns.Port && len(p.Data) > 2 && p.Data[2]&0x80 == 0
+}
+
+// handle processes one received packet on the Run goroutine.
+func (r *Responder) handle(p *rxPacket, now time.Time) {
+	st := r.ifs[p.ifIndex]
+	if st == nil {
+		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		return
+	}
+	if !st.ifc.OnLink(p.src.Addr()) {
+		// §11: only on-link sources are accepted.
+		r.inc(&r.st.DroppedOffLink, "DroppedOffLink", 1)
+		return
+	}
+	m := &r.msg
+	if err := mdns.ParseInto(m, p.data); err != nil {
+		r.inc(&r.st.DroppedMalformed, "DroppedMalformed", 1)
+		return
+	}
+	kind, err := mdns.Classify(m)
+	if err != nil {
+		// §18.3, §18.11: non-zero opcode or rcode is silently ignored.
+		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		return
+	}
+	switch kind {
+	case mdns.KindQuery:
+		r.handleQuery(st, p, m, false, now)
+	case mdns.KindProbe:
+		if p.src.Port() != mdns.Port {
+			r.handleQuery(st, p, m, false, now)
+			return
+		}
+		if r.handleProbe(st, p, m, now) {
+			r.handleQuery(st, p, m, true, now)
+		}
+	default:
+		r.handleResponse(st, p, m, now)
+	}
+}
+
+// runDue runs every step whose time has come.
+func (r *Responder) runDue(now time.Time) {
+	for _, idx := range r.ifOrder {
+		st := r.ifs[idx]
+		if !st.next.IsZero() && !now.Before(st.next) {
+			r.step(st, now)
+		}
+	}
+	for k, h := range r.tc {
+		if !now.Before(h.at) {
+			delete(r.tc, k)
+			if st := r.ifs[k.ifIndex]; st != nil {
+				r.answer(st, &h.pkt, h.qs, h.known, 0, false, true, now)
+			}
+		}
+	}
+	for _, idx := range r.ifOrder {
+		st := r.ifs[idx]
+		for f := range st.fam {
+			if pd := &st.fam[f].pend; !pd.at.IsZero() && !now.Before(pd.at) {
+				ans, add := pd.ans, pd.add
+				*pd = pending{}
+				r.sendMulticast(st, f == 0, ans, add, false, now)
+			}
+		}
+	}
+}
+
+// nextDeadline is the earliest scheduled step, or zero.
+func (r *Responder) nextDeadline() time.Time {
+	var next time.Time
+	upd := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, st := range r.ifs {
+		upd(st.next)
+		upd(st.fam[0].pend.at)
+		upd(st.fam[1].pend.at)
+	}
+	for _, h := range r.tc {
+		upd(h.at)
+	}
+	return next
+}
+
+// randDur returns a uniformly random duration in [lo, hi].
+func (r *Responder) randDur(lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(r.rnd.Int64N(int64(hi-lo)+1))
+}
+
+// stripZones removes /ip6zone components: link-local multiaddrs are sent
+// without zone (the zone is meaningless to the receiver).
+func stripZones(in []ma.Multiaddr) []ma.Multiaddr {
+	out := make([]ma.Multiaddr, 0, len(in))
+	for _, a := range in {
+		var b ma.Multiaddr
+		for _, c := range a {
+			if c.Code() != ma.P_IP6ZONE {
+				b = append(b, c)
+			}
+		}
+		if len(b) > 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
