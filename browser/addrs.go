@@ -1,0 +1,112 @@
+package browser
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/miekg/dns"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// recordAddrs returns the addresses of c that one TXT record carries. A
+// candidate of one record carries them all; with several records (rust-
+// and js-libp2p put one address per record) each string is split as the
+// decoder does and kept only when the decoder accepted it.
+func recordAddrs(t *dns.TXT, c *mdns.Candidate, single bool) []ma.Multiaddr {
+	if single {
+		return c.Addrs
+	}
+	var out []ma.Multiaddr
+	for _, s := range t.Txt {
+		if len(s) < len(mdns.DNSAddrPrefix) || !strings.EqualFold(s[:len(mdns.DNSAddrPrefix)], mdns.DNSAddrPrefix) {
+			continue
+		}
+		v := s[len(mdns.DNSAddrPrefix):]
+		i := strings.LastIndex(v, "/p2p/")
+		if j := strings.LastIndex(v, "/ipfs/"); j > i {
+			i = j
+		}
+		if i <= 0 {
+			continue
+		}
+		a, err := ma.NewMultiaddr(v[:i])
+		if err != nil {
+			continue
+		}
+		for _, x := range c.Addrs {
+			if x.Equal(a) {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// filterAddrs applies the address rules to the multiaddrs of one record:
+//   - loopback addresses only from a loopback source or interface (or with
+//     Config.KeepLoopback): elsewhere they would dial ourselves;
+//   - an address with a /p2p component other than a relay's (a /p2p
+//     followed by /p2p-circuit) names a foreign peer and is dropped;
+//   - IPv6 link-local addresses get /ip6zone/<receiving interface> so
+//     they can be dialled;
+//   - Config.AddrFilter last.
+func (b *Browser) filterAddrs(id peer.ID, in []ma.Multiaddr, ifc *transport.Interface, src netip.Addr) []ma.Multiaddr {
+	fromLoop := b.cfg.KeepLoopback || ifc.Loopback || src.Unmap().IsLoopback()
+	out := make([]ma.Multiaddr, 0, len(in))
+	for _, a := range in {
+		if len(a) == 0 {
+			continue
+		}
+		ip, isIP := firstIP(a)
+		if isIP && ip.IsLoopback() && !fromLoop {
+			b.ctr.dAddrs.Add(1)
+			continue
+		}
+		if foreignP2P(a) {
+			b.ctr.dAddrs.Add(1)
+			continue
+		}
+		if isIP && ip.Is6() && ip.IsLinkLocalUnicast() && a[0].Code() == ma.P_IP6 && ifc.Name != "" {
+			if z, err := ma.NewComponent("ip6zone", ifc.Name); err == nil {
+				a = append(ma.Multiaddr{*z}, a...)
+			}
+		}
+		if b.cfg.AddrFilter != nil && !b.cfg.AddrFilter(id, a) {
+			b.ctr.dAddrs.Add(1)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// firstIP returns the address of a leading /ip4 or /ip6 component.
+func firstIP(a ma.Multiaddr) (netip.Addr, bool) {
+	c := a[0]
+	switch c.Code() {
+	case ma.P_IP4, ma.P_IP6:
+		ip, ok := netip.AddrFromSlice(c.RawValue())
+		return ip.Unmap(), ok
+	}
+	return netip.Addr{}, false
+}
+
+// foreignP2P reports whether a contains a /p2p component that is not a
+// relay hop (followed by /p2p-circuit). The announced peer's own trailing
+// /p2p was removed by the decoder.
+func foreignP2P(a ma.Multiaddr) bool {
+	for i, c := range a {
+		if c.Code() != ma.P_P2P {
+			continue
+		}
+		if i+1 < len(a) && a[i+1].Code() == ma.P_CIRCUIT {
+			continue
+		}
+		return true
+	}
+	return false
+}

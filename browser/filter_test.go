@@ -1,0 +1,191 @@
+package browser
+
+import (
+	"slices"
+	"testing"
+	"testing/synctest"
+
+	"github.com/chorus-services/discovery/internal/malformed"
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/miekg/dns"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// TestEphemeralPort: rust-libp2p responses from an ephemeral port are
+// accepted by default and refused with DisableEphemeralPort (§6).
+func TestEphemeralPort(t *testing.T) {
+	for _, disable := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "disabled"}[disable], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, envOpt{cfg: func(c *Config) { c.DisableEphemeralPort = disable }})
+				defer e.stop()
+				id := testID(1)
+				addrs := []string{"/ip4/10.0.0.9/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"}
+				// rust-libp2p leaves the multicast TTL at the OS default, 1.
+				e.injectTTL(rustResponse(t, id, "abcdefghijklmnopqrstuvwxyz0123456789", 360, addrs...), "10.0.0.9:41234", 1)
+				ps := e.b.Peers()
+				st := e.b.Stats()
+				if disable {
+					e.inject(rustResponse(t, id, "abcdefghijklmnopqrstuvwxyz0123456789", 360, addrs...), "10.0.0.9:41234")
+					if len(ps) != 0 || len(e.b.Peers()) != 0 || st.DroppedTTL != 1 || e.b.Stats().DroppedPort != 1 {
+						t.Fatalf("peers %v, DroppedPort %d", ps, st.DroppedPort)
+					}
+					return
+				}
+				if len(ps) != 1 || ps[0].ID != id || !slices.Equal(addrStrings(ps[0].Addrs), addrs) || st.Ephemeral != 1 {
+					t.Fatalf("peers %v, stats %+v", ps, st)
+				}
+				if ev := lastEvent(t, e); ev.Kind != Found || ev.Flavour != mdns.FlavourRust {
+					t.Errorf("%v %v", ev.Kind, ev.Flavour)
+				}
+				// Its PTR (a random label) is not cached: only the TXTs.
+				if st.Records != 2 {
+					t.Errorf("%d records cached, want 2 TXT", st.Records)
+				}
+				// A new response with a new label refreshes, no new records.
+				e.inject(rustResponse(t, id, "zyxwvutsrqponmlkjihgfedcba9876543210", 360, addrs...), "10.0.0.9:41234")
+				if st := e.b.Stats(); st.Records != 2 || len(e.evs()) != 1 {
+					t.Errorf("records %d, events %v", st.Records, kinds(e.evs()))
+				}
+			})
+		})
+	}
+}
+
+func TestOwnIDIgnored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		self := testID(7)
+		e := newEnv(t, envOpt{cfg: func(c *Config) { c.Self = self }})
+		defer e.stop()
+		e.inject(goResponse(t, self, peerName(7), 4500, "/ip4/10.0.0.1/tcp/1"), "10.0.0.1")
+		if len(e.b.Peers()) != 0 || e.b.Stats().DroppedOwn != 1 {
+			t.Fatalf("peers %v stats %+v", e.b.Peers(), e.b.Stats())
+		}
+	})
+}
+
+// TestAddressFilters: loopback addresses only from loopback, foreign /p2p
+// dropped (relay hops kept), link-local zoned, AddrFilter applied.
+func TestAddressFilters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		other := testID(99)
+		e := newEnv(t, envOpt{cfg: func(c *Config) {
+			c.AddrFilter = func(_ peer.ID, a ma.Multiaddr) bool { return a.String() != "/ip4/10.0.0.9/tcp/666" }
+		}})
+		defer e.stop()
+		id := testID(1)
+		e.inject(goResponse(t, id, peerName(1), 4500,
+			"/ip4/127.0.0.1/tcp/1", "/ip6/::1/tcp/1", "/ip4/10.0.0.9/tcp/1",
+			"/ip6/fe80::9/tcp/1", "/ip4/10.0.0.9/tcp/2/p2p/"+other.String()+"/p2p-circuit",
+			"/ip4/10.0.0.9/tcp/666"), "10.0.0.9")
+		want := []string{"/ip4/10.0.0.9/tcp/1", "/ip6zone/eth0/ip6/fe80::9/tcp/1", "/ip4/10.0.0.9/tcp/2/p2p/" + other.String() + "/p2p-circuit"}
+		ps := e.b.Peers()
+		if len(ps) != 1 || !slices.Equal(addrStrings(ps[0].Addrs), want) {
+			t.Fatalf("addrs %v, want %v", ps, want)
+		}
+		if st := e.b.Stats(); st.DroppedAddrs != 3 {
+			t.Errorf("DroppedAddrs %d, want 3", st.DroppedAddrs)
+		}
+		// A foreign /p2p in the middle of an address is dropped.
+		a := ma.StringCast("/ip4/10.0.0.9/tcp/3/p2p/" + other.String() + "/tcp/4")
+		if !foreignP2P(a) {
+			t.Error("foreign /p2p kept")
+		}
+	})
+}
+
+// TestLoopbackFromLoopback: a packet from a loopback source keeps them.
+func TestLoopbackFromLoopback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		// OnLink accepts loopback sources only on a loopback interface, so
+		// feed the packet directly, as from a loopback interface.
+		e.b.mu.Lock()
+		for _, s := range e.b.ifaces {
+			s.info.Loopback = true
+		}
+		e.b.mu.Unlock()
+		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/127.0.0.1/tcp/1"), "127.0.0.1")
+		if ps := e.b.Peers(); len(ps) != 1 || len(ps[0].Addrs) != 1 {
+			t.Fatalf("peers %v", ps)
+		}
+	})
+}
+
+// TestSecurityDrops: IP TTL other than 255 and off-link sources (§11).
+func TestSecurityDrops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		pkt := goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
+		src := transport.Packet{Data: pkt, Dst: transport.GroupV4, TTL: 64}
+		src.Src = mustAP("10.0.0.9:5353")
+		if err := e.lan.Inject("", e.iface, src); err != nil {
+			t.Fatal(err)
+		}
+		e.inject(pkt, "192.0.2.1")
+		st := e.b.Stats()
+		if st.DroppedTTL != 1 || st.DroppedOffLink != 1 || len(e.b.Peers()) != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+		// TTL -1 (unknown) is accepted.
+		e.b.Feed(transport.Packet{Data: pkt, Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4, IfIndex: e.iface.Index(), TTL: -1}, e.start)
+		if len(e.b.Peers()) != 1 {
+			t.Error("TTL -1 refused")
+		}
+	})
+}
+
+// TestMalformedCorpus: every hostile packet is dropped and counted, none
+// panics, none yields a peer.
+func TestMalformedCorpus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		for _, c := range malformed.Cases() {
+			before := e.b.Stats()
+			e.inject(c.Data, "10.0.0.9")
+			after := e.b.Stats()
+			drops := func(s Stats) uint64 {
+				return s.DroppedMalformed + s.DroppedIrrelevant + s.DroppedTTL + s.DroppedOffLink + s.DroppedPort
+			}
+			if after.Packets == before.Packets {
+				t.Errorf("%s: not received", c.Name)
+			} else if drops(after) == drops(before) {
+				t.Errorf("%s: not counted", c.Name)
+			}
+			if len(e.b.Peers()) != 0 {
+				t.Fatalf("%s: yielded %v", c.Name, e.b.Peers())
+			}
+		}
+		t.Logf("%+v", e.b.Stats())
+	})
+}
+
+// TestProbeHints: a peer proposed in a probe is reported as Probing when
+// enabled, and never by default.
+func TestProbeHints(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, envOpt{cfg: func(c *Config) { c.ProbeHints = on }})
+			defer e.stop()
+			id := testID(1)
+			inst := peerName(1) + "." + mdns.DefaultService
+			m := new(dns.Msg)
+			m.Question = []dns.Question{{Name: inst, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}
+			m.Ns = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 4500}, Txt: []string{"dnsaddr=/ip4/10.0.0.9/tcp/1/p2p/" + id.String()}}}
+			b, _ := m.Pack()
+			e.inject(b, "10.0.0.9")
+			evs := e.evs()
+			if on != (len(evs) == 1 && evs[0].Kind == Probing && evs[0].Peer.ID == id) || (!on && len(evs) > 0) {
+				t.Errorf("ProbeHints %v: events %v", on, kinds(evs))
+			}
+			if len(e.b.Peers()) != 0 {
+				t.Error("a probing peer in Peers()")
+			}
+		})
+	}
+}

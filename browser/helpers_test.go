@@ -1,0 +1,270 @@
+package browser
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/chorus-services/discovery/mdns/transport/memnet"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/miekg/dns"
+	ma "github.com/multiformats/go-multiaddr"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// env is a browser on host "b" of a memnet LAN; create it inside a synctest
+// bubble.
+type env struct {
+	t     testing.TB
+	lan   *memnet.LAN
+	host  *memnet.Host
+	iface *memnet.Iface
+	conn  *memnet.Conn
+	b     *Browser
+	start time.Time
+
+	mu     sync.Mutex
+	sent   []memnet.TapRecord // packets sent by host b
+	events []Event
+	read   bool // collect events
+	wg     sync.WaitGroup
+	runErr chan error
+}
+
+type envOpt struct {
+	cfg     func(*Config)
+	ifaces  []memnet.IfaceConfig
+	noRead  bool
+	noRun   bool
+	withEvs bool
+}
+
+func newEnv(t testing.TB, o envOpt) *env {
+	t.Helper()
+	lan, err := memnet.New(memnet.Config{Seed: 1, QueueLen: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := lan.AddHost("b", o.ifaces...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.Listen(memnet.ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, lan: lan, host: h, iface: h.Ifaces()[0], conn: c, start: time.Now(), runErr: make(chan error, 1)}
+	lan.Tap(func(r memnet.TapRecord) {
+		if r.Host == "b" {
+			e.mu.Lock()
+			e.sent = append(e.sent, r)
+			e.mu.Unlock()
+		}
+	})
+	cfg := Config{Conn: c, Rand: rand.New(rand.NewPCG(1, 2)), Self: testID(-1)}
+	if o.withEvs {
+		cfg.Events = c.Events()
+	}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	e.b, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.noRun {
+		go func() { e.runErr <- e.b.Run(context.Background()) }()
+	}
+	if !o.noRead {
+		e.wg.Go(func() {
+			for ev := range e.b.Events() {
+				e.mu.Lock()
+				e.events = append(e.events, ev)
+				e.mu.Unlock()
+			}
+		})
+	}
+	syncWait()
+	return e
+}
+
+func (e *env) stop() {
+	e.b.Close()
+	e.wg.Wait()
+	e.lan.Close()
+}
+
+func (e *env) evs() []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Event(nil), e.events...)
+}
+
+func (e *env) sentPackets() []memnet.TapRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]memnet.TapRecord(nil), e.sent...)
+}
+
+// inject puts data on the LAN from src (port 5353 unless given) to the
+// IPv4 group, received by the browser's interface.
+func (e *env) inject(data []byte, src string) { e.injectTTL(data, src, 0) }
+
+// injectTTL is inject with an IP TTL (0 means 255).
+func (e *env) injectTTL(data []byte, src string, ttl int) {
+	e.t.Helper()
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		ap = netip.AddrPortFrom(netip.MustParseAddr(src), mdns.Port)
+	}
+	dst := transport.GroupV4
+	if ap.Addr().Is6() {
+		dst = transport.GroupV6
+	}
+	if err := e.lan.Inject("", e.iface, transport.Packet{Data: data, Src: ap, Dst: dst, TTL: ttl}); err != nil {
+		e.t.Fatal(err)
+	}
+	syncWait()
+}
+
+// injectNoWait injects without waiting for the browser.
+func (e *env) injectNoWait(data []byte, src string) {
+	if err := e.lan.Inject("", e.iface, transport.Packet{Data: data, Src: mustAP(src + ":5353"), Dst: transport.GroupV4}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) since() time.Duration { return time.Since(e.start) }
+
+// testID returns a deterministic peer ID (a sha2-256 multihash).
+func testID(i int) peer.ID {
+	h, err := mh.Sum([]byte(fmt.Sprint("peer", i)), mh.SHA2_256, -1)
+	if err != nil {
+		panic(err)
+	}
+	return peer.ID(h)
+}
+
+// goResponse packs a go-libp2p style response (PTR, SRV, one TXT) for a
+// peer with the given instance label, TTL (PTR/TXT) and addresses.
+func goResponse(t testing.TB, id peer.ID, name string, ttl uint32, addrs ...string) []byte {
+	t.Helper()
+	var mas []ma.Multiaddr
+	for _, a := range addrs {
+		mas = append(mas, ma.StringCast(a))
+	}
+	rs, err := mdns.NewRecordSet(mdns.Peer{Service: mdns.DefaultService, PeerName: name, ID: id, Addrs: mas, TTLOther: ttl, TTLHost: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &mdns.Response{Answers: []dns.RR{rs.PTR}, Additional: []dns.RR{rs.SRV}, TXT: rs.TXT, MaxSize: 9000}
+	if ttl == 0 { // a goodbye (§10.1)
+		r.Answers, r.Additional = mdns.WithTTL(r.Answers, 0), mdns.WithTTL(r.Additional, 0)
+		r.TXT = mdns.WithTTL([]dns.RR{rs.TXT}, 0)[0].(*dns.TXT)
+	}
+	pkts, _, err := mdns.PackResponse(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkts[0]
+}
+
+// rustResponse packs a rust-libp2p style response: PTR to a single random
+// label, one TXT per address in the additional section (cache-flush).
+func rustResponse(t testing.TB, id peer.ID, label string, ttl uint32, addrs ...string) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	m.Response, m.Authoritative = true, true
+	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: label + "."}}
+	for _, a := range addrs {
+		m.Extra = append(m.Extra, &dns.TXT{Hdr: dns.RR_Header{Name: label + ".", Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: ttl},
+			Txt: []string{"dnsaddr=" + a + "/p2p/" + id.String()}})
+	}
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// txtResponse packs a response with one TXT record for an instance of the
+// service, with or without the cache-flush bit.
+func txtResponse(t testing.TB, id peer.ID, name string, ttl uint32, flush bool, addrs ...string) []byte {
+	t.Helper()
+	class := uint16(dns.ClassINET)
+	if flush {
+		class |= mdns.CacheFlushBit
+	}
+	inst := name + "." + mdns.DefaultService
+	txt := &dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: class, Ttl: ttl}}
+	for _, a := range addrs {
+		txt.Txt = append(txt.Txt, "dnsaddr="+a+"/p2p/"+id.String())
+	}
+	m := new(dns.Msg)
+	m.Response, m.Authoritative = true, true
+	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: inst}}
+	m.Extra = []dns.RR{txt}
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ptrQuery packs a QM query for the service with the given known answers.
+func ptrQuery(t testing.TB, known ...dns.RR) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+	m.Answer = known
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func peerName(i int) string { return fmt.Sprintf("k3v9q0b7x2m4n8p1r5t6w0y3z7a%05d", i) }
+
+func addrStrings(as []ma.Multiaddr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
+func kinds(evs []Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Kind.String())
+	}
+	return out
+}
+
+// queries returns the parsed queries the browser sent.
+func (e *env) queries() []sentQuery {
+	var out []sentQuery
+	for _, r := range e.sentPackets() {
+		m, err := mdns.Parse(r.Packet.Data)
+		if err != nil || m.Response {
+			continue
+		}
+		out = append(out, sentQuery{at: r.Time.Sub(e.start), m: m, v4: r.Packet.Dst.Addr().Is4()})
+	}
+	return out
+}
+
+type sentQuery struct {
+	at time.Duration
+	m  *dns.Msg
+	v4 bool
+}
+
+func mustAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

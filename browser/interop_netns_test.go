@@ -1,0 +1,229 @@
+//go:build linux
+
+package browser_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/chorus-services/discovery/browser"
+	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/miekg/dns"
+)
+
+// startBrowser runs our browser on real sockets in host namespace i.
+func startBrowser(t *testing.T, nt *netns.Net, i int, tag string) *browser.Browser {
+	t.Helper()
+	var conn *transport.UDP
+	if err := nt.Do(i, func() error {
+		var err error
+		conn, err = transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := browser.New(browser.Config{Conn: conn, Service: tag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("browser did not stop")
+		}
+	})
+	return b
+}
+
+// waitFound waits for a Found/Updated event of id whose addresses include
+// every one of want, and returns the time it took.
+func waitFound(t *testing.T, b *browser.Browser, id string, want []string, within time.Duration) (browser.Event, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	timeout := time.After(within)
+	var last browser.Event
+	for {
+		select {
+		case ev, ok := <-b.Events():
+			if !ok {
+				t.Fatal("event channel closed")
+			}
+			if ev.Peer.ID.String() != id || (ev.Kind != browser.Found && ev.Kind != browser.Updated) {
+				continue
+			}
+			last = ev
+			got := map[string]bool{}
+			for _, a := range ev.Peer.Addrs {
+				got[a.String()] = true
+			}
+			all := true
+			for _, w := range want {
+				all = all && got[w]
+			}
+			if all {
+				return ev, time.Since(start)
+			}
+		case <-timeout:
+			t.Fatalf("peer %s with %v not found within %s; last event %+v; peers %v", id, want, within, last, b.Peers())
+		}
+	}
+}
+
+// TestFindsGoLibp2p: a go-libp2p node (go-libp2p's own mdns) in another
+// namespace is found with its LAN addresses (its loopback ones are dropped).
+func TestFindsGoLibp2p(t *testing.T) {
+	nt := netns.New(t, 2)
+	b := startBrowser(t, nt, 2, "")
+	g := peers.GoNode(t, nt, 1, "-duration", "20s")
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	self, err := g.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1 := nt.Host(1)
+	ev, d := waitFound(t, b, self.Str("id"), []string{"/ip4/" + h1.V4.Addr().String() + "/tcp/4001", "/ip6/" + h1.V6.Addr().String() + "/tcp/4001"}, 15*time.Second)
+	if ev.Flavour != mdns.FlavourGo {
+		t.Errorf("flavour %v", ev.Flavour)
+	}
+	t.Logf("go-libp2p peer found in %s: %v", d, ev.Peer.Addrs)
+}
+
+// TestFindsJSLibp2p: a js-libp2p node with @libp2p/mdns is found (it only
+// answers queries and sends TXT records in the answer section, no SRV).
+func TestFindsJSLibp2p(t *testing.T) {
+	nt := netns.New(t, 2)
+	b := startBrowser(t, nt, 2, "")
+	j := peers.JSNode(t, nt, 1, "20", "--interval", "10000")
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	self, err := j.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, d := waitFound(t, b, self.Str("id"), []string{"/ip4/" + nt.Host(1).V4.Addr().String() + "/tcp/4002"}, 15*time.Second)
+	if ev.Flavour != mdns.FlavourJS {
+		t.Errorf("flavour %v", ev.Flavour)
+	}
+	t.Logf("js-libp2p peer found in %s", d)
+}
+
+const testID = "12D3KooWSfsqkSUU6DTgDKK6RuxGJs7poPksfrxQEFwNNvmy32vT"
+
+// TestFindsPythonZeroconf: a libp2p service registered through
+// python-zeroconf with dnsaddr TXT strings is found.
+func TestFindsPythonZeroconf(t *testing.T) {
+	nt := netns.New(t, 2)
+	b := startBrowser(t, nt, 2, "")
+	addr := "/ip4/" + nt.Host(1).V4.Addr().String() + "/tcp/4001"
+	peers.Python(t, nt, 1, "zc_register.py", "--instance", "py-peer", "--host", "py-h1", "--addr", nt.Host(1).V4.Addr().String(),
+		"--dnsaddr", addr+"/p2p/"+testID, "--duration", "20")
+	ev, d := waitFound(t, b, testID, []string{addr}, 15*time.Second)
+	if ev.Flavour != mdns.FlavourDNSSD {
+		t.Errorf("flavour %v", ev.Flavour)
+	}
+	t.Logf("python-zeroconf peer found in %s", d)
+}
+
+// TestFindsAvahiPublish: a service published with avahi-publish carrying
+// dnsaddr TXT strings is found, and reported Lost after avahi's goodbye.
+func TestFindsAvahiPublish(t *testing.T) {
+	nt := netns.New(t, 2)
+	b := startBrowser(t, nt, 2, "")
+	av := peers.StartAvahi(t, nt, 1, "avahi-h1")
+	addrs := []string{"/ip4/" + nt.Host(1).V4.Addr().String() + "/tcp/4001", "/ip6/" + nt.Host(1).V6.Addr().String() + "/udp/4001/quic-v1"}
+	pub := av.Publish(t, "avahi-libp2p-peer", "_p2p._udp", 4001, "dnsaddr="+addrs[0]+"/p2p/"+testID, "dnsaddr="+addrs[1]+"/p2p/"+testID)
+	_, d := waitFound(t, b, testID, addrs, 15*time.Second)
+	t.Logf("avahi-published peer found in %s", d)
+	pub.Stop(5 * time.Second) // avahi withdraws the service with goodbyes
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-b.Events():
+			if ev.Kind == browser.Lost && ev.Peer.ID.String() == testID {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no Lost after avahi-publish stopped; peers %v", b.Peers())
+		}
+	}
+}
+
+// TestFindsRustFormat: a synthetic announcer speaking rust-libp2p's wire
+// format (mdns/doc.go): answers our query from an ephemeral port with IP
+// TTL 1, a PTR to a single random label, and one TXT per address in the
+// additional section. It is found with those addresses.
+func TestFindsRustFormat(t *testing.T) {
+	nt := netns.New(t, 2)
+	h1 := nt.Host(1)
+	addrs := []string{"/ip4/" + h1.V4.Addr().String() + "/tcp/4001", "/ip4/" + h1.V4.Addr().String() + "/udp/4001/quic-v1"}
+	sk, _, _ := crypto.GenerateEd25519Key(nil)
+	id, _ := peer.IDFromPrivateKey(sk)
+	var rx *transport.UDP
+	var tx *net.UDPConn
+	if err := nt.Do(1, func() error {
+		var err error
+		if rx, err = transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}, DisableIPv6: true}); err != nil {
+			return err
+		}
+		tx, err = net.ListenUDP("udp4", &net.UDPAddr{IP: h1.V4.Addr().AsSlice()})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	defer tx.Close()
+	go func() { // answer every _p2p._udp.local query, as rust-libp2p does
+		buf := make([]byte, 9000)
+		var p transport.Packet
+		for rx.ReadPacket(buf, &p) == nil {
+			m, err := mdns.Parse(p.Data)
+			if err != nil || m.Response || len(m.Question) == 0 || m.Question[0].Name != "_p2p._udp.local." {
+				continue
+			}
+			label := randomLabel()
+			r := new(dns.Msg)
+			r.Id, r.Response, r.Authoritative = m.Id, true, true
+			r.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: "_p2p._udp.local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 360}, Ptr: label}}
+			for _, a := range addrs {
+				r.Extra = append(r.Extra, &dns.TXT{Hdr: dns.RR_Header{Name: label, Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 360}, Txt: []string{"dnsaddr=" + a + "/p2p/" + id.String()}})
+			}
+			out, err := r.Pack()
+			if err != nil {
+				continue
+			}
+			_, _ = tx.WriteToUDP(out, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353})
+		}
+	}()
+	b := startBrowser(t, nt, 2, "")
+	ev, d := waitFound(t, b, id.String(), addrs, 15*time.Second)
+	if ev.Flavour != mdns.FlavourRust {
+		t.Errorf("flavour %v", ev.Flavour)
+	}
+	t.Logf("rust-format peer found in %s", d)
+	if s := b.Stats(); s.Ephemeral == 0 {
+		t.Errorf("no ephemeral-port response counted: %+v", s)
+	}
+}
+
+func randomLabel() string {
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 32+rand.IntN(32))
+	for i := range b {
+		b[i] = alnum[rand.IntN(len(alnum))]
+	}
+	return string(b) + "."
+}

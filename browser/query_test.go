@@ -1,0 +1,188 @@
+package browser
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/miekg/dns"
+)
+
+// TestQuerySchedule: first query 20–120 ms after start with the QU bit, then
+// intervals of 1 s doubling (§5.2, §5.4), on both families.
+func TestQuerySchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		time.Sleep(70 * time.Second)
+		syncWait()
+		qs := e.queries()
+		var times []time.Duration
+		for i, q := range qs {
+			if len(q.m.Question) != 1 || q.m.Question[0].Qtype != dns.TypePTR || q.m.Question[0].Name != mdns.DefaultService {
+				t.Fatalf("query %d: %v", i, q.m.Question)
+			}
+			if q.m.Id != 0 {
+				t.Errorf("query %d: ID %d, want 0 (§18.1)", i, q.m.Id)
+			}
+			qu := mdns.IsQU(q.m.Question[0])
+			if qu != (i < 2) {
+				t.Errorf("query %d at %v: QU %v", i, q.at, qu)
+			}
+			if i%2 == 0 {
+				times = append(times, q.at)
+				if !q.v4 || qs[i+1].v4 || qs[i+1].at != q.at {
+					t.Fatalf("query %d: want an IPv4 and an IPv6 copy at once", i)
+				}
+			}
+		}
+		if len(times) != 7 {
+			t.Fatalf("sent at %v, want 7 rounds", times)
+		}
+		first := times[0]
+		if first < 20*time.Millisecond || first > 120*time.Millisecond {
+			t.Errorf("first query at %v, want 20–120 ms", first)
+		}
+		want := []time.Duration{0, 1, 3, 7, 15, 31, 63}
+		for i, w := range want {
+			if got := times[i] - first; got != w*time.Second {
+				t.Errorf("query %d at first+%v, want +%vs", i, got, w)
+			}
+		}
+		if st := e.b.Stats(); st.QueriesSent != 14 {
+			t.Errorf("QueriesSent %d, want 14", st.QueriesSent)
+		}
+		for _, r := range e.sentPackets() {
+			if r.Packet.Src.Port() != mdns.Port {
+				t.Errorf("query from port %d, want 5353", r.Packet.Src.Port())
+			}
+		}
+	})
+}
+
+// TestQueryIntervalCap: the interval stops doubling at 60 minutes.
+func TestQueryIntervalCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		time.Sleep(6 * time.Hour)
+		syncWait()
+		qs := e.queries()
+		last := qs[len(qs)-1].at - qs[len(qs)-3].at
+		if last != time.Hour {
+			t.Errorf("last interval %v, want 1h", last)
+		}
+	})
+}
+
+// TestKnownAnswersTC: every cached PTR with more than half its TTL left is
+// a known answer (§7.1), spread over packets with TC on all but the last
+// (§7.2); answers below half their TTL are left out.
+func TestKnownAnswersTC(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		time.Sleep(500 * time.Millisecond) // after the first (QU) query
+		const n = 200
+		for i := range n {
+			e.inject(goResponse(t, testID(i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+		}
+		// One short-lived record: below half its TTL at the next query.
+		e.inject(goResponse(t, testID(999), peerName(999), 1, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+		syncWait()
+		if got := len(e.b.Peers()); got != n+1 {
+			t.Fatalf("%d peers, want %d", got, n+1)
+		}
+		before := len(e.sentPackets())
+		time.Sleep(time.Second)
+		syncWait()
+		// The short-lived record caused refresh queries (80–95 %); check the
+		// scheduled query, the last round.
+		sent := e.sentPackets()[before:]
+		last := e.start.Add(e.queries()[0].at + time.Second)
+		var v4 []*dns.Msg
+		for _, r := range sent {
+			if r.Packet.Dst.Addr().Is4() && r.Time.Equal(last) {
+				m, err := mdns.Parse(r.Packet.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(r.Packet.Data) > e.iface.MTU()-28 {
+					t.Errorf("packet of %d bytes exceeds the MTU", len(r.Packet.Data))
+				}
+				v4 = append(v4, m)
+			}
+		}
+		if len(v4) < 2 {
+			t.Fatalf("%d packets, want the known answers split over several", len(v4))
+		}
+		known := 0
+		for i, m := range v4 {
+			if m.Truncated != (i < len(v4)-1) {
+				t.Errorf("packet %d/%d: TC %v", i, len(v4), m.Truncated)
+			}
+			if (len(m.Question) > 0) != (i == 0) {
+				t.Errorf("packet %d: %d questions", i, len(m.Question))
+			}
+			for _, rr := range m.Answer {
+				if rr.Header().Ttl*2 <= 4500 || rr.Header().Class != dns.ClassINET {
+					t.Errorf("known answer %v", rr)
+				}
+				known++
+			}
+		}
+		if known != n {
+			t.Errorf("%d known answers, want %d", known, n)
+		}
+	})
+}
+
+// TestDuplicateQuestionSuppression: a QM query for our question by another
+// host, with only known answers we would give, replaces our next scheduled
+// query on that family (§7.3); one with a known answer we lack does not.
+func TestDuplicateQuestionSuppression(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
+		first := e.queries()[0].at
+		e.inject(ptrQuery(t), "10.0.0.7")
+		time.Sleep(first + time.Second + time.Millisecond - e.since())
+		syncWait()
+		qs := e.queries()
+		if len(qs) != 3 || qs[2].v4 {
+			t.Fatalf("sent %d queries (last v4=%v), want the IPv4 one suppressed", len(qs), qs[len(qs)-1].v4)
+		}
+		if st := e.b.Stats(); st.QueriesSuppressed != 1 {
+			t.Errorf("QueriesSuppressed %d, want 1", st.QueriesSuppressed)
+		}
+		// A query with a known answer we do not have: no suppression.
+		foreign := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: "x." + mdns.DefaultService}
+		e.inject(ptrQuery(t, foreign), "10.0.0.7")
+		time.Sleep(first + 3*time.Second + time.Millisecond - e.since())
+		syncWait()
+		if qs := e.queries(); len(qs) != 5 {
+			t.Errorf("sent %d queries, want 5", len(qs))
+		}
+	})
+}
+
+// TestLegacyQueryIgnored: a query from a port other than 5353 (a legacy
+// querier, §6.7, or rust-libp2p) neither suppresses our query nor counts
+// for POOF: its answers may go by unicast.
+func TestLegacyQueryIgnored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
+		time.Sleep(500 * time.Millisecond)
+		for range 3 {
+			e.inject(ptrQuery(t), "10.0.0.7:40000")
+		}
+		e.at(30 * time.Second)
+		if st := e.b.Stats(); st.QueriesSuppressed != 0 || st.Poofed != 0 || len(e.b.Peers()) != 1 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+}

@@ -1,0 +1,277 @@
+package browser
+
+import (
+	"strings"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/miekg/dns"
+)
+
+// prefilter runs the checks that need no state, before a packet is queued
+// (IP TTL 255, as RFC 6762 §11 asks senders to use and older queriers
+// check; -1 means the platform cannot tell), and the allocation-free label
+// filter (mdns.Filter) before any parsing.
+//
+// rust-libp2p sends from an ephemeral port without setting the multicast
+// TTL, so its packets arrive with the OS default TTL 1 (see the r1/r4
+// captures). While ephemeral-port responses are accepted, packets from a
+// port other than 5353 are therefore exempt from the TTL check; a TTL-1
+// multicast cannot have crossed a router, and the on-link source check
+// still applies.
+func (b *Browser) prefilter(p *transport.Packet) bool {
+	b.ctr.packets.Add(1)
+	if p.TTL != 255 && p.TTL != -1 && (b.cfg.DisableEphemeralPort || p.Src.Port() == mdns.Port) {
+		b.ctr.dTTL.Add(1)
+		return false
+	}
+	if len(p.Data) > mdns.MaxPacketSize || len(p.Data) < 12 {
+		b.ctr.dMalformed.Add(1)
+		return false
+	}
+	if !b.filter.Match(p.Data) {
+		b.ctr.dIrrelevant.Add(1)
+		return false
+	}
+	return true
+}
+
+// receive handles one prefiltered packet at now (b.mu held).
+func (b *Browser) receive(p *transport.Packet, now time.Time) {
+	s := b.ifaces[p.IfIndex]
+	if s == nil {
+		b.syncIfaces(now)
+		s = b.ifaces[p.IfIndex]
+	}
+	// §11: only packets from a source on the receiving link.
+	if s == nil || !s.info.OnLink(p.Src.Addr()) {
+		b.ctr.dOffLink.Add(1)
+		return
+	}
+	m, err := mdns.Parse(p.Data)
+	if err != nil {
+		b.ctr.dMalformed.Add(1)
+		return
+	}
+	kind, err := mdns.Classify(m)
+	if err != nil { // non-zero opcode or rcode: silently ignored (§18.3, §18.11)
+		b.ctr.dIrrelevant.Add(1)
+		return
+	}
+	switch kind {
+	case mdns.KindQuery, mdns.KindProbe:
+		b.observeQuery(s, p, m, now)
+		if kind == mdns.KindProbe && b.cfg.ProbeHints {
+			b.probeHints(s, p, m, now)
+		}
+	case mdns.KindResponse, mdns.KindGoodbye:
+		if p.Src.Port() != mdns.Port {
+			// §6 says to ignore responses from another port; rust-libp2p
+			// sends its responses from an ephemeral one.
+			if b.cfg.DisableEphemeralPort {
+				b.ctr.dPort.Add(1)
+				return
+			}
+			b.ctr.ephemeral.Add(1)
+		}
+		b.ctr.responses.Add(1)
+		b.response(s, p, m, now)
+	}
+}
+
+// observeQuery uses another host's query (never our own looped-back one,
+// never a legacy query from another port, §6.7) for duplicate question
+// suppression (§7.3) and POOF (§10.5).
+func (b *Browser) observeQuery(s *ifaceState, p *transport.Packet, m *dns.Msg, now time.Time) {
+	if p.Src.Port() != mdns.Port || b.ownEcho(p.Data) {
+		b.ctr.dIrrelevant.Add(1)
+		return
+	}
+	b.observeQuestions(s.info.Index, m.Question, m.Answer, now)
+	if m.Truncated { // known answers continue in another packet (§7.2)
+		return
+	}
+	for _, q := range m.Question {
+		if mdns.IsQU(q) || q.Qtype != dns.TypePTR || q.Qclass != dns.ClassINET || !mdns.EqualNames(q.Name, b.cfg.Service) {
+			continue
+		}
+		// Every known answer must be one we would send too.
+		for _, rr := range m.Answer {
+			e := b.cache.byKey[ptrKey(s.info.Index, b.cfg.Service, rr)]
+			if e == nil || !e.knownAnswer(now) {
+				return
+			}
+		}
+		fam := 0
+		if !p.IsV4() {
+			fam = 1
+		}
+		s.dupSeen[fam] = now
+		return
+	}
+}
+
+func ptrKey(ifIndex int, service string, rr dns.RR) string {
+	ptr, ok := rr.(*dns.PTR)
+	if !ok || !mdns.EqualNames(ptr.Hdr.Name, service) {
+		return ""
+	}
+	return recordKey(ownerKey(ifIndex, dns.TypePTR, service), strings.ToLower(ptr.Ptr))
+}
+
+// response caches the records of our service in a response: its PTRs and
+// the TXT records of every decoded candidate; answers to other hosts'
+// queries and unsolicited announcements alike (passive learning).
+func (b *Browser) response(s *ifaceState, p *transport.Packet, m *dns.Msg, now time.Time) {
+	res := b.dec.Decode(m, false)
+	if len(res.Rejected) > 0 || res.BadStrings > 0 {
+		b.ctr.dMalformed.Add(1)
+	}
+	ephemeral := p.Src.Port() != mdns.Port
+	flushed := map[string]bool{} // RRsets with the cache-flush bit (§10.2)
+	fresh := map[*entry]bool{}
+	idx := s.info.Index
+
+	if !ephemeral {
+		for _, sec := range [][]dns.RR{m.Answer, m.Extra} {
+			for _, rr := range sec {
+				ptr, ok := rr.(*dns.PTR)
+				if !ok || mdns.Class(ptr) != dns.ClassINET || !mdns.EqualNames(ptr.Hdr.Name, b.cfg.Service) {
+					continue
+				}
+				if _, child := mdns.ChildLabel(ptr.Ptr, b.cfg.Service); !child {
+					continue // rust-libp2p's random single label: not cached
+				}
+				owner := ownerKey(idx, dns.TypePTR, b.cfg.Service)
+				e := b.upsert(owner, strings.ToLower(ptr.Ptr), idx, rr, now, fresh)
+				if e == nil {
+					continue
+				}
+				e.instance = strings.ToLower(ptr.Ptr)
+			}
+		}
+	}
+
+	found := 0
+	for ci := range res.Candidates {
+		c := &res.Candidates[ci]
+		if c.ID == b.cfg.Self {
+			b.ctr.dOwn.Add(1)
+			continue
+		}
+		found++
+		txts := txtsOf(m, c.Instance)
+		rust := c.Flavour == mdns.FlavourRust
+		for _, t := range txts {
+			owner := ownerKey(idx, dns.TypeTXT, c.Instance)
+			if rust {
+				owner = ownerKey(idx, dns.TypeTXT, "rust:"+string(c.ID))
+			}
+			rdata := strings.Join(t.Txt, "\x00")
+			if t.Hdr.Class&mdns.CacheFlushBit != 0 && t.Hdr.Ttl != 0 {
+				flushed[owner] = true
+			}
+			e := b.upsert(owner, rdata, idx, t, now, fresh)
+			if e == nil {
+				continue
+			}
+			e.instance, e.flavour = strings.ToLower(c.Instance), c.Flavour
+			if rust {
+				e.rr = nil
+			}
+			if rust || c.Flavour == mdns.FlavourJS { // refreshed by the PTR question
+				if b.ptrOwned[idx] == nil {
+					b.ptrOwned[idx] = map[string]struct{}{}
+				}
+				b.ptrOwned[idx][owner] = struct{}{}
+			}
+			if e.peer == nil {
+				e.peer = b.peerFor(c.ID, now)
+				e.addrs = b.filterAddrs(c.ID, recordAddrs(t, c, len(txts) == 1), &s.info, p.Src.Addr())
+			} else {
+				b.peerLRU.MoveToBack(e.peer.lru)
+			}
+			e.peer.touchEntry(e)
+			b.markDirty(e.peer)
+			// A peer keeps at most 4×MaxAddrs records (one address each for
+			// rust-libp2p): the oldest go first.
+			for len(e.peer.entries) > 4*b.cfg.MaxAddrs {
+				b.dropEntry(e.peer.entries[0])
+				b.ctr.evicted.Add(1)
+			}
+		}
+	}
+	for _, inst := range res.Withdrawn {
+		b.withdrawInstance(idx, inst, now)
+	}
+	if found == 0 && len(res.Withdrawn) == 0 {
+		b.ctr.dIrrelevant.Add(1)
+	}
+	// §10.2: records of a flushed RRset received more than one second ago
+	// and not in this packet expire one second from now.
+	for owner := range flushed {
+		for _, e := range b.cache.byOwner[owner] {
+			if !fresh[e] && now.Sub(e.received) > time.Second {
+				b.expireSoon(e, now)
+			}
+		}
+	}
+	b.evictRecords()
+}
+
+// upsert inserts or refreshes the record rr (a goodbye only refreshes:
+// an unknown record with TTL 0 is ignored).
+func (b *Browser) upsert(owner, rdata string, idx int, rr dns.RR, now time.Time, fresh map[*entry]bool) *entry {
+	key := recordKey(owner, rdata)
+	ttl := rr.Header().Ttl
+	e := b.cache.byKey[key]
+	if e == nil {
+		if ttl == 0 {
+			return nil
+		}
+		rr.Header().Class &^= mdns.CacheFlushBit
+		e = &entry{key: key, owner: owner, ifIndex: idx, rrtype: rr.Header().Rrtype, rr: rr, hidx: -1}
+		b.setTTL(e, ttl, now)
+		b.cache.add(e)
+	} else {
+		if ttl == 0 {
+			b.expireSoon(e, now)
+		} else {
+			b.setTTL(e, ttl, now)
+			b.cache.touched(e)
+		}
+	}
+	fresh[e] = true
+	return e
+}
+
+func txtsOf(m *dns.Msg, instance string) []*dns.TXT {
+	var out []*dns.TXT
+	for _, sec := range [][]dns.RR{m.Answer, m.Extra} {
+		for _, rr := range sec {
+			if t, ok := rr.(*dns.TXT); ok && mdns.Class(t) == dns.ClassINET && mdns.EqualNames(t.Hdr.Name, instance) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// probeHints reports peers proposed in a probe's authority section
+// (§8.2) that we do not know yet, as Probing events.
+func (b *Browser) probeHints(s *ifaceState, p *transport.Packet, m *dns.Msg, now time.Time) {
+	res := b.dec.Decode(m, true)
+	for ci := range res.Candidates {
+		c := &res.Candidates[ci]
+		if c.ID == b.cfg.Self {
+			b.ctr.dOwn.Add(1)
+			continue
+		}
+		if pe := b.peers[c.ID]; pe != nil && pe.found {
+			continue
+		}
+		addrs := b.filterAddrs(c.ID, c.Addrs, &s.info, p.Src.Addr())
+		b.emit(Event{Kind: Probing, Peer: peerInfo(c.ID, addrs), Flavour: c.Flavour, TTL: time.Duration(c.TTL) * time.Second, Time: now})
+	}
+}
