@@ -1,0 +1,416 @@
+package dialer
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// ErrClosed is returned by Run after Close.
+var ErrClosed = errors.New("dialer: closed")
+
+// Dialer connects a libp2p host to discovered peers. See the package
+// documentation for the rules it follows.
+type Dialer struct {
+	cfg     Config
+	h       host.Host
+	self    peer.ID
+	log     *slog.Logger
+	connect func(context.Context, peer.AddrInfo) error // h.Connect; tests wrap it
+
+	mu       sync.Mutex
+	peers    map[peer.ID]*peerState
+	lru      *list.List // of *peerState, front = most recently announced
+	queue    []peer.ID  // FIFO of peers with queued set; at most one entry each
+	inflight map[peer.ID]struct{}
+	ctr      counters
+	events   chan Event
+	closed   bool
+	running  bool
+
+	wake     chan struct{} // cap 1: the queue is not empty
+	resched  chan struct{} // cap 1: a retry time changed
+	stopCtx  context.Context
+	stop     context.CancelFunc
+	runDone  chan struct{}
+	notifiee *network.NotifyBundle
+}
+
+// peerState is what the Dialer knows about one announced peer.
+type peerState struct {
+	id      peer.ID
+	elem    *list.Element
+	addrs   []ma.Multiaddr // sorted, deduplicated
+	key     string         // addrs joined, to detect a changed set
+	queued  bool
+	armed   bool      // an automatic attempt is due at retryAt
+	retryAt time.Time // no attempt before (backoff or redial wait)
+
+	failures     int       // consecutive failures
+	identityFail bool      // the last failure was an identity mismatch
+	lastAttempt  time.Time // start of the last failed attempt
+	redo         bool      // the address set changed during the attempt
+
+	connected      bool      // seen connected (dialled, inbound, or at a Found)
+	disconnectedAt time.Time // non-zero: was connected, now is not
+}
+
+// New validates and copies cfg.
+func New(cfg Config) (*Dialer, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	d := &Dialer{
+		cfg:      cfg,
+		h:        cfg.Host,
+		self:     cfg.Host.ID(),
+		log:      cfg.Logger,
+		connect:  cfg.Host.Connect,
+		peers:    make(map[peer.ID]*peerState),
+		lru:      list.New(),
+		inflight: make(map[peer.ID]struct{}),
+		events:   make(chan Event, cfg.EventBuffer),
+		wake:     make(chan struct{}, 1),
+		resched:  make(chan struct{}, 1),
+		runDone:  make(chan struct{}),
+	}
+	d.ctr.failures = make(map[Reason]uint64)
+	d.stopCtx, d.stop = context.WithCancel(context.Background())
+	d.notifiee = &network.NotifyBundle{
+		ConnectedF: func(_ network.Network, c network.Conn) { d.onConnected(c.RemotePeer()) },
+		DisconnectedF: func(n network.Network, c network.Conn) {
+			if p := c.RemotePeer(); n.Connectedness(p) != network.Connected {
+				d.onDisconnected(p)
+			}
+		},
+	}
+	return d, nil
+}
+
+// Run starts Config.Concurrency workers and the retry scheduler and blocks
+// until ctx is done or Close is called; it returns only when every goroutine
+// it started has finished. It returns nil after Close, ctx.Err() otherwise.
+// Run may be called once; announcements made before Run are queued.
+func (d *Dialer) Run(ctx context.Context) error {
+	d.mu.Lock()
+	switch {
+	case d.closed:
+		d.mu.Unlock()
+		return ErrClosed
+	case d.running:
+		d.mu.Unlock()
+		return errors.New("dialer: Run called twice")
+	}
+	d.running = true
+	d.mu.Unlock()
+	defer close(d.runDone)
+
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(d.stopCtx, cancel)()
+
+	d.h.Network().Notify(d.notifiee)
+	defer d.h.Network().StopNotify(d.notifiee)
+
+	var wg sync.WaitGroup
+	for range d.cfg.Concurrency {
+		wg.Go(func() { d.worker(ctx) })
+	}
+	d.schedule(ctx)
+	wg.Wait()
+	if d.stopCtx.Err() != nil {
+		return nil
+	}
+	return parent.Err()
+}
+
+// Close stops Run, waits for its goroutines and closes the Events channel.
+// It is idempotent and always returns nil.
+func (d *Dialer) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		<-d.waitRun()
+		return nil
+	}
+	d.closed = true
+	close(d.events)
+	d.mu.Unlock()
+	d.stop()
+	<-d.waitRun()
+	return nil
+}
+
+// waitRun returns a channel closed when Run has returned or was never
+// started (it can no longer start once closed is set).
+func (d *Dialer) waitRun() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return d.runDone
+}
+
+// Events returns the bounded event channel; it is closed by Close.
+func (d *Dialer) Events() <-chan Event { return d.events }
+
+// Stats returns a snapshot of the counters and gauges.
+func (d *Dialer) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.ctr.snapshot()
+	s.Tracked, s.InFlight = len(d.peers), len(d.inflight)
+	for _, st := range d.peers {
+		if st.queued {
+			s.Queued++
+		}
+	}
+	return s
+}
+
+// Found records an announcement of ai, whose records have the given mDNS
+// TTL (non-positive: DefaultAddrTTL), and queues an attempt if the rules
+// allow one. fresh marks a new announcement (a new or changed service
+// instance) as opposed to a repeated sighting of a known one. Found never
+// blocks on the network and is safe for concurrent use.
+func (d *Dialer) Found(ai peer.AddrInfo, ttl time.Duration, fresh bool) {
+	if ai.ID == d.self {
+		d.mu.Lock()
+		d.ctr.skippedSelf++
+		d.skip(ai.ID, ReasonSelf)
+		d.mu.Unlock()
+		return
+	}
+	if ai.ID.Validate() != nil {
+		d.log.Debug("ignoring announcement with an invalid peer ID")
+		return
+	}
+	addrs := normalize(ai.Addrs)
+	if ttl <= 0 {
+		ttl = DefaultAddrTTL
+	}
+	connected := d.h.Network().Connectedness(ai.ID) == network.Connected
+	now := time.Now()
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	st, isNew := d.track(ai.ID)
+	if st == nil {
+		d.ctr.evicted++
+		d.emit(Event{Kind: Evicted, Peer: ai.ID, Reason: ReasonFull})
+		return
+	}
+	key := addrKey(addrs)
+	changed := !isNew && key != st.key
+	ps := d.h.Peerstore()
+	if changed {
+		ps.SetAddrs(ai.ID, removed(st.addrs, addrs), 0)
+	}
+	ps.AddAddrs(ai.ID, addrs, ttl)
+	st.addrs, st.key = addrs, key
+	if isNew && d.cfg.Tag != "" {
+		d.h.ConnManager().TagPeer(ai.ID, d.cfg.Tag, d.cfg.TagWeight)
+	}
+	switch {
+	case changed: // new addresses were never tried: no backoff
+		st.failures, st.identityFail, st.retryAt, st.armed = 0, false, time.Time{}, false
+	case fresh && !st.identityFail && st.failures > 0:
+		// A fresh announcement restarts the backoff from BackoffMin after
+		// the last attempt, so announcement floods cannot drive dials.
+		st.failures, st.retryAt = 0, st.lastAttempt.Add(d.cfg.BackoffMin)
+		d.signal(d.resched)
+	}
+	_, inflight := d.inflight[ai.ID]
+	switch {
+	case connected:
+		st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
+		d.ctr.skippedConnected++
+		d.skip(ai.ID, ReasonConnected)
+		return
+	case st.queued || inflight:
+		if changed && inflight {
+			st.redo = true // the attempt may have read the old addresses
+		}
+		d.ctr.skippedInFlight++
+		d.skip(ai.ID, ReasonInFlight)
+		return
+	}
+	if st.connected { // the disconnect notification was missed
+		st.connected = false
+		st.disconnectedAt = now
+	}
+	if !st.disconnectedAt.IsZero() {
+		if !fresh && !changed {
+			d.ctr.skippedRedial++
+			d.skip(ai.ID, ReasonRedialWait)
+			return
+		}
+		if due := st.disconnectedAt.Add(d.cfg.RedialAfterDisconnect); now.Before(due) {
+			st.retryAt, st.armed = due, true
+			d.signal(d.resched)
+			d.ctr.skippedRedial++
+			d.skip(ai.ID, ReasonRedialWait)
+			return
+		}
+	}
+	if st.identityFail || now.Before(st.retryAt) {
+		d.ctr.skippedBackoff++
+		d.skip(ai.ID, ReasonBackoff)
+		return
+	}
+	d.enqueue(st)
+}
+
+// Lost forgets a peer: its announced addresses are removed from the
+// peerstore, its tag is removed and no further attempt is made. An attempt
+// in flight is not interrupted.
+func (d *Dialer) Lost(id peer.ID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.peers[id]
+	if d.closed || st == nil {
+		return
+	}
+	d.h.Peerstore().SetAddrs(id, st.addrs, 0)
+	d.forget(st)
+}
+
+// forget drops st from the state map, the LRU, the queue and the connection
+// manager.
+func (d *Dialer) forget(st *peerState) {
+	delete(d.peers, st.id)
+	d.lru.Remove(st.elem)
+	if st.queued {
+		d.queue = slices.DeleteFunc(d.queue, func(id peer.ID) bool { return id == st.id })
+	}
+	if d.cfg.Tag != "" {
+		d.h.ConnManager().UntagPeer(st.id, d.cfg.Tag)
+	}
+}
+
+// track returns the state of id, creating it (and evicting the least
+// recently announced idle peer if MaxPeers is reached). It returns nil if
+// every tracked peer is busy.
+func (d *Dialer) track(id peer.ID) (st *peerState, isNew bool) {
+	if st := d.peers[id]; st != nil {
+		d.lru.MoveToFront(st.elem)
+		return st, false
+	}
+	if len(d.peers) >= d.cfg.MaxPeers {
+		for e := d.lru.Back(); e != nil; e = e.Prev() {
+			old := e.Value.(*peerState)
+			if _, busy := d.inflight[old.id]; busy || old.queued {
+				continue
+			}
+			d.forget(old)
+			d.ctr.evicted++
+			d.emit(Event{Kind: Evicted, Peer: old.id})
+			d.log.Debug("evicted peer", "peer", old.id)
+			break
+		}
+		if len(d.peers) >= d.cfg.MaxPeers {
+			return nil, false
+		}
+	}
+	st = &peerState{id: id}
+	st.elem = d.lru.PushFront(st)
+	d.peers[id] = st
+	return st, true
+}
+
+func (d *Dialer) enqueue(st *peerState) {
+	st.queued, st.armed, st.disconnectedAt = true, false, time.Time{}
+	d.queue = append(d.queue, st.id)
+	d.signal(d.wake)
+}
+
+func (d *Dialer) signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// skip reports an announcement that caused no attempt. d.mu is held.
+func (d *Dialer) skip(id peer.ID, r Reason) {
+	d.log.Debug("skipped peer", "peer", id, "reason", r)
+	d.emit(Event{Kind: Skipped, Peer: id, Reason: r})
+}
+
+// emit delivers ev without blocking. d.mu is held.
+func (d *Dialer) emit(ev Event) {
+	if d.closed {
+		return
+	}
+	ev.Time = time.Now()
+	select {
+	case d.events <- ev:
+	default:
+		d.ctr.eventsDropped++
+	}
+}
+
+func (d *Dialer) onConnected(id peer.ID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st := d.peers[id]; st != nil {
+		st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
+		st.failures, st.identityFail = 0, false
+	}
+}
+
+func (d *Dialer) onDisconnected(id peer.ID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st := d.peers[id]; st != nil && st.connected {
+		st.connected, st.disconnectedAt, st.armed = false, time.Now(), false
+	}
+}
+
+func normalize(in []ma.Multiaddr) []ma.Multiaddr {
+	out := make([]ma.Multiaddr, 0, len(in))
+	for _, a := range in {
+		if len(a) > 0 {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b ma.Multiaddr) int { return strings.Compare(a.String(), b.String()) })
+	return slices.CompactFunc(out, func(a, b ma.Multiaddr) bool { return a.Equal(b) })
+}
+
+func addrKey(addrs []ma.Multiaddr) string {
+	var b strings.Builder
+	for _, a := range addrs {
+		b.WriteString(a.String())
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// removed returns the addresses of old that are not in cur.
+func removed(old, cur []ma.Multiaddr) []ma.Multiaddr {
+	var out []ma.Multiaddr
+	for _, a := range old {
+		if !slices.ContainsFunc(cur, a.Equal) {
+			out = append(out, a)
+		}
+	}
+	return out
+}

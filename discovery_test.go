@@ -1,0 +1,314 @@
+package discovery_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chorus-services/discovery"
+	"github.com/chorus-services/discovery/mdns/transport/memnet"
+	"github.com/libp2p/go-libp2p"
+	coredisc "github.com/libp2p/go-libp2p/core/discovery"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// go-libp2p keeps a few process-wide goroutines (resource manager,
+		// metrics, the eventbus' ticker) that outlive a closed host.
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/host/resource-manager.(*resourceManager).background"),
+		goleak.IgnoreTopFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/net/swarm.(*Swarm).startDialWorker"),
+	)
+}
+
+// lanHost is a libp2p host on 127.0.0.1 plus a memnet interface that makes
+// its mDNS packets look like they come from loopback, so the loopback
+// addresses the host announces are kept and dialled for real.
+type lanHost struct {
+	h    host.Host
+	conn *memnet.Conn
+}
+
+func newLAN(t *testing.T, n int) []lanHost {
+	t.Helper()
+	lan, err := memnet.New(memnet.Config{Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lan.Close() })
+	out := make([]lanHost, n)
+	for i := range out {
+		mh, err := lan.AddHost(string(rune('a'+i)), memnet.IfaceConfig{Name: "lo", Loopback: true,
+			Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0." + string(rune('1'+i)) + "/8")}, Family: memnet.FamilyV4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := mh.Listen(memnet.ListenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay(), libp2p.NoTransports, libp2p.Transport(tcpTransport()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		out[i] = lanHost{h: h, conn: c}
+	}
+	return out
+}
+
+func waitPeer(t *testing.T, ch <-chan peer.AddrInfo, id peer.ID, within time.Duration) peer.AddrInfo {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case ai, ok := <-ch:
+			if !ok {
+				t.Fatal("channel closed")
+			}
+			if ai.ID == id {
+				return ai
+			}
+		case <-deadline:
+			t.Fatalf("peer %s not delivered within %s", id, within)
+		}
+	}
+}
+
+// TestSeedAPI: two hosts with NewMDNSDiscovery (seed API, default tag) find
+// each other through PeersChan and get connected; metrics count it; Close
+// sends goodbyes, so the other side loses the peer; Close is idempotent
+// and closes PeersChan.
+func TestSeedAPI(t *testing.T) {
+	hs := newLAN(t, 2)
+	ctx := context.Background()
+	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d0.Close()
+	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d0.ServiceName() != discovery.DefaultServiceTag+".local." {
+		t.Errorf("service %s", d0.ServiceName())
+	}
+	ai := waitPeer(t, d0.PeersChan(), hs[1].h.ID(), 10*time.Second)
+	if len(ai.Addrs) == 0 {
+		t.Fatal("no addresses")
+	}
+	waitPeer(t, d1.PeersChan(), hs[0].h.ID(), 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for hs[0].h.Network().Connectedness(hs[1].h.ID()) != network.Connected && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if hs[0].h.Network().Connectedness(hs[1].h.ID()) != network.Connected {
+		t.Fatal("not connected")
+	}
+	m := d0.Metrics()
+	if m.PeersDiscovered != 1 || m.LastDiscovery.IsZero() || m.PeersKnown != 1 {
+		t.Errorf("metrics %+v", m)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for d0.Metrics().ConnectionsSuccess+d1.Metrics().ConnectionsSuccess == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d0.Metrics().ConnectionsSuccess+d1.Metrics().ConnectionsSuccess == 0 {
+		t.Error("no successful connection counted")
+	}
+
+	if err := d1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = d1.Close()
+	if _, ok := <-drain(d1.PeersChan()); ok {
+		t.Error("PeersChan not closed")
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for d0.Metrics().PeersLost == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m := d0.Metrics(); m.PeersLost != 1 || m.PeersKnown != 0 {
+		t.Errorf("after goodbye: lost %d, known %d", m.PeersLost, m.PeersKnown)
+	}
+}
+
+func drain(ch <-chan peer.AddrInfo) <-chan peer.AddrInfo {
+	out := make(chan peer.AddrInfo, 1)
+	go func() {
+		for range ch {
+		}
+		close(out)
+	}()
+	return out
+}
+
+// TestTagsIsolate: peers of another service tag are never reported.
+func TestTagsIsolate(t *testing.T) {
+	hs := newLAN(t, 3)
+	ctx := context.Background()
+	mk := func(i int, tag string) *discovery.MDNSDiscovery {
+		d, err := discovery.NewMDNSDiscovery(ctx, hs[i].h, tag, discovery.WithConn(hs[i].conn, nil), discovery.WithAutoConnect(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	dev, dev2, prod := mk(0, "CHORUS-dev"), mk(1, "CHORUS-dev"), mk(2, "CHORUS-production")
+	waitPeer(t, dev.PeersChan(), hs[1].h.ID(), 10*time.Second)
+	waitPeer(t, dev2.PeersChan(), hs[0].h.ID(), 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	for _, p := range append(dev.Peers(), dev2.Peers()...) {
+		if p.ID == hs[2].h.ID() {
+			t.Error("a production peer was seen by dev")
+		}
+	}
+	if len(prod.Peers()) != 0 {
+		t.Errorf("production sees %v", prod.Peers())
+	}
+	if hs[0].h.Network().Connectedness(hs[1].h.ID()) == network.Connected {
+		t.Error("connected although auto-connect is off")
+	}
+}
+
+type notifee struct {
+	mu    sync.Mutex
+	found map[peer.ID]int
+}
+
+func (n *notifee) HandlePeerFound(ai peer.AddrInfo) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.found[ai.ID]++
+}
+
+func (n *notifee) count(id peer.ID) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.found[id]
+}
+
+// TestDropIn: NewMdnsService behaves as go-libp2p's: Start, HandlePeerFound
+// for the other peer (never ourselves), Close (twice).
+func TestDropIn(t *testing.T) {
+	hs := newLAN(t, 2)
+	n0, n1 := &notifee{found: map[peer.ID]int{}}, &notifee{found: map[peer.ID]int{}}
+	s0 := discovery.NewMdnsService(hs[0].h, "", n0, discovery.WithConn(hs[0].conn, nil))
+	s1 := discovery.NewMdnsService(hs[1].h, "", n1, discovery.WithConn(hs[1].conn, nil))
+	for _, s := range []discovery.Service{s0, s1} {
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s0.Start(); err == nil {
+		t.Error("second Start must fail")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (n0.count(hs[1].h.ID()) == 0 || n1.count(hs[0].h.ID()) == 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n0.count(hs[1].h.ID()) == 0 || n1.count(hs[0].h.ID()) == 0 {
+		t.Fatal("HandlePeerFound not called")
+	}
+	if n0.count(hs[0].h.ID()) != 0 {
+		t.Error("notified about ourselves")
+	}
+	for _, s := range []discovery.Service{s0, s1} {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		_ = s.Close()
+	}
+}
+
+// TestRoutingDiscovery: Advertise and FindPeers (core/discovery.Discovery)
+// for the service tag; another namespace is refused.
+func TestRoutingDiscovery(t *testing.T) {
+	hs := newLAN(t, 2)
+	ctx := context.Background()
+	var ds []*discovery.MDNSDiscovery
+	for i := range hs {
+		d, err := discovery.NewMDNSDiscovery(ctx, hs[i].h, "chorus-test", discovery.WithConn(hs[i].conn, nil), discovery.WithAutoConnect(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		ds = append(ds, d)
+	}
+	var disc coredisc.Discovery = ds[0]
+	if ttl, err := disc.Advertise(ctx, "chorus-test"); err != nil || ttl <= 0 {
+		t.Fatalf("Advertise: %v %v", ttl, err)
+	}
+	if _, err := disc.Advertise(ctx, "other"); err == nil {
+		t.Error("other namespace accepted")
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ch, err := disc.FindPeers(fctx, "chorus-test", coredisc.Limit(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []peer.ID
+	for ai := range ch {
+		got = append(got, ai.ID)
+	}
+	if len(got) != 1 || got[0] != hs[1].h.ID() {
+		t.Fatalf("FindPeers gave %v", got)
+	}
+}
+
+// TestPrometheus: the metrics are registered and gathered.
+func TestPrometheus(t *testing.T) {
+	hs := newLAN(t, 1)
+	reg := prometheus.NewRegistry()
+	d, err := discovery.NewMDNSDiscovery(context.Background(), hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithPrometheus(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	time.Sleep(1200 * time.Millisecond) // probes and the first announcement
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, want := range []string{"mdns_discovery_packets_sent_total", "mdns_discovery_peers_known", "mdns_discovery_dials_total", "mdns_discovery_dropped_total"} {
+		if !names[want] {
+			t.Errorf("metric %s missing (have %v)", want, names)
+		}
+	}
+}
+
+// TestParentContextCancel: cancelling the context given to
+// NewMDNSDiscovery stops discovery (PeersChan closes); Close still works.
+func TestParentContextCancel(t *testing.T) {
+	hs := newLAN(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case <-drain(d.PeersChan()):
+	case <-time.After(10 * time.Second):
+		t.Fatal("PeersChan not closed after the context ended")
+	}
+	if err := d.Close(); err != nil && !strings.Contains(err.Error(), "closed") {
+		t.Error(err)
+	}
+}

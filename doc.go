@@ -1,0 +1,24 @@
+// Package discovery finds libp2p peers on the local network with multicast
+// DNS (RFC 6762) and DNS-SD (RFC 6763) and connects to them.
+//
+// It is the facade of this module: NewMDNSDiscovery wires a responder (our
+// peer announced on every interface), a browser (peers of every libp2p
+// flavour found) and a dialer (found peers connected through the host)
+// onto one set of sockets:
+//
+//	host addrs ──(EvtLocalAddressesUpdated)──> responder ──┐
+//	                                                        ├── transport.Split ── UDP 5353 (v4+v6)
+//	PeersChan / FindPeers / Notifee <── browser ────────────┘        │
+//	        │                                                       watcher (interfaces)
+//	        └──> dialer ──> host.Connect (timeout, backoff, concurrency cap)
+//
+// The API of the seed (CHORUS discovery) is kept: NewMDNSDiscovery(ctx, h,
+// tag), PeersChan, Close and Metrics, with the hard-coded parts made
+// options. NewMdnsService is a drop-in for go-libp2p's
+// p2p/discovery/mdns, and MDNSDiscovery implements
+// github.com/libp2p/go-libp2p/core/discovery.Discovery.
+//
+// A service tag maps to a DNS-SD service name exactly as go-libp2p maps it
+// (see mdns.ServiceName), so a go-libp2p node given the same tag finds us and
+// is found by us.
+package discovery

@@ -1,0 +1,96 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// ServiceName is go-libp2p's default mDNS service tag, used by
+// NewMdnsService for an empty name.
+const ServiceName = "_p2p._udp"
+
+// Service is what NewMdnsService returns, as in go-libp2p's
+// p2p/discovery/mdns.
+type Service interface {
+	Start() error
+	io.Closer
+}
+
+// Notifee is told about every peer found, as in go-libp2p's
+// p2p/discovery/mdns.
+type Notifee interface {
+	HandlePeerFound(peer.AddrInfo)
+}
+
+// NewMdnsService is a drop-in for github.com/libp2p/go-libp2p/p2p/discovery/mdns
+// NewMdnsService: the same arguments (an empty serviceName means
+// "_p2p._udp"), the same tag mapping and the same behaviour towards the
+// notifee (HandlePeerFound for every peer found or updated, called from one
+// goroutine, never for ourselves; no automatic connection). Switching is a
+// one-line import change. Options may add what go-libp2p's lacks.
+func NewMdnsService(h host.Host, serviceName string, notifee Notifee, opts ...Option) Service {
+	if serviceName == "" {
+		serviceName = ServiceName
+	}
+	return &mdnsService{host: h, tag: serviceName, notifee: notifee, opts: opts}
+}
+
+type mdnsService struct {
+	host    host.Host
+	tag     string
+	notifee Notifee
+	opts    []Option
+
+	mu   sync.Mutex
+	d    *MDNSDiscovery
+	done chan struct{}
+}
+
+// Start begins announcing and browsing.
+func (s *mdnsService) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.d != nil {
+		return errors.New("discovery: mdns service already started")
+	}
+	o := defaultOptions()
+	o.autoConnect = false
+	for _, opt := range s.opts {
+		if err := opt(&o); err != nil {
+			return err
+		}
+	}
+	d, err := start(context.Background(), s.host, s.tag, o)
+	if err != nil {
+		return err
+	}
+	s.d, s.done = d, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		for ai := range d.PeersChan() {
+			if s.notifee != nil {
+				s.notifee.HandlePeerFound(ai)
+			}
+		}
+	}()
+	return nil
+}
+
+// Close stops discovery (sending goodbyes) and waits for the notifee's
+// last call to return. Safe to call twice, and before Start.
+func (s *mdnsService) Close() error {
+	s.mu.Lock()
+	d, done := s.d, s.done
+	s.mu.Unlock()
+	if d == nil {
+		return nil
+	}
+	err := d.Close()
+	<-done
+	return err
+}

@@ -1,0 +1,128 @@
+package discovery
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultServiceTag is the seed's default tag, used when NewMDNSDiscovery is
+// given an empty one.
+const DefaultServiceTag = "CHORUS-peer-discovery"
+
+// Option configures NewMDNSDiscovery.
+type Option func(*options) error
+
+type options struct {
+	ifaces          []string
+	loopback        bool
+	noV4, noV6      bool
+	ttlHost         uint32
+	ttlOther        uint32
+	autoConnect     bool
+	dialTimeout     time.Duration
+	dialConcurrency int
+	addrFilter      func(peer.ID, ma.Multiaddr) bool
+	logger          *slog.Logger
+	registerer      prometheus.Registerer
+	peersChanSize   int
+	conn            transport.Conn
+	events          <-chan transport.Event
+}
+
+func defaultOptions() options {
+	return options{autoConnect: true, dialTimeout: 10 * time.Second, dialConcurrency: 8, peersChanSize: 32}
+}
+
+// WithInterfaces restricts discovery to the named interfaces (default: every
+// up, multicast-capable, non-loopback interface).
+func WithInterfaces(names ...string) Option {
+	return func(o *options) error { o.ifaces = append([]string(nil), names...); return nil }
+}
+
+// WithLoopback includes loopback interfaces when no interfaces are named.
+func WithLoopback(on bool) Option { return func(o *options) error { o.loopback = on; return nil } }
+
+// WithIPv4 turns IPv4 (224.0.0.251) on or off (default on).
+func WithIPv4(on bool) Option { return func(o *options) error { o.noV4 = !on; return nil } }
+
+// WithIPv6 turns IPv6 (ff02::fb) on or off (default on).
+func WithIPv6(on bool) Option { return func(o *options) error { o.noV6 = !on; return nil } }
+
+// WithTTLs overrides the record TTLs of RFC 6762 §10 (host: SRV/A/AAAA,
+// default 120 s; other: PTR/TXT, default 4500 s).
+func WithTTLs(host, other time.Duration) Option {
+	return func(o *options) error {
+		if host < time.Second || other < time.Second {
+			return errors.New("discovery: TTLs must be at least 1 s")
+		}
+		o.ttlHost, o.ttlOther = uint32(host/time.Second), uint32(other/time.Second)
+		return nil
+	}
+}
+
+// WithAutoConnect turns connecting to found peers on or off (default on).
+func WithAutoConnect(on bool) Option {
+	return func(o *options) error { o.autoConnect = on; return nil }
+}
+
+// WithDialTimeout bounds each connection attempt (default 10 s, the seed's
+// hard-coded value).
+func WithDialTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return errors.New("discovery: dial timeout must be positive")
+		}
+		o.dialTimeout = d
+		return nil
+	}
+}
+
+// WithDialConcurrency bounds the connection attempts in flight (default 8).
+func WithDialConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return errors.New("discovery: dial concurrency must be at least 1")
+		}
+		o.dialConcurrency = n
+		return nil
+	}
+}
+
+// WithAddrFilter drops discovered addresses for which keep returns false.
+func WithAddrFilter(keep func(peer.ID, ma.Multiaddr) bool) Option {
+	return func(o *options) error { o.addrFilter = keep; return nil }
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.logger = l; return nil } }
+
+// WithPrometheus registers the discovery metrics on r (default: none).
+func WithPrometheus(r prometheus.Registerer) Option {
+	return func(o *options) error { o.registerer = r; return nil }
+}
+
+// WithPeersChanSize sets the capacity of PeersChan (default 32). When the
+// channel is full, further peers are dropped and counted (Metrics) — they
+// are still connected and still in Peers.
+func WithPeersChanSize(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return errors.New("discovery: PeersChan size must be at least 1")
+		}
+		o.peersChanSize = n
+		return nil
+	}
+}
+
+// WithConn runs discovery on the given Conn (e.g. an in-memory LAN from
+// mdns/transport/memnet) instead of opening UDP sockets; events, if not nil,
+// report its interface changes. The Conn is closed by Close.
+func WithConn(c transport.Conn, events <-chan transport.Event) Option {
+	return func(o *options) error { o.conn, o.events = c, events; return nil }
+}

@@ -1,0 +1,190 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// announceAddrs returns the host's addresses worth announcing on a LAN:
+// its listen addresses expanded to the interface addresses (as go-libp2p's
+// mdns does), without relay, browser-only transports or non-.local DNS
+// names. The responder then announces on each interface only the ones
+// reachable there.
+func announceAddrs(h host.Host) ([]ma.Multiaddr, error) {
+	all, err := h.Network().InterfaceListenAddresses()
+	if err != nil {
+		return nil, fmt.Errorf("discovery: listen addresses: %w", err)
+	}
+	out := make([]ma.Multiaddr, 0, len(all))
+	for _, a := range all {
+		if suitable(a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func suitable(a ma.Multiaddr) bool {
+	if len(a) == 0 {
+		return false
+	}
+	switch a[0].Code() {
+	case ma.P_IP4, ma.P_IP6:
+	case ma.P_DNS, ma.P_DNS4, ma.P_DNS6:
+		if !strings.HasSuffix(strings.ToLower(a[0].Value()), ".local") {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, c := range a {
+		switch c.Code() {
+		case ma.P_CIRCUIT, ma.P_WEBTRANSPORT, ma.P_WEBRTC, ma.P_WEBRTC_DIRECT, ma.P_WS, ma.P_WSS, ma.P_P2P:
+			return false
+		}
+	}
+	return true
+}
+
+func subscribeAddrs(h host.Host) (event.Subscription, error) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		return nil, fmt.Errorf("discovery: subscribe to address updates: %w", err)
+	}
+	return sub, nil
+}
+
+// followAddrs re-announces when the host's addresses change (go-libp2p's
+// mdns never does: go-libp2p#1163).
+func (d *MDNSDiscovery) followAddrs(ctx context.Context, sub event.Subscription) error {
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-sub.Out():
+			if !ok {
+				return nil
+			}
+			addrs, err := announceAddrs(d.host)
+			if err != nil {
+				d.log.Warn("discovery: address update", "err", err)
+				continue
+			}
+			d.log.Info("discovery: host addresses changed, re-announcing", "addrs", len(addrs))
+			d.resp.SetAddrs(addrs)
+		}
+	}
+}
+
+// eventTap is one consumer's bounded copy of the interface events.
+type eventTap struct{ ch chan transport.Event }
+
+// fanOut returns two taps for the responder and the browser (nil channels
+// when there are no events).
+func fanOut(src <-chan transport.Event) (eventTap, eventTap) {
+	if src == nil {
+		return eventTap{}, eventTap{}
+	}
+	return eventTap{make(chan transport.Event, 64)}, eventTap{make(chan transport.Event, 64)}
+}
+
+// pump copies every interface event to both taps; a full tap loses the
+// event (the consumers re-read the interface list on the next one).
+func pump(ctx context.Context, src <-chan transport.Event, taps ...eventTap) error {
+	defer func() {
+		for _, t := range taps {
+			close(t.ch)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-src:
+			if !ok {
+				return nil
+			}
+			for _, t := range taps {
+				select {
+				case t.ch <- ev:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// subscribers are the FindPeers channels.
+type subscribers struct {
+	mu     sync.Mutex
+	list   map[chan peer.AddrInfo]struct{}
+	closed bool
+}
+
+// maxSubscribers bounds concurrent FindPeers calls.
+const maxSubscribers = 64
+
+// add registers a subscriber and, under the same lock, calls started (which
+// adds the subscriber's goroutine to the wait group) so that no goroutine is
+// added once stop has been called.
+func (s *subscribers) add(size int, started func()) (chan peer.AddrInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.list) >= maxSubscribers {
+		return nil, false
+	}
+	started()
+	if s.list == nil {
+		s.list = map[chan peer.AddrInfo]struct{}{}
+	}
+	ch := make(chan peer.AddrInfo, size)
+	s.list[ch] = struct{}{}
+	return ch, true
+}
+
+func (s *subscribers) remove(ch chan peer.AddrInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.list[ch]; ok {
+		delete(s.list, ch)
+		close(ch)
+	}
+}
+
+// send delivers ai to every subscriber that has room (never blocks).
+func (s *subscribers) send(ai peer.AddrInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.list {
+		select {
+		case ch <- ai:
+		default:
+		}
+	}
+}
+
+// stop refuses further subscribers.
+func (s *subscribers) stop() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+func (s *subscribers) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for ch := range s.list {
+		close(ch)
+	}
+	s.list = nil
+}
