@@ -28,6 +28,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+
+	"github.com/chorus-services/discovery"
 )
 
 var (
@@ -80,6 +82,7 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "run this long")
 	connect := flag.Bool("connect", false, "connect to discovered peers")
 	seed := flag.String("seed", "", "derive the identity from this seed (default: random)")
+	impl := flag.String("impl", "go-libp2p", "mdns implementation: go-libp2p (p2p/discovery/mdns) or ours (discovery.NewMdnsService, the drop-in)")
 	flag.Var(&listen, "listen", "listen multiaddr (repeatable; default /ip4/0.0.0.0/tcp/4001 and /ip6/::/tcp/4001)")
 	flag.Parse()
 	if len(listen) == 0 {
@@ -101,7 +104,18 @@ func main() {
 	self := peer.AddrInfo{ID: h.ID()}
 	self.Addrs, _ = h.Network().InterfaceListenAddresses()
 	emit(map[string]any{"event": "self", "id": h.ID().String(), "addrs": strs(self)})
-	svc := mdns.NewMdnsService(h, *service, &notifee{h: h, connect: *connect})
+	var svc interface {
+		Start() error
+		Close() error
+	}
+	switch *impl {
+	case "go-libp2p":
+		svc = mdns.NewMdnsService(h, *service, &notifee{h: h, connect: *connect})
+	case "ours":
+		svc = discovery.NewMdnsService(h, *service, &notifee{h: h, connect: *connect})
+	default:
+		fail(fmt.Errorf("unknown -impl %q", *impl))
+	}
 	if err := svc.Start(); err != nil {
 		fail(err)
 	}
