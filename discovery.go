@@ -39,6 +39,8 @@ type MDNSDiscovery struct {
 
 	peersCh chan peer.AddrInfo
 	subs    subscribers
+	evCh    chan Event
+	evDrops atomic.Uint64
 
 	mu        sync.Mutex
 	metrics   DiscoveryMetrics
@@ -61,6 +63,7 @@ type DiscoveryMetrics struct {
 	PeersLost        int    // peers whose records all expired or were withdrawn
 	PeersKnown       int    // peers currently known
 	PeersChanDropped uint64 // peers not delivered because PeersChan was full
+	EventsDropped    uint64 // events not delivered because Events was full
 
 	Responder responder.Stats
 	Browser   browser.Stats
@@ -98,6 +101,9 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 	}
 	d := &MDNSDiscovery{host: h, tag: tag, service: service, opts: o, log: log, peersCh: make(chan peer.AddrInfo, o.peersChanSize),
 		closing: make(chan struct{}), parentEnd: make(chan struct{})}
+	if o.eventsSize > 0 {
+		d.evCh = make(chan Event, o.eventsSize)
+	}
 
 	conn, events := o.conn, o.events
 	if conn == nil {
@@ -208,6 +214,11 @@ func (d *MDNSDiscovery) browserEvents(ctx context.Context) error {
 				d.log.Debug("discovery: PeersChan full, peer not delivered (still connected)", "peer", ai.ID)
 			}
 			d.subs.send(ai)
+			kind := PeerUpdated
+			if ev.Kind == browser.Found {
+				kind = PeerFound
+			}
+			d.emit(Event{Kind: kind, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
 			if d.dial != nil {
 				d.dial.Found(ai, ev.TTL, ev.Kind == browser.Found)
 			}
@@ -215,6 +226,7 @@ func (d *MDNSDiscovery) browserEvents(ctx context.Context) error {
 			d.mu.Lock()
 			d.metrics.PeersLost++
 			d.mu.Unlock()
+			d.emit(Event{Kind: PeerLost, Peer: peer.AddrInfo{ID: ev.Peer.ID}, Time: ev.Time})
 			if d.dial != nil {
 				d.dial.Lost(ev.Peer.ID)
 			}
@@ -233,11 +245,14 @@ func (d *MDNSDiscovery) dialEvents(ctx context.Context) error {
 			d.metrics.ConnectionsFailed++
 		}
 		d.mu.Unlock()
+		ai := peer.AddrInfo{ID: ev.Peer, Addrs: ev.Addrs}
 		switch ev.Kind {
 		case dialer.Connected:
 			d.log.Info("discovery: connected", "peer", ev.Peer, "in", ev.Duration)
+			d.emit(Event{Kind: Connected, Peer: ai, Time: ev.Time})
 		case dialer.DialFailed:
 			d.log.Info("discovery: connection failed", "peer", ev.Peer, "reason", ev.Reason, "err", ev.Err)
+			d.emit(Event{Kind: DialFailed, Peer: ai, Err: ev.Err, Reason: string(ev.Reason), Time: ev.Time})
 		}
 	}
 	return nil
@@ -263,6 +278,7 @@ func (d *MDNSDiscovery) Metrics() DiscoveryMetrics {
 	m := d.metrics
 	d.mu.Unlock()
 	m.PeersChanDropped = d.chanDrops.Load()
+	m.EventsDropped = d.evDrops.Load()
 	m.Responder = d.resp.Stats()
 	m.Browser = d.brow.Stats()
 	m.PeersKnown = m.Browser.Peers
@@ -293,4 +309,7 @@ func (d *MDNSDiscovery) shutdown() {
 	d.wg.Wait()
 	d.subs.closeAll()
 	close(d.peersCh)
+	if d.evCh != nil {
+		close(d.evCh)
+	}
 }

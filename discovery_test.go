@@ -312,3 +312,40 @@ func TestParentContextCancel(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestEvents: WithEvents reports found (with the flavour), connected, and
+// lost after the other side's goodbye; the channel closes on Close.
+func TestEvents(t *testing.T) {
+	hs := newLAN(t, 2)
+	ctx := context.Background()
+	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithEvents(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil), discovery.WithAutoConnect(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []discovery.EventKind{discovery.PeerFound, discovery.Connected, discovery.PeerLost}
+	deadline := time.After(15 * time.Second)
+	for len(want) > 0 {
+		select {
+		case ev := <-d0.Events():
+			if ev.Peer.ID != hs[1].h.ID() || ev.Kind != want[0] {
+				continue
+			}
+			if ev.Kind == discovery.PeerFound && ev.Flavour != "go" {
+				t.Errorf("flavour %q", ev.Flavour)
+			}
+			if ev.Kind == discovery.Connected {
+				d1.Close() // goodbyes → lost
+			}
+			want = want[1:]
+		case <-deadline:
+			t.Fatalf("still waiting for %v", want)
+		}
+	}
+	d0.Close()
+	for range d0.Events() {
+	}
+}

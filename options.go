@@ -33,6 +33,7 @@ type options struct {
 	peersChanSize   int
 	conn            transport.Conn
 	events          <-chan transport.Event
+	eventsSize      int
 }
 
 func defaultOptions() options {

@@ -1,0 +1,75 @@
+package discovery
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// The event kinds.
+const (
+	PeerFound   EventKind = iota + 1 // first sighting of a peer ID
+	PeerUpdated                      // its address set changed
+	PeerLost                         // every record expired or was withdrawn
+	Connected                        // a connection attempt succeeded
+	DialFailed                       // a connection attempt failed
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case PeerFound:
+		return "found"
+	case PeerUpdated:
+		return "updated"
+	case PeerLost:
+		return "lost"
+	case Connected:
+		return "connected"
+	case DialFailed:
+		return "dial_failed"
+	}
+	return "unknown"
+}
+
+// Event is one discovery or connection outcome (see WithEvents).
+type Event struct {
+	Kind EventKind
+	Peer peer.AddrInfo
+	// Flavour is the implementation the peer's records came from: go, rust,
+	// js or dnssd (found and updated only).
+	Flavour string
+	// Err is the dial error (DialFailed only); Reason its class.
+	Err    error
+	Reason string
+	Time   time.Time
+}
+
+// WithEvents enables Events with a channel of the given capacity; events
+// that do not fit are dropped and counted (Metrics().EventsDropped).
+func WithEvents(size int) Option {
+	return func(o *options) error {
+		if size < 1 {
+			size = 1
+		}
+		o.eventsSize = size
+		return nil
+	}
+}
+
+// Events returns the event channel enabled by WithEvents (nil otherwise).
+// It is closed by Close.
+func (d *MDNSDiscovery) Events() <-chan Event { return d.evCh }
+
+func (d *MDNSDiscovery) emit(ev Event) {
+	if d.evCh == nil {
+		return
+	}
+	select {
+	case d.evCh <- ev:
+	default:
+		d.evDrops.Add(1)
+	}
+}
