@@ -220,7 +220,7 @@ func (d *MDNSDiscovery) browserEvents(ctx context.Context) error {
 			}
 			d.emit(Event{Kind: kind, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
 			if d.dial != nil {
-				d.dial.Found(ai, ev.TTL, ev.Kind == browser.Found)
+				d.dial.Found(ai, ev.TTL, true) // Found and Updated are both fresh announcements
 			}
 		case browser.Lost:
 			d.mu.Lock()

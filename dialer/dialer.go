@@ -245,7 +245,7 @@ func (d *Dialer) Found(ai peer.AddrInfo, ttl time.Duration, fresh bool) {
 		d.skip(ai.ID, ReasonConnected)
 		return
 	case st.queued || inflight:
-		if changed && inflight {
+		if (changed || isNew) && inflight { // isNew: Lost, then Found again
 			st.redo = true // the attempt may have read the old addresses
 		}
 		d.ctr.skippedInFlight++

@@ -430,3 +430,28 @@ func TestChangedDuringAttempt(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestFreshResetsBackoff: a fresh announcement cuts a long backoff down to
+// BackoffMin after the last attempt; a repeated sighting does not.
+func TestFreshResetsBackoff(t *testing.T) {
+	a := newHost(t)
+	d := start(t, Config{Host: a, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Hour}, true)
+	ai := peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{refusedAddr(t)}}
+	d.Found(ai, time.Minute, true)
+	nextEvent(t, d.Dialer, DialFailed)
+	d.mu.Lock() // as after many failures
+	st := d.peers[ai.ID]
+	st.failures, st.retryAt = 20, time.Now().Add(time.Hour)
+	d.mu.Unlock()
+	d.Found(ai, time.Minute, false)
+	if ev := nextEvent(t, d.Dialer, Skipped); ev.Reason != ReasonBackoff {
+		t.Fatalf("event %+v", ev)
+	}
+	// Within 50 ms of the last attempt this is skipped too, and the retry
+	// comes from the scheduler at the end of the 50 ms.
+	d.Found(ai, time.Minute, true)
+	nextEvent(t, d.Dialer, DialFailed)
+	if s := d.Stats(); s.Attempts != 2 || s.SkippedBackoff < 1 || s.SkippedBackoff > 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}

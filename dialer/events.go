@@ -71,7 +71,7 @@ const (
 type Event struct {
 	Kind     EventKind
 	Peer     peer.ID
-	Addrs    []ma.Multiaddr // the announced addresses (Connected, DialFailed)
+	Addrs    []ma.Multiaddr // the announced addresses (Connected, DialFailed); shared, do not modify
 	Err      error          // DialFailed only
 	Reason   Reason         // DialFailed, Skipped, Evicted
 	Duration time.Duration  // attempt duration (Connected, DialFailed)

@@ -50,6 +50,9 @@ type Net struct {
 // command is missing or when namespaces cannot be created here.
 func New(t testing.TB, n int, opts ...Option) *Net {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("namespace tests do not run with -short")
+	}
 	if os.Geteuid() != 0 {
 		skip(t, "needs root to create network namespaces")
 	}

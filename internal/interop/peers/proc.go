@@ -184,6 +184,9 @@ func (p *Proc) Wait(ctx context.Context) error {
 	}
 }
 
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Stop sends SIGTERM and waits up to grace, then kills.
 func (p *Proc) Stop(grace time.Duration) {
 	select {
