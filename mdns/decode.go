@@ -315,6 +315,11 @@ func splitDNSAddr(val string) (tr ma.Multiaddr, idStr string, err error) {
 	if i == 0 {
 		return nil, idStr, nil
 	}
+	if val[i-1] == '/' {
+		// "…//p2p/<id>": an empty component, which a full parse rejects
+		// (go-multiaddr would accept the trailing slash of the prefix alone).
+		return nil, "", errors.New("empty multiaddr component")
+	}
 	tr, err = ma.NewMultiaddr(val[:i])
 	return tr, idStr, err
 }

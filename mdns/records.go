@@ -60,7 +60,8 @@ type RecordSet struct {
 	Strings []string
 	Addrs   []ma.Multiaddr
 	// Skipped counts multiaddrs left out because "dnsaddr=<ma>" exceeds the
-	// 255-byte limit of one TXT character-string (RFC 1035 §3.3).
+	// 255-byte limit of one TXT character-string (RFC 1035 §3.3) or is not
+	// printable ASCII.
 	Skipped int
 }
 
@@ -117,7 +118,10 @@ func NewRecordSet(p Peer) (*RecordSet, error) {
 			continue
 		}
 		seen[s] = true
-		if len(s) > 255 {
+		if len(s) > 255 || !printableASCII(s) {
+			// One TXT character-string holds 255 bytes (RFC 1035 §3.3); a
+			// string with spaces or non-ASCII bytes is rejected by the
+			// decoders (ours, rust-libp2p's), so it is not announced.
 			rs.Skipped++
 			continue
 		}
