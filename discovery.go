@@ -17,6 +17,7 @@ import (
 	"github.com/chorus-services/discovery/responder"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // MDNSDiscovery announces a libp2p host on the local network, finds the
@@ -41,6 +42,7 @@ type MDNSDiscovery struct {
 	subs    subscribers
 	evCh    chan Event
 	evDrops atomic.Uint64
+	addrs   atomic.Pointer[[]ma.Multiaddr] // announced (before per-interface filtering)
 
 	mu        sync.Mutex
 	metrics   DiscoveryMetrics
@@ -135,6 +137,7 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 	if err != nil {
 		return nil, err
 	}
+	d.addrs.Store(&addrs)
 	if d.resp, err = responder.New(responder.Config{Conn: kids[0], Service: service, PeerID: h.ID(), Addrs: addrs,
 		Events: respEv.ch, TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log}); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
@@ -188,7 +191,7 @@ func (d *MDNSDiscovery) goRun(name string, run func(context.Context) error) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		if err := run(d.ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := run(d.ctx); err != nil && d.ctx.Err() == nil {
 			d.log.Warn("discovery: stopped with an error", "component", name, "err", err)
 		}
 	}()
@@ -256,6 +259,12 @@ func (d *MDNSDiscovery) dialEvents(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Addrs returns the addresses announced for our peer (each interface
+// carries the ones reachable on it).
+func (d *MDNSDiscovery) Addrs() []ma.Multiaddr {
+	return append([]ma.Multiaddr(nil), *d.addrs.Load()...)
 }
 
 // PeersChan delivers every peer found or updated. It is bounded (see

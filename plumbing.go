@@ -80,6 +80,7 @@ func (d *MDNSDiscovery) followAddrs(ctx context.Context, sub event.Subscription)
 				continue
 			}
 			d.log.Info("discovery: host addresses changed, re-announcing", "addrs", len(addrs))
+			d.addrs.Store(&addrs)
 			d.resp.SetAddrs(addrs)
 		}
 	}

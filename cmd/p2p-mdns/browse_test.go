@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/netns"
+)
+
+// TestBrowseFlags: invalid invocations exit 2 before any socket is opened.
+func TestBrowseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad flag", []string{"--bogus"}, ""},
+		{"bad service", []string{"--service", "a..b"}, ""},
+		{"comma service", []string{"--service", "a,b"}, ""},
+		{"no family", []string{"--ipv4=false", "--ipv6=false"}, "nothing to listen on"},
+		{"negative duration", []string{"--duration", "-1s"}, "duration"},
+		{"bad duration", []string{"--duration", "soon"}, "duration"},
+		{"bad log level", []string{"--log-level", "loud"}, "log-level"},
+		{"extra argument", []string{"extra"}, "unexpected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := realMain(append([]string{"browse"}, tc.args...), &out, &errb); code != 2 {
+				t.Errorf("code %d, want 2: %s", code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("stderr %q lacks %q", errb.String(), tc.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printed %q", out.String())
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if code := realMain([]string{"browse", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-duration") {
+		t.Errorf("-h: code %d, %q", code, errb.String())
+	}
+}
+
+// TestBrowseAnnounceNetns: `announce` in namespace 1 is found by `browse`
+// in namespace 2 with its ID and addresses, and reported lost after the
+// goodbyes announce sends when it is stopped; both exit cleanly.
+func TestBrowseAnnounceNetns(t *testing.T) {
+	setup := time.Now()
+	nt := netns.New(t, 2)
+	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	for i := 1; i <= 2; i++ {
+		if err := nt.WaitReady(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	h1 := nt.Host(1)
+	v4 := "/ip4/" + h1.V4.Addr().String() + "/tcp/4001"
+	v6 := "/ip6/" + h1.V6.Addr().String() + "/udp/4001/quic-v1"
+
+	start := time.Now()
+	br := peers.Start(t, "browse@h2", nt.Exec(t.Context(), 2, bin, "browse", "--json", "--iface", netns.LinkName, "--duration", "50s"))
+	an := peers.Start(t, "announce@h1", nt.Exec(t.Context(), 1, bin, "announce", "--random", "--json", "--iface", netns.LinkName, "--addr", v4, "--addr", v6, "--duration", "50s"))
+	self, err := an.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == evSelf })
+	if err != nil {
+		t.Fatalf("no self event: %v\n%s", err, an.Stderr())
+	}
+	id := self.Str("id")
+	if got := self.Strs("addrs"); !slices.Equal(got, []string{v4, v6}) {
+		t.Errorf("self addrs %v", got)
+	}
+	found, err := br.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == evFound && e.Str("id") == id })
+	if err != nil {
+		t.Fatalf("browse did not find %s: %v\nbrowse: %v\n%s", id, err, br.Events(), br.Stderr())
+	}
+	t.Logf("found after %s (build and namespace setup before that took %s)", time.Since(start).Round(time.Millisecond), start.Sub(setup).Round(time.Millisecond))
+	got := found.Strs("addrs")
+	slices.Sort(got)
+	if want := []string{v4, v6}; !slices.Equal(got, want) {
+		t.Errorf("found addrs %v, want %v", got, want)
+	}
+	if found.Str("flavour") == "" {
+		t.Errorf("found without flavour: %v", found)
+	}
+
+	if err := an.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := an.Wait(ctx); err != nil {
+		t.Errorf("announce: %v\n%s", err, an.Stderr())
+	}
+	if _, err := br.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == evLost && e.Str("id") == id }); err != nil {
+		t.Fatalf("browse did not report the goodbye: %v\n%v", err, br.Events())
+	}
+	t.Logf("lost after %s", time.Since(start).Round(time.Millisecond))
+	if err := br.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.Wait(ctx); err != nil {
+		t.Errorf("browse: %v\n%s", err, br.Stderr())
+	}
+	for _, e := range br.Events() {
+		if e.Str("id") != id {
+			t.Errorf("unexpected event %v", e)
+		}
+	}
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chorus-services/discovery/internal/doctor"
+	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/netns"
+)
+
+// TestDoctorUsage checks the flag errors, which are found before any socket
+// is opened (so this runs anywhere).
+func TestDoctorUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"doctor", "--bogus"},
+		{"doctor", "--ipv4=false", "--ipv6=false"},
+		{"doctor", "--duration", "0s"},
+		{"doctor", "--service", "a..b"},
+		{"doctor", "extra"},
+	} {
+		var out, errb bytes.Buffer
+		if code := realMain(args, &out, &errb); code != 2 {
+			t.Errorf("%q: code %d, want 2 (%s)", args, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := realMain([]string{"doctor", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "active phase") || !strings.Contains(errb.String(), "5s") {
+		t.Errorf("-h: code %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	realMain(nil, &out, &errb)
+	if !strings.Contains(errb.String(), "doctor") {
+		t.Errorf("usage lacks doctor: %q", errb.String())
+	}
+}
+
+// TestDoctorVerdict checks the exit-code logic: only fail findings make
+// discovery impossible, and the error names them.
+func TestDoctorVerdict(t *testing.T) {
+	ok := doctor.Report{Findings: []doctor.Finding{
+		{Check: doctor.CheckInterfaces, Status: doctor.StatusOK, Message: "lan0: up"},
+		{Check: doctor.CheckQueries, Status: doctor.StatusWarn, Message: "no response"},
+	}}
+	if err := doctorVerdict(ok); err != nil {
+		t.Errorf("warnings only: %v", err)
+	}
+	bad := ok
+	bad.Findings = append(bad.Findings, doctor.Finding{Check: doctor.CheckSockets, Status: doctor.StatusFail, Message: "the mDNS group is joined on no interface"})
+	err := doctorVerdict(bad)
+	if err == nil || !strings.Contains(err.Error(), "sockets: the mDNS group is joined on no interface") {
+		t.Errorf("fail: %v", err)
+	}
+	var text, js bytes.Buffer
+	if err := printDoctorReport(&text, bad, false); err != nil || !strings.Contains(text.String(), "✗ sockets") || !strings.Contains(text.String(), "cannot work") {
+		t.Errorf("text: %v\n%s", err, text.String())
+	}
+	var back doctor.Report
+	if err := printDoctorReport(&js, bad, true); err != nil || json.Unmarshal(js.Bytes(), &back) != nil || len(back.Findings) != 3 || back.Findings[2].Status != "fail" {
+		t.Errorf("json: %v\n%s", err, js.String())
+	}
+}
+
+// doctorBin builds p2p-mdns.
+func doctorBin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "p2p-mdns")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	return bin
+}
+
+// runDoctorIn runs `p2p-mdns doctor ARGS --json` in host i and decodes the
+// report.
+func runDoctorIn(t *testing.T, nt *netns.Net, i int, bin string, args ...string) (doctor.Report, int, string) {
+	t.Helper()
+	return startDoctorIn(t, nt, i, bin, args...)()
+}
+
+// startDoctorIn starts `p2p-mdns doctor ARGS --json` in host i; the
+// returned function waits for it and decodes the report.
+func startDoctorIn(t *testing.T, nt *netns.Net, i int, bin string, args ...string) func() (doctor.Report, int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd := nt.Exec(ctx, i, bin, append([]string{"doctor", "--json"}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return func() (doctor.Report, int, string) {
+		t.Helper()
+		defer cancel()
+		code := 0
+		if err := cmd.Wait(); err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("doctor: %v\n%s", err, errb.String())
+			}
+			code = ee.ExitCode()
+		}
+		var rep doctor.Report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("bad JSON report (code %d): %v\n%s\n%s", code, err, out.String(), errb.String())
+		}
+		t.Logf("doctor in h%d: exit %d\n%s%s", i, code, out.String(), errb.String())
+		return rep, code, errb.String()
+	}
+}
+
+// TestDoctorNetns: with a go-libp2p node in h1 and avahi-daemon in h2, the
+// doctor in h2 exits 0, lists the go peer with flavour go and avahi-daemon
+// as a holder of port 5353 with which sharing works.
+func TestDoctorNetns(t *testing.T) {
+	nt := netns.New(t, 2)
+	bin := doctorBin(t)
+	for i := 1; i <= 2; i++ {
+		if err := nt.WaitReady(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peers.StartAvahi(t, nt, 2, "doc-h2")
+	node := peers.GoNode(t, nt, 1, "-duration", "20s")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	self, err := node.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
+	if err != nil {
+		t.Fatalf("go node: %v\n%s", err, node.Stderr())
+	}
+	id := self.Str("id")
+
+	rep, code, _ := runDoctorIn(t, nt, 2, bin, "--iface", netns.LinkName, "--duration", "4s")
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("as a checklist:\n%s", text.String())
+	if code != 0 || !rep.OK() {
+		t.Errorf("exit %d, ok %v", code, rep.OK())
+	}
+	var goPeer *doctor.PeerSeen
+	for i := range rep.Peers {
+		if rep.Peers[i].ID == id {
+			goPeer = &rep.Peers[i]
+		}
+	}
+	switch {
+	case goPeer == nil:
+		t.Errorf("go peer %s not listed", id)
+	case goPeer.Flavour != "go" || !goPeer.Found || goPeer.Iface != netns.LinkName || len(goPeer.Addrs) == 0 || !strings.HasPrefix(goPeer.CanSeeUs, "yes"):
+		t.Errorf("go peer %+v", *goPeer)
+	}
+	if rep.QueriesSent == 0 || rep.Responses == 0 {
+		t.Errorf("queries %d, responses %d", rep.QueriesSent, rep.Responses)
+	}
+	var port *doctor.Finding
+	for i, f := range rep.Findings {
+		if f.Check == doctor.CheckPort {
+			port = &rep.Findings[i]
+		}
+	}
+	if port == nil || port.Status != doctor.StatusOK || !strings.Contains(port.Message, "avahi-daemon") || !strings.Contains(port.Message, "sharing works") {
+		t.Errorf("port finding %+v", port)
+	}
+}
+
+// TestDoctorLinkDownNetns: with lan0 down the doctor exits 1 with a fail
+// finding about the interfaces.
+func TestDoctorLinkDownNetns(t *testing.T) {
+	nt := netns.New(t, 2)
+	bin := doctorBin(t)
+	if err := nt.SetLinkUp(2, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--iface", netns.LinkName}, nil} {
+		rep, code, stderr := runDoctorIn(t, nt, 2, bin, append(args, "--duration", "1s")...)
+		if code != 1 || rep.OK() {
+			t.Errorf("%q: exit %d, ok %v", args, code, rep.OK())
+		}
+		failed := false
+		for _, f := range rep.Findings {
+			failed = failed || (f.Check == doctor.CheckInterfaces && f.Status == doctor.StatusFail)
+		}
+		if !failed || !strings.Contains(stderr, "no usable interface") {
+			t.Errorf("%q: no interface failure; stderr %q", args, stderr)
+		}
+	}
+}
+
+// TestDoctorFlavoursNetns: a js-libp2p node (h1) and a go-libp2p node with
+// another service tag (h3); the doctor in h2 lists both, says why go-libp2p
+// peers cannot find the js one, and that the other tag does not match.
+func TestDoctorFlavoursNetns(t *testing.T) {
+	nt := netns.New(t, 3)
+	bin := doctorBin(t)
+	for i := 1; i <= 3; i++ {
+		if err := nt.WaitReady(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ids := map[string]string{}
+	waitSelf := func(name string, p *peers.Proc) {
+		self, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
+		if err != nil {
+			t.Fatalf("%s node: %v\n%s", name, err, p.Stderr())
+		}
+		ids[self.Str("id")] = name
+	}
+	// The js node answers our queries whenever it runs; the go node on
+	// the other tag is heard when it queries for its own service and
+	// answers itself, which zeroconf does at start and then at growing
+	// intervals: start it while the doctor listens.
+	waitSelf("js", peers.JSNode(t, nt, 1, "20", "--interval", "1000"))
+	wait := startDoctorIn(t, nt, 2, bin, "--iface", netns.LinkName, "--duration", "6s")
+	time.Sleep(500 * time.Millisecond)
+	waitSelf("other", peers.GoNode(t, nt, 3, "-duration", "20s", "-service", "other-tag"))
+	rep, code, _ := wait()
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	seen := map[string]bool{}
+	for _, p := range rep.Peers {
+		switch ids[p.ID] {
+		case "js":
+			seen["js"] = true
+			if p.Flavour != "js" || !p.Found || !strings.Contains(p.CanSeeUs, "cannot be found by go-libp2p peers") {
+				t.Errorf("js peer %+v", p)
+			}
+		case "other":
+			seen["other"] = true
+			if p.Flavour != "go" || p.Found || p.Service != "other-tag.local." || !strings.HasPrefix(p.CanSeeUs, "no:") {
+				t.Errorf("other-tag peer %+v", p)
+			}
+		}
+	}
+	if !seen["js"] || !seen["other"] {
+		t.Errorf("peers seen %v: %+v", seen, rep.Peers)
+	}
+}

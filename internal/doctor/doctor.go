@@ -1,0 +1,244 @@
+// Package doctor explains, in plain words, what would stop mDNS discovery of
+// libp2p peers on this machine: interfaces, sockets and group joins,
+// multicast routes, other holders of UDP port 5353, IPv6, and an active
+// phase that queries for the service and lists every libp2p peer heard, of
+// any flavour, with whether that flavour can see us.
+//
+// Every check is a function returning Findings, so that each can be tested
+// on its own; Run strings them together. The browser of the active phase is
+// injected (Config.Browse) because internal helpers do not import the
+// protocol layers.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+)
+
+// The statuses of a Finding.
+const (
+	StatusOK   = "ok"
+	StatusWarn = "warn"
+	StatusFail = "fail"
+)
+
+// The checks, in the order Run performs them.
+const (
+	CheckInterfaces = "interfaces"
+	CheckSockets    = "sockets"
+	CheckPort       = "port 5353"
+	CheckRoutes     = "routes"
+	CheckIPv6       = "ipv6"
+	CheckQueries    = "queries"
+	CheckPeers      = "peers"
+)
+
+// Finding is the result of one check: Status is ok, warn or fail; Hint
+// says what to do about a warn or a fail.
+type Finding struct {
+	Check   string `json:"check"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// PeerSeen is one libp2p peer heard during the active phase.
+type PeerSeen struct {
+	ID      string   `json:"id"`
+	Flavour string   `json:"flavour"`
+	Service string   `json:"service"`
+	Addrs   []string `json:"addrs"`
+	Iface   string   `json:"iface"`
+	// Found says whether our browser found it (with a usable address).
+	Found    bool   `json:"found"`
+	CanSeeUs string `json:"can_see_us"`
+}
+
+// Report is everything the doctor found.
+type Report struct {
+	Service  string     `json:"service"`
+	Duration string     `json:"duration"`
+	Findings []Finding  `json:"findings"`
+	Peers    []PeerSeen `json:"peers"`
+	// QueriesSent counts our browser's queries; Responses the responses
+	// heard from other hosts (not from our own addresses); QueriesHeard the
+	// queries heard from other hosts.
+	QueriesSent  int `json:"queries_sent"`
+	Responses    int `json:"responses"`
+	QueriesHeard int `json:"queries_heard"`
+}
+
+// OK reports whether discovery can work: no finding failed.
+func (r Report) OK() bool {
+	for _, f := range r.Findings {
+		if f.Status == StatusFail {
+			return false
+		}
+	}
+	return true
+}
+
+// Reasons returns the messages of the failed findings.
+func (r Report) Reasons() []string {
+	var out []string
+	for _, f := range r.Findings {
+		if f.Status == StatusFail {
+			out = append(out, f.Check+": "+f.Message)
+		}
+	}
+	return out
+}
+
+// Found is one peer reported by the browser of the active phase.
+type Found struct {
+	ID, Flavour string
+	Addrs       []string
+}
+
+// BrowseStats is what the browser of the active phase counted.
+type BrowseStats struct {
+	QueriesSent    int
+	DroppedTTL     int // responses dropped for an IP TTL other than 255
+	DroppedOffLink int // responses dropped for an off-link source
+}
+
+// BrowseFunc runs a browser for the service on conn until ctx ends (it may
+// close conn), calling found for every peer it finds or updates.
+type BrowseFunc func(ctx context.Context, conn transport.Conn, found func(Found)) (BrowseStats, error)
+
+// Config configures Run.
+type Config struct {
+	Interfaces               []string
+	IncludeLoopback          bool
+	DisableIPv4, DisableIPv6 bool
+	// Service is the fully qualified service name browsed.
+	Service string
+	// Duration of the active phase (0: 5 s).
+	Duration time.Duration
+	// Browse runs the browser of the active phase; nil skips the queries
+	// (the raw listener still runs).
+	Browse BrowseFunc
+	// Logger receives the diagnostics; nil discards them.
+	Logger *slog.Logger
+	// ProcRoot is the proc file system ("" means /proc).
+	ProcRoot string
+}
+
+// DefaultDuration is the default length of the active phase.
+const DefaultDuration = 5 * time.Second
+
+// Run performs every check and returns the report: problems of the machine
+// are findings. Cancelling ctx ends the active phase early.
+func Run(ctx context.Context, cfg Config) Report {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = DefaultDuration
+	}
+	if cfg.Service == "" {
+		cfg.Service, _ = mdns.ServiceName("")
+	}
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	r := Report{Service: cfg.Service, Duration: cfg.Duration.String(), Peers: []PeerSeen{}}
+	add := func(fs ...Finding) { r.Findings = append(r.Findings, fs...) }
+
+	all, err := ListInterfaces()
+	if err != nil {
+		add(Finding{CheckInterfaces, StatusFail, "cannot list the interfaces: " + err.Error(), ""})
+	} else {
+		add(InterfaceFindings(all, cfg.Interfaces, cfg.IncludeLoopback, !cfg.DisableIPv4, !cfg.DisableIPv6)...)
+	}
+
+	// Who holds port 5353, before we bind it ourselves.
+	holders, holdErr := FindHolders(cfg.ProcRoot, mdns.Port, os.Getpid())
+	log.Debug("port 5353 holders", "holders", holders, "err", holdErr)
+
+	conn, lerr := transport.Listen(transport.Config{
+		Interfaces:      cfg.Interfaces,
+		IncludeLoopback: cfg.IncludeLoopback,
+		DisableIPv4:     cfg.DisableIPv4,
+		DisableIPv6:     cfg.DisableIPv6,
+		Logger:          log,
+	})
+	var joined []transport.Interface
+	var problems []transport.Problem
+	if lerr == nil {
+		defer conn.Close()
+		joined, problems = conn.Interfaces(), conn.Problems()
+	}
+	add(SocketFindings(joined, problems, lerr, !cfg.DisableIPv4, !cfg.DisableIPv6)...)
+	add(PortFinding(holders, holdErr, lerr))
+	if lerr != nil {
+		// Routes, IPv6 and the active phase mean nothing without sockets.
+		add(Finding{CheckQueries, StatusWarn, "routes, IPv6 and the active phase not checked: no socket", ""})
+		return r
+	}
+	var names []string
+	for _, ifc := range joined {
+		names = append(names, ifc.Name)
+	}
+	add(RouteFindings(!cfg.DisableIPv4, !cfg.DisableIPv6, names)...)
+	add(IPv6Finding(cfg.DisableIPv6, joined, problems, ipv6SysctlOff(cfg.ProcRoot)))
+
+	act, err := active(ctx, conn, cfg, log)
+	if err != nil {
+		log.Warn("active phase", "err", err)
+	}
+	r.QueriesSent, r.Responses, r.QueriesHeard = act.stats.QueriesSent, act.responses, act.queriesHeard
+	r.Peers = act.peers
+	add(ActiveFindings(act.stats, act.responses, act.queriesHeard, act.badTTL, r.Peers, cfg.Browse != nil)...)
+	return r
+}
+
+// WriteText writes the report as a readable checklist.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mDNS discovery doctor — service %s, active phase %s\n\n", r.Service, r.Duration)
+	marks := map[string]string{StatusOK: "✓", StatusWarn: "!", StatusFail: "✗"}
+	warns := 0
+	for _, f := range r.Findings {
+		if f.Status == StatusWarn {
+			warns++
+		}
+		fmt.Fprintf(&b, "  %s %-11s %s\n", marks[f.Status], f.Check, f.Message)
+		if f.Hint != "" {
+			fmt.Fprintf(&b, "  %-13s hint: %s\n", "", f.Hint)
+		}
+	}
+	if len(r.Peers) > 0 {
+		fmt.Fprintf(&b, "\npeers heard (%d):\n", len(r.Peers))
+		for _, p := range r.Peers {
+			found := "not found by us"
+			if p.Found {
+				found = "found by us"
+			}
+			fmt.Fprintf(&b, "  %s  %s on %s, %s, service %s\n", p.ID, p.Flavour, p.Iface, found, p.Service)
+			for _, a := range p.Addrs {
+				fmt.Fprintf(&b, "      %s\n", a)
+			}
+			fmt.Fprintf(&b, "      can it see us (peers of this stack): %s\n", p.CanSeeUs)
+		}
+	}
+	if r.OK() {
+		fmt.Fprintf(&b, "\nresult: discovery can work on this machine (%d warning(s))\n", warns)
+	} else {
+		fmt.Fprintf(&b, "\nresult: discovery cannot work on this machine:\n")
+		for _, reason := range r.Reasons() {
+			fmt.Fprintf(&b, "  - %s\n", reason)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
