@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 )
@@ -347,5 +348,49 @@ func TestEvents(t *testing.T) {
 	}
 	d0.Close()
 	for range d0.Events() {
+	}
+}
+
+// TestFollowsHostAddrs: when the host starts listening on a new address
+// (EvtLocalAddressesUpdated), discovery re-announces and the other side gets
+// an Updated event with the new address (go-libp2p's mdns never does:
+// go-libp2p#1163).
+func TestFollowsHostAddrs(t *testing.T) {
+	hs := newLAN(t, 2)
+	ctx := context.Background()
+	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithEvents(64), discovery.WithAutoConnect(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d0.Close()
+	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil), discovery.WithAutoConnect(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d1.Close()
+	waitPeer(t, d0.PeersChan(), hs[1].h.ID(), 10*time.Second)
+	before := map[string]bool{}
+	for _, a := range d1.Addrs() {
+		before[a.String()] = true
+	}
+	if err := hs[1].h.Network().Listen(multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-d0.Events():
+			if ev.Kind != discovery.PeerUpdated || ev.Peer.ID != hs[1].h.ID() {
+				continue
+			}
+			for _, a := range ev.Peer.Addrs {
+				if !before[a.String()] {
+					t.Logf("new address %s announced and received", a)
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no Updated event with the new address; announced now %v", d1.Addrs())
+		}
 	}
 }
