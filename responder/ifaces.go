@@ -127,10 +127,11 @@ func (r *Responder) refreshIfaces(now time.Time) {
 				removed = append(removed, p.Addr())
 			}
 		}
-		oldTXT := st.txt
 		r.buildIface(st)
 		if len(removed) > 0 && st.announced {
-			r.sendGoodbye(st, r.rs.HostRecords(removed), oldTXT)
+			// Withdrawn addresses get goodbyes (§10.1); the TXT record is
+			// replaced by the re-announcement's cache-flush (§8.4, §10.2).
+			r.sendGoodbye(st, r.rs.HostRecords(removed), nil)
 		}
 		switch {
 		case added || old.V4 != ifc.V4 || old.V6 != ifc.V6:
@@ -215,7 +216,12 @@ func firstIP(a ma.Multiaddr) (netip.Addr, bool) {
 }
 
 // addrsChanged rebuilds the records after SetAddrs: changed TXT data is
-// re-announced (§8.4) after a goodbye for the old data (§10.1).
+// re-announced with the cache-flush bit (§8.4), which makes receivers drop
+// the old rdata one second later (§10.2). No goodbye is sent for the old
+// TXT: the TXT record is unique and always replaced, and a TTL-0 goodbye
+// would expire the old data at +1 s, before a re-announcement held back by
+// the one-per-second rate limit (§6) arrives, so browsers would report the
+// peer lost and found again.
 func (r *Responder) addrsChanged(now time.Time) {
 	oldPort := r.rs.SRV.Port
 	if err := r.setName(r.PeerName()); err != nil {
@@ -230,9 +236,6 @@ func (r *Responder) addrsChanged(now time.Time) {
 			continue
 		}
 		if !txtEqual(old, st.txt) || oldPort != r.rs.SRV.Port {
-			if st.announced {
-				r.sendGoodbye(st, nil, old)
-			}
 			r.startAnnouncing(st, now)
 		}
 	}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/miekg/dns"
+)
+
+// rustlike is a rust-libp2p (libp2p-mdns 0.49) wire-format announcer, as
+// described in mdns/doc.go and as browser/interop_netns_test.go
+// TestFindsRustFormat runs it: IPv4, queries and answers from one
+// ephemeral-port socket (multicast TTL left at the OS default 1), queries
+// at 0, 1 and 3 s, an answer to every _p2p._udp.local query with a PTR to
+// a new single random label and one TXT per address in the additional
+// section. It runs inside a host namespace (started via ip netns exec) and
+// prints a self event line.
+func rustlike(args []string) int {
+	fs := flag.NewFlagSet("rustlike", flag.ContinueOnError)
+	src := fs.String("src", "", "IPv4 source address")
+	var addrs stringList
+	fs.Var(&addrs, "addr", "multiaddr (repeatable)")
+	if err := fs.Parse(args); err != nil || *src == "" || len(addrs) == 0 {
+		fmt.Fprintln(os.Stderr, "rustlike: --src IP --addr MULTIADDR...")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	sk, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rustlike:", err)
+		return 1
+	}
+	id, _ := peer.IDFromPrivateKey(sk)
+	rx, err := transport.Listen(transport.Config{Interfaces: []string{"lan0"}, DisableIPv6: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rustlike:", err)
+		return 1
+	}
+	defer rx.Close()
+	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(*src)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rustlike:", err)
+		return 1
+	}
+	defer tx.Close()
+	group := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
+	line, _ := json.Marshal(event{Event: "self", ID: id.String(), Addrs: addrs})
+	fmt.Println(string(line))
+
+	go func() { // queries at 0, 1, 3 s, as rust-libp2p's first query backoff
+		start := time.Now()
+		for _, at := range []time.Duration{0, time.Second, 3 * time.Second} {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(at - time.Since(start)):
+			}
+			q := new(dns.Msg)
+			q.Id = uint16(mrand.IntN(1 << 16))
+			q.Question = []dns.Question{{Name: "_p2p._udp.local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+			if b, err := q.Pack(); err == nil {
+				_, _ = tx.WriteToUDP(b, group)
+			}
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		rx.Close()
+	}()
+	buf := make([]byte, 9000)
+	var p transport.Packet
+	for rx.ReadPacket(buf, &p) == nil {
+		m, err := mdns.Parse(p.Data)
+		if err != nil || m.Response {
+			continue
+		}
+		asked := false
+		for _, q := range m.Question {
+			if strings.EqualFold(q.Name, "_p2p._udp.local.") && (q.Qtype == dns.TypePTR || q.Qtype == dns.TypeANY) {
+				asked = true
+			}
+		}
+		if !asked {
+			continue
+		}
+		label := randomLabel()
+		r := new(dns.Msg)
+		r.Id, r.Response, r.Authoritative = m.Id, true, true
+		r.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: "_p2p._udp.local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 360}, Ptr: label}}
+		for _, a := range addrs {
+			r.Extra = append(r.Extra, &dns.TXT{Hdr: dns.RR_Header{Name: label, Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 360}, Txt: []string{"dnsaddr=" + a + "/p2p/" + id.String()}})
+		}
+		out, err := r.Pack()
+		if err != nil {
+			continue
+		}
+		_, _ = tx.WriteToUDP(out, group)
+	}
+	return 0
+}
+
+func randomLabel() string {
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 32+mrand.IntN(32))
+	for i := range b {
+		b[i] = alnum[mrand.IntN(len(alnum))]
+	}
+	return string(b) + "."
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
