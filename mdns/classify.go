@@ -77,7 +77,21 @@ func ParseInto(m *dns.Msg, data []byte) (err error) {
 	}()
 	*m = dns.Msg{}
 	if err := m.Unpack(data); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		// One malformed NSEC (a record we never use) must not cost the
+		// valid records beside it: retry without the NSECs.
+		fixed := retypeNSEC(data)
+		if fixed == nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		*m = dns.Msg{}
+		if err2 := m.Unpack(fixed); err2 != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if err := checkPointers(fixed, len(m.Question), len(m.Answer)+len(m.Ns)+len(m.Extra)); err != nil {
+			return err
+		}
+		m.Answer, m.Ns, m.Extra = dropOpaque(m.Answer), dropOpaque(m.Ns), dropOpaque(m.Extra)
+		return nil
 	}
 	return checkPointers(data, len(m.Question), len(m.Answer)+len(m.Ns)+len(m.Extra))
 }
@@ -116,3 +130,14 @@ func IsCacheFlush(rr dns.RR) bool { return rr.Header().Class&CacheFlushBit != 0 
 
 // Class returns the record's class without the cache-flush bit.
 func Class(rr dns.RR) uint16 { return rr.Header().Class &^ CacheFlushBit }
+
+// dropOpaque removes the records retyped by retypeNSEC.
+func dropOpaque(rrs []dns.RR) []dns.RR {
+	out := rrs[:0]
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != typeOpaque {
+			out = append(out, rr)
+		}
+	}
+	return out
+}

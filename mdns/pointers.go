@@ -84,3 +84,45 @@ func walkName(b []byte, off int) (int, error) {
 	}
 	return 0, fmt.Errorf("%w: too many labels", ErrMalformed)
 }
+
+// typeNSEC and typeOpaque: an NSEC record (RFC 4034 §4) that miekg/dns
+// rejects (python-zeroconf sends NSECs with an empty type-bitmap block,
+// which §4.1.2 forbids) is retyped to a private-use type (RFC 6895 §3.1),
+// which miekg/dns reads as opaque RFC 3597 data, and then dropped.
+const (
+	typeNSEC   = 47
+	typeOpaque = 65534
+)
+
+// retypeNSEC returns a copy of b with every NSEC record retyped to
+// typeOpaque, or nil when b has no NSEC record or its structure cannot be
+// walked.
+func retypeNSEC(b []byte) []byte {
+	if len(b) < 12 {
+		return nil
+	}
+	qd := int(b[4])<<8 | int(b[5])
+	rrs := int(b[6])<<8 | int(b[7]) + int(b[8])<<8 | int(b[9]) + int(b[10])<<8 | int(b[11])
+	off := 12
+	var err error
+	for i := 0; i < qd; i++ {
+		if off, err = walkName(b, off); err != nil {
+			return nil
+		}
+		off += 4
+	}
+	var out []byte
+	for i := 0; i < rrs; i++ {
+		if off, err = walkName(b, off); err != nil || off+10 > len(b) {
+			return nil
+		}
+		if int(b[off])<<8|int(b[off+1]) == typeNSEC {
+			if out == nil {
+				out = append([]byte(nil), b...)
+			}
+			out[off], out[off+1] = typeOpaque>>8, typeOpaque&0xff
+		}
+		off += 10 + (int(b[off+8])<<8 | int(b[off+9]))
+	}
+	return out
+}

@@ -134,6 +134,15 @@ func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, known []
 		}
 		add |= ad
 		switch {
+		case legacy && p.multicast && a&kPTR != 0:
+			// §6.7 wants a unicast reply to a querier on another port.
+			// rust-libp2p queries the service PTR from an ephemeral port
+			// but reads only multicast (its 5353 socket), and only TXT in
+			// the additional section of an answer: the PTR is also answered
+			// by multicast (PTR in answers, SRV/TXT/A/AAAA additional),
+			// delayed, aggregated and rate-limited like any shared answer.
+			ansU |= a
+			ansM |= kPTR
 		case legacy || !p.multicast:
 			ansU |= a
 		case mdns.IsQU(q):

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command capture records the captures of this project's own mDNS traffic
 // in testdata/pcap (the o* scenarios), each with its JSON sidecar and a
 // tshark summary. It must run as root: it builds a private LAN of network
