@@ -1,0 +1,87 @@
+package pcapread_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"testing"
+
+	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// toLinuxSLL rewrites an Ethernet capture as a Linux cooked (SLL) capture,
+// as `tcpdump -i any` writes them: the 14-byte Ethernet header becomes the
+// 16-byte SLL header with the same source address and EtherType.
+func toLinuxSLL(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w := pcapgo.NewWriter(&out)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeLinuxSLL); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if len(data) < 14 {
+			continue
+		}
+		sll := make([]byte, 16, 16+len(data)-14)
+		binary.BigEndian.PutUint16(sll[0:], 0) // sent to us
+		binary.BigEndian.PutUint16(sll[2:], 1) // ARPHRD_ETHER
+		binary.BigEndian.PutUint16(sll[4:], 6)
+		copy(sll[6:12], data[6:12])
+		copy(sll[14:16], data[12:14])
+		frame := append(sll, data[14:]...)
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ci.Timestamp, CaptureLength: len(frame), Length: len(frame)}, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.Bytes()
+}
+
+// TestLinuxCookedCaptures: the same datagrams come out of an Ethernet
+// capture and of its Linux cooked version, IP fragments (g2: IPv4 and IPv6
+// fragmentation) reassembled in both.
+func TestLinuxCookedCaptures(t *testing.T) {
+	for _, name := range []string{"d_golibp2p_two_nodes", "g2_golibp2p_many_addrs", "c_python_zeroconf"} {
+		path := "../../testdata/pcap/" + name + ".pcap"
+		eth, est, err := pcapread.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sll, sst, err := pcapread.Read(bytes.NewReader(toLinuxSLL(t, path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(eth) == 0 || len(eth) != len(sll) || est.Reassembled != sst.Reassembled {
+			t.Fatalf("%s: %d datagrams (%d reassembled) from Ethernet, %d (%d) from SLL", name, len(eth), est.Reassembled, len(sll), sst.Reassembled)
+		}
+		for i := range eth {
+			a, b := eth[i].Packet, sll[i].Packet
+			if !bytes.Equal(a.Data, b.Data) || a.Src != b.Src || a.Dst != b.Dst || a.TTL != b.TTL {
+				t.Fatalf("%s datagram %d differs", name, i)
+			}
+		}
+		t.Logf("%s: %d datagrams, %d reassembled from fragments", name, len(eth), est.Reassembled)
+	}
+}
+
+func TestNotACapture(t *testing.T) {
+	if _, _, err := pcapread.Read(bytes.NewReader([]byte("definitely not a pcap file"))); err == nil {
+		t.Fatal("accepted garbage")
+	}
+}
