@@ -108,6 +108,7 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 	}
 
 	conn, events := o.conn, o.events
+	watchIfaces := false
 	if conn == nil {
 		udp, err := transport.Listen(transport.Config{Interfaces: o.ifaces, IncludeLoopback: o.loopback, DisableIPv4: o.noV4, DisableIPv6: o.noV6, Logger: log})
 		if err != nil {
@@ -117,12 +118,7 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 			log.Warn("discovery: interface problem", "problem", p.String())
 		}
 		conn = udp
-		if d.watch, err = transport.NewWatcher(transport.WatcherConfig{Interfaces: o.ifaces, IncludeLoopback: o.loopback, Logger: log}); err != nil {
-			log.Warn("discovery: no interface watcher", "err", err)
-			d.watch = nil
-		} else {
-			events = d.watch.Events()
-		}
+		watchIfaces = true // created last: a Watcher holds resources until it runs
 	}
 	kids := transport.Split(conn, 2, 256)
 	defer func() {
@@ -131,7 +127,7 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 			kids[1].Close()
 		}
 	}()
-	respEv, browEv := fanOut(events)
+	respEv, browEv := fanOut(events != nil || watchIfaces)
 
 	addrs, err := announceAddrs(h)
 	if err != nil {
@@ -150,14 +146,23 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 			return nil, fmt.Errorf("discovery: %w", err)
 		}
 	}
-	if o.registerer != nil {
-		if err := o.registerer.Register(newCollector(d)); err != nil {
-			return nil, fmt.Errorf("discovery: prometheus: %w", err)
-		}
-	}
 	sub, err := subscribeAddrs(h)
 	if err != nil {
 		return nil, err
+	}
+	if o.registerer != nil {
+		if err := o.registerer.Register(newCollector(d)); err != nil {
+			sub.Close()
+			return nil, fmt.Errorf("discovery: prometheus: %w", err)
+		}
+	}
+	if watchIfaces {
+		w, werr := transport.NewWatcher(transport.WatcherConfig{Interfaces: o.ifaces, IncludeLoopback: o.loopback, Logger: log})
+		if werr != nil {
+			log.Warn("discovery: no interface watcher; interface changes will not be followed", "err", werr)
+		} else {
+			d.watch, events = w, w.Events()
+		}
 	}
 
 	d.ctx, d.cancel = context.WithCancel(ctx)

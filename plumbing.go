@@ -90,9 +90,9 @@ func (d *MDNSDiscovery) followAddrs(ctx context.Context, sub event.Subscription)
 type eventTap struct{ ch chan transport.Event }
 
 // fanOut returns two taps for the responder and the browser (nil channels
-// when there are no events).
-func fanOut(src <-chan transport.Event) (eventTap, eventTap) {
-	if src == nil {
+// when there will be no interface events).
+func fanOut(enabled bool) (eventTap, eventTap) {
+	if !enabled {
 		return eventTap{}, eventTap{}
 	}
 	return eventTap{make(chan transport.Event, 64)}, eventTap{make(chan transport.Event, 64)}

@@ -4,7 +4,7 @@ package browser_test
 
 import (
 	"context"
-	"math/rand/v2"
+	"github.com/chorus-services/discovery/internal/interop/rustwire"
 	"net"
 	"testing"
 	"time"
@@ -16,7 +16,6 @@ import (
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/miekg/dns"
 )
 
 // startBrowser runs our browser on real sockets in host namespace i.
@@ -191,17 +190,10 @@ func TestFindsRustFormat(t *testing.T) {
 		var p transport.Packet
 		for rx.ReadPacket(buf, &p) == nil {
 			m, err := mdns.Parse(p.Data)
-			if err != nil || m.Response || len(m.Question) == 0 || m.Question[0].Name != "_p2p._udp.local." {
+			if err != nil || !rustwire.Asks(m) {
 				continue
 			}
-			label := randomLabel()
-			r := new(dns.Msg)
-			r.Id, r.Response, r.Authoritative = m.Id, true, true
-			r.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: "_p2p._udp.local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 360}, Ptr: label}}
-			for _, a := range addrs {
-				r.Extra = append(r.Extra, &dns.TXT{Hdr: dns.RR_Header{Name: label, Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 360}, Txt: []string{"dnsaddr=" + a + "/p2p/" + id.String()}})
-			}
-			out, err := r.Pack()
+			out, err := rustwire.Response(m.Id, id.String(), addrs)
 			if err != nil {
 				continue
 			}
@@ -217,13 +209,4 @@ func TestFindsRustFormat(t *testing.T) {
 	if s := b.Stats(); s.Ephemeral == 0 {
 		t.Errorf("no ephemeral-port response counted: %+v", s)
 	}
-}
-
-func randomLabel() string {
-	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 32+rand.IntN(32))
-	for i := range b {
-		b[i] = alnum[rand.IntN(len(alnum))]
-	}
-	return string(b) + "."
 }

@@ -1,12 +1,8 @@
 package browser
 
 import (
-	"encoding/json"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -14,18 +10,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/pcapread"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
-	ma "github.com/multiformats/go-multiaddr"
 )
-
-type sidecar struct {
-	Expected struct {
-		Peers []struct {
-			PeerID     string   `json:"peer_id"`
-			Multiaddrs []string `json:"multiaddrs"`
-			Goodbye    bool     `json:"goodbye"`
-		} `json:"peers"`
-	} `json:"expected"`
-}
 
 // replayIface is the browser's interface for replays: on the captures'
 // link (198.51.100.0/24, 2001:db8:53::/64, fe80::/64), so that the §11
@@ -36,29 +21,10 @@ var replayIface = memnet.IfaceConfig{Name: "eth0", Prefixes: []netip.Prefix{
 	netip.MustParsePrefix("fe80::1/64"),
 }}
 
-// expectAddr applies the browser's default address rules to a sidecar
-// multiaddr (which ends in /p2p/<id>): loopback addresses are dropped
-// (none of the captured packets came from loopback) and IPv6 link-local
-// ones get the receiving interface's zone. It returns "" for a dropped one.
-func expectAddr(t *testing.T, s, id string) string {
-	a, err := ma.NewMultiaddr(strings.TrimSuffix(s, "/p2p/"+id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip, ok := firstIP(a)
-	switch {
-	case ok && ip.IsLoopback():
-		return ""
-	case ok && ip.Is6() && ip.IsLinkLocalUnicast():
-		return "/ip6zone/eth0" + a.String()
-	}
-	return a.String()
-}
-
 // TestReplayCaptures feeds every capture through a browser on virtual time
 // (sleeping to each packet's offset and injecting it on the memnet link)
 // and checks that exactly the sidecar's peers are found, with exactly its
-// multiaddrs (after the default address rules, see expectAddr), and that
+// multiaddrs (after the default address rules, see pcapread.ExpectedPeer.BrowserAddrs), and that
 // the peers that said goodbye are Lost.
 func TestReplayCaptures(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/pcap/*.pcap")
@@ -68,12 +34,8 @@ func TestReplayCaptures(t *testing.T) {
 	for _, path := range files {
 		name := strings.TrimSuffix(filepath.Base(path), ".pcap")
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(strings.TrimSuffix(path, ".pcap") + ".json")
+			sc, err := pcapread.ReadSidecar(path)
 			if err != nil {
-				t.Fatal(err)
-			}
-			var sc sidecar
-			if err := json.Unmarshal(raw, &sc); err != nil {
 				t.Fatal(err)
 			}
 			dgs, _, err := pcapread.ReadFile(path)
@@ -114,29 +76,11 @@ func TestReplayCaptures(t *testing.T) {
 				if st.DroppedMalformed+st.DroppedOffLink+st.QueueFull > 0 {
 					t.Errorf("drops: %+v", st)
 				}
-				for _, p := range sc.Expected.Peers {
-					var want []string
-					for _, a := range p.Multiaddrs {
-						if s := expectAddr(t, a, p.PeerID); s != "" {
-							want = append(want, s)
-						}
-					}
-					var have []string
-					for a := range got[p.PeerID] {
-						have = append(have, a)
-					}
-					sort.Strings(want)
-					sort.Strings(have)
-					if !slices.Equal(want, have) {
-						t.Errorf("peer %s:\n got %v\nwant %v", p.PeerID, have, want)
-					}
-					if p.Goodbye && !lost[p.PeerID] {
-						t.Errorf("peer %s said goodbye but was not lost", p.PeerID)
-					}
-					delete(got, p.PeerID)
-				}
-				for id := range got {
-					t.Errorf("unexpected peer %s", id)
+				// The browser's default rules: loopback dropped, link-local
+				// zoned with the receiving interface.
+				browserView := func(p pcapread.ExpectedPeer) ([]string, error) { return p.BrowserAddrs(replayIface.Name) }
+				for _, m := range sc.Mismatches(got, lost, browserView, false) {
+					t.Error(m)
 				}
 				t.Logf("%d peers, %d packets, stats %+v", len(sc.Expected.Peers), len(dgs), st)
 			})

@@ -1,29 +1,13 @@
 package mdns_test
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/chorus-services/discovery/internal/pcapread"
 	"github.com/chorus-services/discovery/mdns"
 )
-
-// sidecar is the part of a capture's JSON sidecar the tests use.
-type sidecar struct {
-	Expected struct {
-		Peers []struct {
-			PeerID     string   `json:"peer_id"`
-			Instance   string   `json:"instance"`
-			Multiaddrs []string `json:"multiaddrs"`
-			Goodbye    bool     `json:"goodbye"`
-		} `json:"peers"`
-	} `json:"expected"`
-}
 
 type seenPeer struct {
 	addrs   map[string]bool
@@ -102,48 +86,19 @@ func TestCapturesDecodeExpectedPeers(t *testing.T) {
 	for _, path := range captures(t) {
 		name := strings.TrimSuffix(filepath.Base(path), ".pcap")
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(strings.TrimSuffix(path, ".pcap") + ".json")
+			sc, err := pcapread.ReadSidecar(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var sc sidecar
-			if err := json.Unmarshal(raw, &sc); err != nil {
-				t.Fatal(err)
+			found, lost := map[string]map[string]bool{}, map[string]bool{}
+			for id, g := range decodeCapture(t, path) {
+				found[id], lost[id] = g.addrs, g.goodbye
 			}
-			got := decodeCapture(t, path)
-			want := map[string]bool{}
-			for _, p := range sc.Expected.Peers {
-				want[p.PeerID] = true
-				g := got[p.PeerID]
-				if g == nil {
-					t.Errorf("peer %s (%s) not decoded", p.PeerID, p.Instance)
-					continue
-				}
-				var missing, extra []string
-				for _, a := range p.Multiaddrs {
-					if !g.addrs[a] {
-						missing = append(missing, a)
-					}
-				}
-				for a := range g.addrs {
-					if !slices.Contains(p.Multiaddrs, a) {
-						extra = append(extra, a)
-					}
-				}
-				sort.Strings(extra)
-				if len(missing) > 0 || len(extra) > 0 {
-					t.Errorf("peer %s: missing %v, extra %v", p.PeerID, missing, extra)
-				}
-				if g.goodbye != p.Goodbye {
-					t.Errorf("peer %s: goodbye %v, want %v", p.PeerID, g.goodbye, p.Goodbye)
-				}
+			asWire := func(p pcapread.ExpectedPeer) ([]string, error) { return p.Multiaddrs, nil }
+			for _, m := range sc.Mismatches(found, lost, asWire, true) {
+				t.Error(m)
 			}
-			for id := range got {
-				if !want[id] {
-					t.Errorf("unexpected peer %s decoded", id)
-				}
-			}
-			t.Logf("%d peers as expected", len(want))
+			t.Logf("%d peers as expected", len(sc.Expected.Peers))
 		})
 	}
 }

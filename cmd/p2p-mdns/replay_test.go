@@ -4,55 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"net/netip"
+	"github.com/chorus-services/discovery/internal/pcapread"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
-
-	ma "github.com/multiformats/go-multiaddr"
 )
 
 var updateGoldens = flag.Bool("update", false, "rewrite the replay goldens in testdata/replay")
-
-// replaySidecar is the part of a capture's sidecar the replay checks.
-type replaySidecar struct {
-	Expected struct {
-		Peers []struct {
-			PeerID     string   `json:"peer_id"`
-			Multiaddrs []string `json:"multiaddrs"`
-			Goodbye    bool     `json:"goodbye"`
-		} `json:"peers"`
-	} `json:"expected"`
-}
-
-// replayWant applies the browser's default address rules to a sidecar
-// multiaddr (which ends in /p2p/<id>): loopback addresses are dropped (no
-// captured packet came from loopback) and IPv6 link-local ones get the
-// replay interface's zone. It returns "" for a dropped one.
-func replayWant(t *testing.T, s, id string) string {
-	t.Helper()
-	a, err := ma.NewMultiaddr(strings.TrimSuffix(s, "/p2p/"+id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ip netip.Addr
-	ma.ForEach(a, func(c ma.Component) bool {
-		if c.Protocol().Code == ma.P_IP4 || c.Protocol().Code == ma.P_IP6 {
-			ip, _ = netip.AddrFromSlice(c.RawValue())
-		}
-		return false
-	})
-	switch {
-	case ip.IsLoopback():
-		return ""
-	case ip.Is6() && ip.IsLinkLocalUnicast():
-		return "/ip6zone/eth0" + a.String()
-	}
-	return a.String()
-}
 
 func replayCaptures(t *testing.T) []string {
 	files, _ := filepath.Glob("../../testdata/pcap/*.pcap")
@@ -93,12 +52,8 @@ func TestReplayGolden(t *testing.T) {
 				t.Errorf("output differs from %s (run with -update to rewrite it):\n got:\n%s\nwant:\n%s", golden, out.Bytes(), want)
 			}
 
-			raw, err := os.ReadFile(strings.TrimSuffix(path, ".pcap") + ".json")
+			sc, err := pcapread.ReadSidecar(path)
 			if err != nil {
-				t.Fatal(err)
-			}
-			var sc replaySidecar
-			if err := json.Unmarshal(raw, &sc); err != nil {
 				t.Fatal(err)
 			}
 			got := map[string]map[string]bool{}
@@ -130,28 +85,11 @@ func TestReplayGolden(t *testing.T) {
 					t.Errorf("unexpected event %q", ev.Event)
 				}
 			}
-			for _, p := range sc.Expected.Peers {
-				var want, have []string
-				for _, a := range p.Multiaddrs {
-					if s := replayWant(t, a, p.PeerID); s != "" {
-						want = append(want, s)
-					}
-				}
-				for a := range got[p.PeerID] {
-					have = append(have, a)
-				}
-				sort.Strings(want)
-				sort.Strings(have)
-				if !slices.Equal(want, have) {
-					t.Errorf("peer %s:\n got %v\nwant %v", p.PeerID, have, want)
-				}
-				if p.Goodbye && !lost[p.PeerID] {
-					t.Errorf("peer %s said goodbye but was not lost", p.PeerID)
-				}
-				delete(got, p.PeerID)
-			}
-			for id := range got {
-				t.Errorf("unexpected peer %s", id)
+			// replay's default rules: loopback dropped, link-local zoned
+			// with --iface-name (eth0).
+			browserView := func(p pcapread.ExpectedPeer) ([]string, error) { return p.BrowserAddrs("eth0") }
+			for _, m := range sc.Mismatches(got, lost, browserView, false) {
+				t.Error(m)
 			}
 		})
 	}

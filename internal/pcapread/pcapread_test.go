@@ -85,3 +85,36 @@ func TestNotACapture(t *testing.T) {
 		t.Fatal("accepted garbage")
 	}
 }
+
+// TestSidecarMismatches: the comparison reports missing and extra
+// addresses, unexpected peers and goodbye disagreements, and nothing when
+// all match.
+func TestSidecarMismatches(t *testing.T) {
+	sc, err := pcapread.ReadSidecar("../../testdata/pcap/d_golibp2p_two_nodes.pcap")
+	if err != nil || len(sc.Expected.Peers) != 2 {
+		t.Fatalf("%v %+v", err, sc)
+	}
+	p := sc.Expected.Peers[0]
+	want, err := p.BrowserAddrs("eth0")
+	if err != nil || len(want) != 4 { // 8 on the wire, 4 of them loopback
+		t.Fatalf("%v %v", err, want)
+	}
+	found, lost := map[string]map[string]bool{}, map[string]bool{}
+	asIs := func(p pcapread.ExpectedPeer) ([]string, error) { return p.Multiaddrs, nil }
+	for _, p := range sc.Expected.Peers {
+		found[p.PeerID] = map[string]bool{}
+		for _, a := range p.Multiaddrs {
+			found[p.PeerID][a] = true
+		}
+		lost[p.PeerID] = p.Goodbye
+	}
+	if m := sc.Mismatches(found, lost, asIs, true); m != nil {
+		t.Fatalf("identical data: %v", m)
+	}
+	delete(found[p.PeerID], p.Multiaddrs[0])
+	found["12D3KooWHbcHt8rxiyd2YnNxXquxWitt23FNNhZ15F74c7QnqYWb"] = map[string]bool{"/ip4/1.2.3.4/tcp/1": true}
+	lost[p.PeerID] = false
+	if m := sc.Mismatches(found, lost, asIs, true); len(m) != 3 {
+		t.Fatalf("want 3 mismatches (address, goodbye, extra peer), got %q", m)
+	}
+}

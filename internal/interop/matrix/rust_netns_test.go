@@ -5,7 +5,7 @@ package matrix
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
+	"github.com/chorus-services/discovery/internal/interop/rustwire"
 	"net"
 	"strings"
 	"sync"
@@ -17,8 +17,6 @@ import (
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
 )
-
-const rustService = "_p2p._udp.local."
 
 // listenFamily opens our transport (port 5353, group joined) on lan0 of
 // host i for one family only.
@@ -75,45 +73,16 @@ func startRustAnnouncer(t *testing.T, nt *netns.Net, i int, f family, id string,
 		var p transport.Packet
 		for rx.ReadPacket(buf, &p) == nil {
 			m, err := mdns.Parse(p.Data)
-			if err != nil || m.Response || len(m.Question) == 0 || m.Question[0].Name != rustService {
+			if err != nil || !rustwire.Asks(m) {
 				continue
 			}
-			label := randomLabel()
-			r := new(dns.Msg)
-			r.Id, r.Response, r.Authoritative = m.Id, true, true
-			r.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: rustService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 360}, Ptr: label}}
-			for _, a := range addrs {
-				r.Extra = append(r.Extra, &dns.TXT{Hdr: dns.RR_Header{Name: label, Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 360}, Txt: []string{"dnsaddr=" + a + "/p2p/" + id}})
-			}
-			out, err := r.Pack()
+			out, err := rustwire.Response(m.Id, id, addrs)
 			if err != nil {
 				continue
 			}
 			_, _ = tx.WriteToUDP(out, group)
 		}
 	}()
-}
-
-func randomLabel() string {
-	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 32+rand.IntN(32))
-	for i := range b {
-		b[i] = alnum[rand.IntN(len(alnum))]
-	}
-	return string(b) + "."
-}
-
-// rustQuery is rust-libp2p's 33-byte query: a random ID, no flags, one PTR
-// question for _p2p._udp.local (class IN, QM).
-func rustQuery() []byte {
-	q := new(dns.Msg)
-	q.Id = uint16(rand.IntN(1 << 16))
-	q.Question = []dns.Question{{Name: rustService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
-	b, err := q.Pack()
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // rustDecode reads a response the way rust-libp2p does: PTR answers owned
@@ -129,7 +98,7 @@ func rustDecode(data []byte, id string) []string {
 	var out []string
 	for _, rr := range m.Answer {
 		ptr, ok := rr.(*dns.PTR)
-		if !ok || ptr.Hdr.Name != rustService {
+		if !ok || ptr.Hdr.Name != rustwire.Service {
 			continue
 		}
 		for _, ex := range m.Extra {
@@ -201,7 +170,7 @@ func rustFinds(ctx context.Context, t *testing.T, nt *netns.Net, i int, f family
 	defer func() { rx.Close(); tx.Close(); wg.Wait() }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	if _, err := tx.WriteToUDP(rustQuery(), group); err != nil {
+	if _, err := tx.WriteToUDP(rustwire.Query(), group); err != nil {
 		return nil, "", at, err
 	}
 	var seen []string
@@ -226,7 +195,7 @@ func rustFinds(ctx context.Context, t *testing.T, nt *netns.Net, i int, f family
 		case <-unicastAt:
 			return unicast, "unicast", at, nil
 		case <-tick.C:
-			if _, err := tx.WriteToUDP(rustQuery(), group); err != nil {
+			if _, err := tx.WriteToUDP(rustwire.Query(), group); err != nil {
 				return nil, "", at, err
 			}
 		case <-ctx.Done():

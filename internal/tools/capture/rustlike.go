@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	mrand "math/rand/v2"
+	"github.com/chorus-services/discovery/internal/interop/rustwire"
 	"net"
 	"os"
 	"os/signal"
@@ -20,7 +20,6 @@ import (
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/miekg/dns"
 )
 
 // rustlike is a rust-libp2p (libp2p-mdns 0.49) wire-format announcer, as
@@ -75,12 +74,7 @@ func rustlike(args []string) int {
 				return
 			case <-time.After(at - time.Since(start)):
 			}
-			q := new(dns.Msg)
-			q.Id = uint16(mrand.IntN(1 << 16))
-			q.Question = []dns.Question{{Name: "_p2p._udp.local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
-			if b, err := q.Pack(); err == nil {
-				_, _ = tx.WriteToUDP(b, group)
-			}
+			_, _ = tx.WriteToUDP(rustwire.Query(), group)
 		}
 	}()
 	go func() {
@@ -94,38 +88,16 @@ func rustlike(args []string) int {
 		if err != nil || m.Response {
 			continue
 		}
-		asked := false
-		for _, q := range m.Question {
-			if strings.EqualFold(q.Name, "_p2p._udp.local.") && (q.Qtype == dns.TypePTR || q.Qtype == dns.TypeANY) {
-				asked = true
-			}
-		}
-		if !asked {
+		if !rustwire.Asks(m) {
 			continue
 		}
-		label := randomLabel()
-		r := new(dns.Msg)
-		r.Id, r.Response, r.Authoritative = m.Id, true, true
-		r.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: "_p2p._udp.local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 360}, Ptr: label}}
-		for _, a := range addrs {
-			r.Extra = append(r.Extra, &dns.TXT{Hdr: dns.RR_Header{Name: label, Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 360}, Txt: []string{"dnsaddr=" + a + "/p2p/" + id.String()}})
-		}
-		out, err := r.Pack()
+		out, err := rustwire.Response(m.Id, id.String(), addrs)
 		if err != nil {
 			continue
 		}
 		_, _ = tx.WriteToUDP(out, group)
 	}
 	return 0
-}
-
-func randomLabel() string {
-	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 32+mrand.IntN(32))
-	for i := range b {
-		b[i] = alnum[mrand.IntN(len(alnum))]
-	}
-	return string(b) + "."
 }
 
 // stringList is a repeatable string flag.
