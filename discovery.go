@@ -138,7 +138,8 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 		Events: respEv.ch, TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log}); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	if d.brow, err = browser.New(browser.Config{Conn: kids[1], Service: service, Self: h.ID(), Events: browEv.ch, AddrFilter: o.addrFilter, Logger: log}); err != nil {
+	if d.brow, err = browser.New(browser.Config{Conn: kids[1], Service: service, Self: h.ID(), Events: browEv.ch, AddrFilter: o.addrFilter,
+		ProbeHints: o.probeHints, Logger: log}); err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	if o.autoConnect {
@@ -229,6 +230,14 @@ func (d *MDNSDiscovery) browserEvents(ctx context.Context) error {
 			d.emit(Event{Kind: kind, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
 			if d.dial != nil {
 				d.dial.Found(ai, ev.TTL, true) // Found and Updated are both fresh announcements
+			}
+		case browser.Probing:
+			ai := peer.AddrInfo{ID: ev.Peer.ID, Addrs: append(ev.Peer.Addrs[:0:0], ev.Peer.Addrs...)}
+			d.emit(Event{Kind: PeerProbing, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
+			if d.dial != nil {
+				// Not fresh: a peer probes three times, and a repeated
+				// probe must not reset a dial backoff.
+				d.dial.Found(ai, ev.TTL, false)
 			}
 		case browser.Lost:
 			d.mu.Lock()

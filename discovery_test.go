@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -392,5 +393,45 @@ func TestFollowsHostAddrs(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("no Updated event with the new address; announced now %v", d1.Addrs())
 		}
+	}
+}
+
+// TestProbeHints: with WithProbeHints, a peer that starts later is reported
+// as probing (from its RFC 6762 §8.1 probes) before it is found, and it is
+// dialled from the hint; PeersChan still only carries announced peers.
+func TestProbeHints(t *testing.T) {
+	hs := newLAN(t, 2)
+	ctx := context.Background()
+	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithEvents(64), discovery.WithProbeHints(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d0.Close()
+	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil), discovery.WithAutoConnect(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d1.Close()
+	var seen []discovery.EventKind
+	deadline := time.After(15 * time.Second)
+	for !slices.Contains(seen, discovery.PeerFound) || !slices.Contains(seen, discovery.Connected) {
+		select {
+		case ev := <-d0.Events():
+			if ev.Peer.ID != hs[1].h.ID() {
+				continue
+			}
+			if ev.Kind == discovery.PeerProbing && len(ev.Peer.Addrs) == 0 {
+				t.Errorf("probing event without addresses")
+			}
+			seen = append(seen, ev.Kind)
+		case <-deadline:
+			t.Fatalf("events so far %v", seen)
+		}
+	}
+	if seen[0] != discovery.PeerProbing {
+		t.Errorf("first event %v, want probing (events %v)", seen[0], seen)
+	}
+	if ai := waitPeer(t, d0.PeersChan(), hs[1].h.ID(), 5*time.Second); len(ai.Addrs) == 0 {
+		t.Error("PeersChan delivered no addresses")
 	}
 }

@@ -16,6 +16,7 @@ const (
 	PeerLost                         // every record expired or was withdrawn
 	Connected                        // a connection attempt succeeded
 	DialFailed                       // a connection attempt failed
+	PeerProbing                      // seen probing, not yet announced (WithProbeHints)
 )
 
 func (k EventKind) String() string {
@@ -30,6 +31,8 @@ func (k EventKind) String() string {
 		return "connected"
 	case DialFailed:
 		return "dial_failed"
+	case PeerProbing:
+		return "probing"
 	}
 	return "unknown"
 }
@@ -39,7 +42,7 @@ type Event struct {
 	Kind EventKind
 	Peer peer.AddrInfo
 	// Flavour is the implementation the peer's records came from: go, rust,
-	// js or dnssd (found and updated only).
+	// js or dnssd (found, updated and probing only).
 	Flavour string
 	// Err is the dial error (DialFailed only); Reason its class.
 	Err    error
