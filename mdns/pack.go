@@ -31,18 +31,69 @@ type Response struct {
 	// MaxSize is the largest UDP payload (see MaxPayload); 0 means the
 	// IPv4 payload of a 1500-byte MTU.
 	MaxSize int
+	// TXTChunks, when set, fixes the split of TXT's strings: one packet per
+	// chunk (see SplitTXT). A chunk that does not fit is an error.
+	TXTChunks [][]string
 }
 
 // PackResponse packs r into one or more DNS messages of at most r.MaxSize
 // bytes each, with name compression (RFC 6762 §18.14) and the AA bit set
 // (§18.4). A TXT string that cannot fit a packet even alone is left out and
-// counted in skipped.
+// counted in skipped. The TXT strings are split as SplitTXT says, or as
+// r.TXTChunks says when set.
 func PackResponse(r *Response) (packets [][]byte, skipped int, err error) {
-	max := r.MaxSize
+	m, txt, max := r.msg()
+	if r.TXT == nil || len(r.TXT.Txt) == 0 {
+		b, err := packMax(m, max)
+		if err != nil {
+			return nil, 0, err
+		}
+		return [][]byte{b}, 0, nil
+	}
+	chunks := r.TXTChunks
+	if chunks == nil {
+		if chunks, skipped, err = r.split(m, txt, max); err != nil {
+			return nil, skipped, err
+		}
+	}
+	if len(chunks) == 0 {
+		// Every string was skipped: still announce PTR/SRV/A with an empty TXT.
+		chunks = [][]string{{""}}
+	}
+	packets = make([][]byte, 0, len(chunks))
+	for _, c := range chunks {
+		txt.Txt = c
+		b, err := packMax(m, max)
+		if err != nil {
+			return nil, skipped, err
+		}
+		packets = append(packets, b)
+	}
+	return packets, skipped, nil
+}
+
+// SplitTXT returns how PackResponse splits r.TXT's strings across packets
+// (one chunk per packet; strings that fit no packet are counted in
+// skipped). A goodbye packed with the chunks of the announcement it
+// withdraws carries TXT records with the very rdata receivers cached, which
+// a TTL-0 record must match to be withdrawn (RFC 6762 §10.1), even though
+// it has fewer other records than the announcement.
+func SplitTXT(r *Response) (chunks [][]string, skipped int, err error) {
+	if r.TXT == nil || len(r.TXT.Txt) == 0 {
+		return nil, 0, nil
+	}
+	m, txt, max := r.msg()
+	return r.split(m, txt, max)
+}
+
+// msg builds the message of r with an empty TXT record in place, and the
+// size limit.
+func (r *Response) msg() (m *dns.Msg, txt *dns.TXT, max int) {
+	max = r.MaxSize
 	if max <= 0 {
 		max = MaxPayload(DefaultMTU, true)
 	}
-	m := new(dns.Msg)
+	m = new(dns.Msg)
 	m.Id = r.ID
 	m.Response = true
 	m.Authoritative = true
@@ -50,27 +101,23 @@ func PackResponse(r *Response) (packets [][]byte, skipped int, err error) {
 	m.Question = r.Questions
 	if r.TXT == nil || len(r.TXT.Txt) == 0 {
 		m.Answer, m.Extra = r.Answers, r.Additional
-		b, err := packMax(m, max)
-		if err != nil {
-			return nil, 0, err
-		}
-		return [][]byte{b}, 0, nil
+		return m, nil, max
 	}
-
-	txt := &dns.TXT{Hdr: r.TXT.Hdr}
-	place := func() {
-		if r.TXTInAnswer {
-			m.Answer = append(append(make([]dns.RR, 0, len(r.Answers)+1), r.Answers...), txt)
-			m.Extra = r.Additional
-		} else {
-			m.Answer = r.Answers
-			m.Extra = append(append(make([]dns.RR, 0, len(r.Additional)+1), r.Additional...), txt)
-		}
+	txt = &dns.TXT{Hdr: r.TXT.Hdr}
+	if r.TXTInAnswer {
+		m.Answer = append(append(make([]dns.RR, 0, len(r.Answers)+1), r.Answers...), txt)
+		m.Extra = r.Additional
+	} else {
+		m.Answer = r.Answers
+		m.Extra = append(append(make([]dns.RR, 0, len(r.Additional)+1), r.Additional...), txt)
 	}
-	place()
+	return m, txt, max
+}
 
-	// Size of the packet with a TXT holding no strings: each string adds
-	// exactly 1+len(raw) bytes (TXT rdata is never compressed).
+// split fills packets greedily: the size of m with a TXT holding no strings
+// is fixed, and each string adds exactly 1+len(raw) bytes (TXT rdata is
+// never compressed).
+func (r *Response) split(m *dns.Msg, txt *dns.TXT, max int) (chunks [][]string, skipped int, err error) {
 	txt.Txt = nil
 	base := m.Len()
 	if base > max {
@@ -94,24 +141,10 @@ func PackResponse(r *Response) (packets [][]byte, skipped int, err error) {
 			strs = strs[1:]
 			continue
 		}
-		txt.Txt = strs[:n]
-		b, err := packMax(m, max)
-		if err != nil {
-			return nil, skipped, err
-		}
-		packets = append(packets, b)
+		chunks = append(chunks, strs[:n:n])
 		strs = strs[n:]
 	}
-	if len(packets) == 0 {
-		// Every string was skipped: still announce PTR/SRV/A with an empty TXT.
-		txt.Txt = []string{""}
-		b, err := packMax(m, max)
-		if err != nil {
-			return nil, skipped, err
-		}
-		packets = append(packets, b)
-	}
-	return packets, skipped, nil
+	return chunks, skipped, nil
 }
 
 func packMax(m *dns.Msg, max int) ([]byte, error) {

@@ -341,7 +341,25 @@ func (r *Responder) sendResponse(st *ifState, v4 bool, resp *mdns.Response, dst 
 }
 
 // pack packs resp; a failure is counted and logged and gives no packets.
+//
+// Every response splits a long TXT record's strings exactly as the full
+// announcement does, whatever else it carries: receivers cache each
+// packet's TXT rdata, and a goodbye (§10.1) or a cache-flush (§10.2)
+// concerns only records with the same rdata, so a differently split answer
+// would leave records in caches that our goodbye cannot withdraw.
 func (r *Responder) pack(st *ifState, resp *mdns.Response) [][]byte {
+	if resp.TXT != nil && len(resp.TXT.Txt) > 1 && resp.TXTChunks == nil {
+		ann := &mdns.Response{Answers: r.records(st, kAll), TXT: resp.TXT, TXTInAnswer: true, MaxSize: resp.MaxSize}
+		if chunks, _, err := mdns.SplitTXT(ann); err == nil {
+			split := *resp
+			split.TXTChunks = chunks
+			if pkts, _, err := mdns.PackResponse(&split); err == nil {
+				return pkts
+			}
+			// Larger than the announcement (legacy unicast echoes the
+			// question): split to fit instead.
+		}
+	}
 	pkts, skipped, err := mdns.PackResponse(resp)
 	if err != nil {
 		r.inc(&r.st.SendErrors, "SendErrors", 1)

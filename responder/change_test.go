@@ -1,6 +1,7 @@
 package responder
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -45,6 +46,61 @@ func TestGoodbyeOnClose(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTXTSplitStable: with more dnsaddr strings than one packet holds, the
+// announcement, the answer to a PTR query (TXT in the additional section)
+// and the goodbye split the strings into the same TXT records, so a
+// goodbye withdraws exactly the rdata receivers cached (RFC 6762 §10.1).
+func TestTXTSplitStable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		var addrs []string
+		for i := 0; i < 44; i++ {
+			addrs = append(addrs, fmt.Sprintf("/ip6/2001:db8:53:1:2:3:4:%x/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", i, 4000+i))
+		}
+		r := b.start(b.host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
+		announced()
+		t1 := time.Now()
+		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		time.Sleep(time.Second)
+		t2 := time.Now()
+		r.stop(t)
+		txts := func(ps []pkt) (out []string) {
+			for _, p := range ps {
+				if !p.v4() {
+					continue
+				}
+				for _, rr := range append(p.m.Answer, p.m.Extra...) {
+					if v, ok := rr.(*dns.TXT); ok {
+						out = append(out, strings.Join(v.Txt, " "))
+					}
+				}
+			}
+			slices.Sort(out)
+			return out
+		}
+		all := b.cap.from(t, "a", b.t0)
+		ann := txts(only(all, func(p pkt) bool { return p.Time.Before(t1) && p.m.Response }))
+		ans := txts(only(all, func(p pkt) bool { return !p.Time.Before(t1) && p.Time.Before(t2) && p.m.Response }))
+		bye := txts(only(all, func(p pkt) bool { return !p.Time.Before(t2) && p.ttl0() }))
+		if len(ans) < 2 {
+			t.Fatalf("the answer has %d TXT records; the test needs a split", len(ans))
+		}
+		if ann = slices.Compact(ann); !slices.Equal(ann, ans) || !slices.Equal(ann, bye) {
+			t.Errorf("TXT split differs: strings per record announced %v, answered %v, goodbye %v", sizes(ann), sizes(ans), sizes(bye))
+		}
+	})
+}
+
+// sizes returns the number of strings of each space-joined TXT record.
+func sizes(txts []string) []int {
+	out := make([]int, len(txts))
+	for i, s := range txts {
+		out[i] = strings.Count(s, " ") + 1
+	}
+	return out
 }
 
 // BCT: SRV probing/announcements (changes). SetAddrs re-announces the new
