@@ -1,6 +1,9 @@
 package browser
 
 import (
+	"fmt"
+	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -106,4 +109,59 @@ func BenchmarkIrrelevantPacket(b *testing.B) {
 	if st := br.Stats(); st.DroppedIrrelevant == 0 {
 		b.Fatalf("stats %+v", st)
 	}
+}
+
+// BenchmarkCache10k: the cache holding 10,000 peers (two addresses each);
+// each iteration is one peer's refresh announcement arriving (the steady
+// state of a large LAN: lookup, record refresh, no event). It also reports
+// the heap held per cached peer.
+func BenchmarkCache10k(b *testing.B) {
+	const n = 10_000
+	lan, err := memnet.New(memnet.Config{Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lan.Close()
+	h, _ := lan.AddHost("b", replayIface)
+	c, _ := h.Listen(memnet.ListenOptions{})
+	pkts := make([][]byte, n)
+	for i := range pkts {
+		pkts[i] = goResponse(b, testID(i), peerName(i), 4500,
+			fmt.Sprintf("/ip4/198.51.%d.%d/tcp/4001", i/250, 1+i%250), fmt.Sprintf("/ip4/198.51.%d.%d/udp/4001/quic-v1", i/250, 1+i%250))
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	br, err := New(Config{Conn: c, MaxPeers: n, MaxRecords: 4 * n, EventQueue: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer br.Close()
+	p := transport.Packet{Src: netip.MustParseAddrPort("198.51.100.11:5353"), Dst: transport.GroupV4, IfIndex: h.Ifaces()[0].Index(), TTL: 255}
+	at := time.Unix(1e9, 0)
+	for _, d := range pkts {
+		p.Data = d
+		br.Feed(p, at)
+	}
+	br.disp.mu.Lock()
+	br.disp.pending = br.disp.pending[:0]
+	br.disp.mu.Unlock()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if st := br.Stats(); st.PeersFound != n {
+		b.Fatalf("%d peers found, want %d: %+v", st.PeersFound, n, st)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		at = at.Add(time.Millisecond)
+		p.Data = pkts[i%n]
+		br.Feed(p, at)
+		i++
+	}
+	if st := br.Stats(); st.PeersFound != n {
+		b.Fatalf("stats %+v", st)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heapB/peer") // after the loop: ResetTimer drops metrics
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -92,12 +93,33 @@ var (
 	ErrBadID     = errors.New("mdns: dnsaddr with an invalid peer ID")
 )
 
-// Decoder turns messages into peer candidates for one service. It is
-// stateless apart from its options and safe for concurrent use.
+// Decoder turns messages into peer candidates for one service. It is safe
+// for concurrent use. Its only state is a bounded memo of parsed dnsaddr
+// strings: peers repeat the same strings in every announcement and answer,
+// and parsing a multiaddr and a base58 peer ID is most of a decode's cost.
 type Decoder struct {
 	service  string
 	maxAddrs int
+
+	mu   sync.Mutex
+	memo map[string]parsedAddr // dnsaddr value → parse; reset when full
 }
+
+// parsedAddr is one memoised dnsaddr value. tr is shared by every candidate
+// decoded from the same string and must not be modified.
+type parsedAddr struct {
+	tr    ma.Multiaddr
+	idStr string
+	id    peer.ID // "" when idStr is not a valid peer ID (or empty)
+	key   string  // tr in binary form, to drop duplicates
+	err   error
+}
+
+var errNotPrintable = errors.New("dnsaddr with a space or a non-ASCII byte")
+
+// memoSize bounds the memo: at ~200 bytes an entry, under 1 MB. A flood of
+// distinct strings only makes it restart empty.
+const memoSize = 4096
 
 // DefaultMaxAddrs bounds the multiaddrs taken from one instance in one packet.
 const DefaultMaxAddrs = 256
@@ -222,7 +244,7 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 	c := Candidate{Instance: g.name, TTL: g.ttl, CacheFlush: g.flush, InAnswer: g.inAnswer}
 	var firstID string
-	seen := map[string]bool{}
+	var seen map[string]bool // binary transport addresses taken
 	any := false
 	for _, t := range g.rrs {
 		for _, s := range t.Txt {
@@ -231,13 +253,13 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 				continue // not a dnsaddr string (RFC 6763 §6.4: keys are case-insensitive)
 			}
 			any = true
-			val := raw[len(DNSAddrPrefix):]
-			if !ok || !printableASCII(val) {
+			if !ok {
 				res.BadStrings++
 				continue
 			}
-			tr, idStr, err := splitDNSAddr(val)
-			if err != nil {
+			pa := d.parse(raw[len(DNSAddrPrefix):])
+			tr, idStr := pa.tr, pa.idStr
+			if pa.err != nil {
 				res.BadStrings++
 				continue
 			}
@@ -246,19 +268,17 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 				return c, false
 			}
 			if c.ID == "" {
-				id, err := peer.Decode(idStr)
-				if err != nil {
+				if pa.id == "" {
 					res.BadStrings++
 					continue
 				}
-				firstID, c.ID = idStr, id
+				firstID, c.ID = idStr, pa.id
 			} else if idStr != firstID {
-				id, err := peer.Decode(idStr)
-				if err != nil {
+				if pa.id == "" {
 					res.BadStrings++
 					continue
 				}
-				if id != c.ID { // the same ID may be written in another encoding
+				if pa.id != c.ID { // the same ID may be written in another encoding
 					res.Rejected = append(res.Rejected, Rejection{Instance: g.name, Err: ErrMixedIDs})
 					return c, false
 				}
@@ -266,15 +286,17 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 			if len(tr) == 0 {
 				continue // "/p2p/<id>" alone carries no address
 			}
-			k := string(tr.Bytes())
-			if seen[k] {
+			if seen[pa.key] {
 				continue
 			}
 			if len(c.Addrs) >= d.maxAddrs {
 				res.BadStrings++
 				continue
 			}
-			seen[k] = true
+			if seen == nil {
+				seen = make(map[string]bool, 8)
+			}
+			seen[pa.key] = true
 			c.Addrs = append(c.Addrs, tr)
 		}
 	}
@@ -285,6 +307,35 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 		return c, false
 	}
 	return c, true
+}
+
+// parse returns the parse of one dnsaddr value (after "dnsaddr="), from the
+// memo when it has been seen.
+func (d *Decoder) parse(val string) parsedAddr {
+	d.mu.Lock()
+	pa, ok := d.memo[val]
+	d.mu.Unlock()
+	if ok {
+		return pa
+	}
+	if !printableASCII(val) {
+		pa.err = errNotPrintable
+	} else {
+		pa.tr, pa.idStr, pa.err = splitDNSAddr(val)
+		pa.key = string(pa.tr.Bytes())
+	}
+	if pa.err == nil && pa.idStr != "" {
+		if id, err := peer.Decode(pa.idStr); err == nil {
+			pa.id = id
+		}
+	}
+	d.mu.Lock()
+	if d.memo == nil || len(d.memo) >= memoSize {
+		d.memo = make(map[string]parsedAddr, 64)
+	}
+	d.memo[strings.Clone(val)] = pa
+	d.mu.Unlock()
+	return pa
 }
 
 // splitDNSAddr splits "<transport>/p2p/<id>" into the parsed transport part

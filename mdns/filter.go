@@ -15,6 +15,12 @@ import (
 // False positives are possible (the bytes may occur inside other data);
 // false negatives are not.
 type Filter struct {
+	groups []group
+}
+
+// group is the needles sharing an anchor byte, found by one scan.
+type group struct {
+	a1, a2  byte
 	needles []needle
 }
 
@@ -47,9 +53,19 @@ func NewFilter(labels ...string) *Filter {
 		if n.a1 >= 'a' && n.a1 <= 'z' {
 			n.a2 = n.a1 - 'a' + 'A'
 		}
-		f.needles = append(f.needles, n)
+		f.add(n)
 	}
 	return f
+}
+
+func (f *Filter) add(n needle) {
+	for i := range f.groups {
+		if g := &f.groups[i]; g.a1 == n.a1 {
+			g.needles = append(g.needles, n)
+			return
+		}
+	}
+	f.groups = append(f.groups, group{a1: n.a1, a2: n.a2, needles: []needle{n}})
 }
 
 // FilterLabels returns the first label of each name (the one a packet about
@@ -70,23 +86,18 @@ func FilterLabels(names ...string) []string {
 
 // Match reports whether pkt may mention one of the filter's labels.
 func (f *Filter) Match(pkt []byte) bool {
-	for i := range f.needles {
-		if f.needles[i].in(pkt) {
+	for i := range f.groups {
+		g := &f.groups[i]
+		if g.scan(pkt, g.a1) || (g.a2 != g.a1 && g.scan(pkt, g.a2)) {
 			return true
 		}
 	}
 	return false
 }
 
-func (n *needle) in(pkt []byte) bool {
-	if n.a1 == n.a2 {
-		return n.scan(pkt, n.a1)
-	}
-	return n.scan(pkt, n.a1) || n.scan(pkt, n.a2)
-}
-
-func (n *needle) scan(pkt []byte, anchor byte) bool {
-	l := len(n.label)
+// scan finds every occurrence of anchor in pkt and checks whether it is
+// the anchor byte of one of g's labels, preceded by the label's length.
+func (g *group) scan(pkt []byte, anchor byte) bool {
 	from := 0
 	for {
 		i := bytes.IndexByte(pkt[from:], anchor)
@@ -94,9 +105,13 @@ func (n *needle) scan(pkt []byte, anchor byte) bool {
 			return false
 		}
 		pos := from + i
-		start := pos - n.anchor // first byte of the label
-		if start >= 1 && start+l <= len(pkt) && int(pkt[start-1]) == l && equalFoldASCII(pkt[start:start+l], n.label) {
-			return true
+		for j := range g.needles {
+			n := &g.needles[j]
+			l := len(n.label)
+			start := pos - n.anchor // first byte of the label
+			if start >= 1 && start+l <= len(pkt) && int(pkt[start-1]) == l && equalFoldASCII(pkt[start:start+l], n.label) {
+				return true
+			}
 		}
 		from = pos + 1
 	}
