@@ -2,6 +2,7 @@ package browser
 
 import (
 	"hash/maphash"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -21,7 +22,18 @@ type ifaceState struct {
 	// dupSeen[fam] is when another host last sent our QM question with no
 	// known answer we would not send (§7.3); fam 0 is IPv4, 1 IPv6.
 	dupSeen [2]time.Time
+	// dupTC[fam] is a query with the TC bit that set dupSeen: its known
+	// answers continue in the next packets from the same source (§7.2),
+	// which can still show one we lack and undo the suppression.
+	dupTC   [2]pendingDup
 	refresh []dns.Question
+}
+
+// pendingDup is a suppressing query whose known-answer list is incomplete.
+type pendingDup struct {
+	src  netip.AddrPort
+	at   time.Time
+	prev time.Time // dupSeen before this query
 }
 
 func (s *ifaceState) addRefresh(q dns.Question) {
@@ -38,7 +50,7 @@ func (s *ifaceState) addRefresh(q dns.Question) {
 func (b *Browser) startSchedule(s *ifaceState, now time.Time) {
 	d := firstQueryMin + time.Duration(b.cfg.Rand.Int64N(int64(firstQueryMax-firstQueryMin)+1))
 	s.nextQuery, s.interval, s.sentFirst, s.lastSent = now.Add(d), initialInterval, false, time.Time{}
-	s.dupSeen = [2]time.Time{}
+	s.dupSeen, s.dupTC = [2]time.Time{}, [2]pendingDup{}
 }
 
 // syncIfaces re-reads the Conn's interfaces: new or re-activated ones start

@@ -168,6 +168,59 @@ func TestDuplicateQuestionSuppression(t *testing.T) {
 	})
 }
 
+// TestDuplicateSuppressionOwnAndTC: §7.3 with the known-answer lists of a
+// real LAN: another host's query listing our own instance (cached from our
+// responder's looped-back announcement) suppresses ours; a TC query
+// suppresses ours unless one of its continuation packets (§7.2) lists a
+// record we lack.
+func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		ptr := func(name string) dns.RR {
+			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: name + "." + mdns.DefaultService}
+		}
+		tcQuery := func(tc bool, question bool, known ...dns.RR) []byte {
+			m := new(dns.Msg)
+			if question {
+				m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+			}
+			m.Truncated, m.Answer = tc, known
+			b, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
+		first := e.queries()[0].at
+		// Our own announcement looped back, and one other peer.
+		e.inject(goResponse(t, testID(-1), "ourselves", 4500, "/ip4/10.0.0.2/tcp/4001"), "10.0.0.2")
+		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+		suppressed := func() uint64 { syncWait(); return e.b.Stats().QueriesSuppressed }
+
+		e.inject(ptrQuery(t, ptr("ourselves"), ptr(peerName(1))), "10.0.0.7")
+		time.Sleep(first + time.Second + time.Millisecond - e.since())
+		if n := suppressed(); n != 1 {
+			t.Fatalf("a query listing our own instance: %d suppressed, want 1", n)
+		}
+
+		e.inject(tcQuery(true, true, ptr(peerName(1))), "10.0.0.7")
+		e.inject(tcQuery(false, false, ptr("stranger")), "10.0.0.7")
+		time.Sleep(first + 3*time.Second + time.Millisecond - e.since())
+		if n := suppressed(); n != 1 {
+			t.Fatalf("a TC query whose continuation lists a record we lack: %d suppressed, want still 1", n)
+		}
+
+		e.inject(tcQuery(true, true, ptr(peerName(1))), "10.0.0.7")
+		e.inject(tcQuery(false, false, ptr("ourselves")), "10.0.0.7")
+		time.Sleep(first + 7*time.Second + time.Millisecond - e.since())
+		if n := suppressed(); n != 2 {
+			t.Fatalf("a TC query with only records we know: %d suppressed, want 2", n)
+		}
+	})
+}
+
 // TestLegacyQueryIgnored: a query from a port other than 5353 (a legacy
 // querier, §6.7, or rust-libp2p) neither suppresses our query nor counts
 // for POOF: its answers may go by unicast.

@@ -89,27 +89,50 @@ func (b *Browser) observeQuery(s *ifaceState, p *transport.Packet, m *dns.Msg, n
 		return
 	}
 	b.observeQuestions(s.info.Index, m.Question, m.Answer, now)
-	if m.Truncated { // known answers continue in another packet (§7.2)
+	fam := 0
+	if !p.IsV4() {
+		fam = 1
+	}
+	if len(m.Question) == 0 {
+		// A continuation of a TC query (§7.2): a known answer we lack
+		// means its responders will not tell us that record.
+		if d := s.dupTC[fam]; d.src == p.Src && now.Sub(d.at) <= tcWindow && !b.wouldKnow(s, m.Answer, now) {
+			s.dupSeen[fam] = d.prev
+			s.dupTC[fam] = pendingDup{}
+		}
 		return
 	}
 	for _, q := range m.Question {
 		if mdns.IsQU(q) || q.Qtype != dns.TypePTR || q.Qclass != dns.ClassINET || !mdns.EqualNames(q.Name, b.cfg.Service) {
 			continue
 		}
-		// Every known answer must be one we would send too.
-		for _, rr := range m.Answer {
-			e := b.cache.byKey[ptrKey(s.info.Index, b.cfg.Service, rr)]
-			if e == nil || !e.knownAnswer(now) {
-				return
-			}
+		if !b.wouldKnow(s, m.Answer, now) {
+			return
 		}
-		fam := 0
-		if !p.IsV4() {
-			fam = 1
+		if m.Truncated {
+			s.dupTC[fam] = pendingDup{src: p.Src, at: now, prev: s.dupSeen[fam]}
 		}
 		s.dupSeen[fam] = now
 		return
 	}
+}
+
+// tcWindow bounds how long after a TC query its continuation packets are
+// expected (the responder's wait is 400–500 ms, §7.2).
+const tcWindow = 500 * time.Millisecond
+
+// wouldKnow reports whether every known answer in rrs is one we would put
+// in our own known-answer list (§7.3): a PTR we have cached with more than
+// half its TTL left (our own instance's PTR included: it is cached from our
+// responder's looped-back announcements like any other).
+func (b *Browser) wouldKnow(s *ifaceState, rrs []dns.RR, now time.Time) bool {
+	for _, rr := range rrs {
+		e := b.cache.byKey[ptrKey(s.info.Index, b.cfg.Service, rr)]
+		if e == nil || !e.knownAnswer(now) {
+			return false
+		}
+	}
+	return true
 }
 
 func ptrKey(ifIndex int, service string, rr dns.RR) string {
