@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// simResult is the part of an internal/sim Result the report uses.
+type simResult struct {
+	Params struct {
+		N      int     `json:"n"`
+		Loss   float64 `json:"loss"`
+		Family string  `json:"family"`
+	} `json:"params"`
+	WallSeconds float64 `json:"wall_seconds"`
+	Convergence struct {
+		Converged    int     `json:"converged"`
+		All          bool    `json:"all"`
+		NodeMedianMS float64 `json:"node_median_ms"`
+		NodeP99MS    float64 `json:"node_p99_ms"`
+		NodeMaxMS    float64 `json:"node_max_ms"`
+		GlobalMS     float64 `json:"global_ms"`
+		MissedPairs  int     `json:"missed_pairs"`
+	} `json:"convergence"`
+	ToConvergence simTraffic `json:"to_convergence"`
+	ToTarget      simTraffic `json:"to_target"`
+	Steady        simTraffic `json:"steady"`
+}
+
+type simTraffic struct {
+	FromS            float64           `json:"from_s"`
+	ToS              float64           `json:"to_s"`
+	Complete         bool              `json:"complete"`
+	Packets          uint64            `json:"packets"`
+	Bytes            uint64            `json:"bytes"`
+	ByKind           map[string]uint64 `json:"packets_by_kind"`
+	PerNode          map[string]dist   `json:"per_node"`
+	PerNodePerMinute *dist             `json:"per_node_per_minute"`
+}
+
+func simFile(data string) string { return filepath.Join(data, "sim.json") }
+
+// runSim runs the simulation test for every size; it writes sim.json.
+func runSim(c *config) error {
+	ns := make([]string, len(c.simN))
+	for i, n := range c.simN {
+		ns[i] = strconv.Itoa(n)
+	}
+	out, err := filepath.Abs(simFile(c.data))
+	if err != nil {
+		return err
+	}
+	args := []string{"test", "-count=1", "-run", "^TestSimulate$", "-timeout", "120m", "./internal/sim",
+		"-args", "-sim.n=" + strings.Join(ns, ","), "-sim.out=" + out, "-sim.steady=" + c.simSteady.String()}
+	fmt.Fprintf(os.Stderr, "benchreport: go %v\n", args)
+	if err := command("go", args...).Run(); err != nil {
+		return fmt.Errorf("simulation: %w", err)
+	}
+	return nil
+}
