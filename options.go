@@ -74,7 +74,10 @@ func WithAutoConnect(on bool) Option {
 }
 
 // WithDialTimeout bounds each connection attempt (default 10 s, the seed's
-// hard-coded value).
+// hard-coded value). go-libp2p's swarm gives up on an address in a private
+// or link-local range after its own local dial timeout (5 s unless the host
+// was built with swarm.WithDialTimeoutLocal), so for peers found on the LAN
+// a longer value here does not make one address tried for longer.
 func WithDialTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
