@@ -36,6 +36,7 @@ type config struct {
 	parts       []string
 	ns          []int
 	steady      time.Duration
+	steadySmall time.Duration
 	loss        float64
 	lossN       int
 	simN        []int
@@ -52,7 +53,8 @@ func main() {
 	flag.StringVar(&c.data, "data", "testdata/benchmarks", "raw results and plots")
 	flag.StringVar(&parts, "parts", "micro,netns,sim", "parts to run (others are re-rendered from their JSON): micro, netns, sim, or none")
 	flag.StringVar(&ns, "n", "2,10,20,30", "namespace harness sizes")
-	flag.DurationVar(&c.steady, "steady", 5*time.Minute, "steady-state window of the namespace runs")
+	flag.DurationVar(&c.steady, "steady", 5*time.Minute, "steady-state window of the namespace runs at the largest N")
+	flag.DurationVar(&c.steadySmall, "steady-small", 2*time.Minute, "steady-state window of the namespace runs at the other sizes")
 	flag.Float64Var(&c.loss, "loss", 10, "random loss (percent) of the loss runs")
 	flag.IntVar(&c.lossN, "loss-n", 30, "size of the loss runs (0: none)")
 	flag.IntVar(&c.probeHintsN, "probe-hints-n", 30, "size of the probe-hints run of ours (0: none)")

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 )
 
 // netnsRun is the part of a cmd/mdns-bench result (one JSON line per run)
@@ -84,7 +86,7 @@ func runNetns(c *config) error {
 	}
 	var jobs []job
 	for _, n := range c.ns {
-		jobs = append(jobs, job{"steady", n, []string{"--impl", "both", "--steady", c.steady.String()}})
+		jobs = append(jobs, job{"steady", n, []string{"--impl", "both", "--steady", c.steadyFor(n).String()}})
 	}
 	if c.lossN > 0 {
 		jobs = append(jobs, job{"loss", c.lossN, []string{"--impl", "both", "--steady", "0", "--loss", strconv.FormatFloat(c.loss, 'f', -1, 64)}})
@@ -130,4 +132,12 @@ func readRuns(path string) ([]netnsRun, error) {
 		out = append(out, r)
 	}
 	return out, sc.Err()
+}
+
+// steadyFor is the steady window at size n: the long one at the largest.
+func (c *config) steadyFor(n int) time.Duration {
+	if n == slices.Max(c.ns) {
+		return c.steady
+	}
+	return c.steadySmall
 }
