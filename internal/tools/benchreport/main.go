@@ -38,7 +38,7 @@ type config struct {
 	steady      time.Duration
 	steadySmall time.Duration
 	loss        float64
-	lossN       int
+	lossN       []int
 	simN        []int
 	simSteady   time.Duration
 	count       int
@@ -56,7 +56,8 @@ func main() {
 	flag.DurationVar(&c.steady, "steady", 5*time.Minute, "steady-state window of the namespace runs at the largest N")
 	flag.DurationVar(&c.steadySmall, "steady-small", 2*time.Minute, "steady-state window of the namespace runs at the other sizes")
 	flag.Float64Var(&c.loss, "loss", 10, "random loss (percent) of the loss runs")
-	flag.IntVar(&c.lossN, "loss-n", 30, "size of the loss runs (0: none)")
+	var lossN string
+	flag.StringVar(&lossN, "loss-n", "2,10,30", "sizes of the loss runs (empty: none)")
 	flag.IntVar(&c.probeHintsN, "probe-hints-n", 30, "size of the probe-hints run of ours (0: none)")
 	flag.IntVar(&c.netnsRuns, "runs", 1, "namespace runs per implementation and size")
 	flag.StringVar(&simN, "sim-n", "100,300,1000", "simulation sizes")
@@ -67,6 +68,9 @@ func main() {
 	var err error
 	if c.ns, err = ints(ns); err == nil {
 		c.simN, err = ints(simN)
+	}
+	if err == nil {
+		c.lossN, err = ints(lossN)
 	}
 	if err == nil {
 		err = run(&c)

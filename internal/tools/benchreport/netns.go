@@ -88,8 +88,8 @@ func runNetns(c *config) error {
 	for _, n := range c.ns {
 		jobs = append(jobs, job{"steady", n, []string{"--impl", "both", "--steady", c.steadyFor(n).String()}})
 	}
-	if c.lossN > 0 {
-		jobs = append(jobs, job{"loss", c.lossN, []string{"--impl", "both", "--steady", "0", "--loss", strconv.FormatFloat(c.loss, 'f', -1, 64)}})
+	for _, n := range c.lossN {
+		jobs = append(jobs, job{"loss", n, []string{"--impl", "both", "--steady", "0", "--loss", strconv.FormatFloat(c.loss, 'f', -1, 64)}})
 	}
 	if c.probeHintsN > 0 {
 		jobs = append(jobs, job{"hints", c.probeHintsN, []string{"--impl", "ours", "--steady", "0", "--probe-hints"}})

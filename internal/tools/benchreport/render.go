@@ -17,7 +17,7 @@ type report struct {
 	started time.Time
 	micro   []microResult
 	steady  map[int][]netnsRun // by N
-	loss    []netnsRun
+	loss    map[int][]netnsRun // by N
 	hints   []netnsRun
 	sim     []simResult
 	missing []string
@@ -45,8 +45,9 @@ func (r *report) load() error {
 		r.steady[n] = runs
 	}
 	var err error
-	if c.lossN > 0 {
-		if r.loss, err = readRuns(netnsFile(c.data, "loss", c.lossN)); err != nil && !optional(err) {
+	r.loss = map[int][]netnsRun{}
+	for _, n := range c.lossN {
+		if r.loss[n], err = readRuns(netnsFile(c.data, "loss", n)); err != nil && !optional(err) {
 			return err
 		}
 	}
@@ -87,9 +88,12 @@ func (r *report) write() error {
 	b.WriteString("\n![time until every node found all others](" + c.data + "/convergence.svg)\n\n")
 	b.WriteString("![steady-state packets per node per minute](" + c.data + "/steady.svg)\n\n")
 	b.WriteString("![steady-state packets on the LAN per minute](" + c.data + "/total.svg)\n")
-	if len(r.loss) > 0 {
-		fmt.Fprintf(&b, "\n### With %.0f %% random loss (N=%d)\n\nnftables `numgen random` drops that share of the UDP 5353 datagrams arriving at each host.\n\n", c.loss, c.lossN)
-		b.WriteString(r.shortTable(r.loss))
+	for _, n := range c.lossN {
+		if len(r.loss[n]) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n### With %.0f %% random loss, N=%d\n\nnftables `numgen random` drops that share of the UDP 5353 datagrams arriving at each host (no steady window).\n\n", c.loss, n)
+		b.WriteString(r.shortTable(r.loss[n]))
 	}
 	if len(r.hints) > 0 {
 		fmt.Fprintf(&b, "\n### Probe hints (`discovery.WithProbeHints(true)`, N=%d)\n\nA peer is acted on from its first probe; *found all* counts a probe or an announcement.\n\n", c.probeHintsN)

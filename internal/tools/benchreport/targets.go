@@ -61,7 +61,7 @@ func (r *report) targets() string {
 				check(n30.SteadyCPU.Mean <= 0.1)})
 		}
 	}
-	if l := first(r.loss, "ours"); l != nil {
+	if l := first(r.loss[30], "ours"); l != nil {
 		v := math.NaN()
 		if l.MeshFoundMS != nil {
 			v = *l.MeshFoundMS
