@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/mdns"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/miekg/dns"
 )
 
@@ -198,6 +200,55 @@ func TestPOOF(t *testing.T) {
 		}
 		if e.b.Stats().Poofed != 1 {
 			t.Errorf("Poofed %d", e.b.Stats().Poofed)
+		}
+	})
+}
+
+// TestPOOFKnownAnswersInContinuation: POOF (§10.5) reads another host's
+// TC query together with its continuation packets (§7.2): a peer listed
+// only in a continuation was not asked for and is kept, a peer listed in
+// neither packet is flushed, and a query whose continuation never comes is
+// not counted.
+func TestPOOFKnownAnswersInContinuation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		defer e.stop()
+		ptr := func(i int) dns.RR {
+			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: peerName(i) + "." + mdns.DefaultService}
+		}
+		pack := func(question, tc bool, known ...dns.RR) []byte {
+			m := new(dns.Msg)
+			if question {
+				m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+			}
+			m.Truncated, m.Answer = tc, known
+			b, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		for i := 1; i <= 3; i++ {
+			e.inject(goResponse(t, testID(i), peerName(i), 4500, fmt.Sprintf("/ip4/10.0.0.%d/tcp/1", 10+i)), fmt.Sprintf("10.0.0.%d", 10+i))
+		}
+		// A TC query whose continuation is lost: not observed.
+		e.at(5 * time.Second)
+		e.inject(pack(true, true, ptr(2)), "10.0.0.6")
+		for _, at := range []time.Duration{10 * time.Second, 15 * time.Second} {
+			e.at(at)
+			e.inject(pack(true, true, ptr(2)), "10.0.0.7")
+			e.inject(pack(false, false, ptr(1)), "10.0.0.7")
+		}
+		e.at(22 * time.Second)
+		var ids []peer.ID
+		for _, p := range e.b.Peers() {
+			ids = append(ids, p.ID)
+		}
+		if len(ids) != 2 || !slices.Contains(ids, testID(1)) || !slices.Contains(ids, testID(2)) {
+			t.Fatalf("peers %v, want peers 1 and 2 kept and 3 flushed", ids)
+		}
+		if n := e.b.Stats().Poofed; n != 1 {
+			t.Errorf("Poofed %d, want 1", n)
 		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chorus-services/discovery/mdns"
@@ -25,7 +27,10 @@ type ifaceState struct {
 	// dupTC[fam] is a query with the TC bit that set dupSeen: its known
 	// answers continue in the next packets from the same source (§7.2),
 	// which can still show one we lack and undo the suppression.
-	dupTC   [2]pendingDup
+	dupTC [2]pendingDup
+	// held are other hosts' TC queries waiting for the rest of their
+	// known answers before POOF looks at them (§7.2, §10.5).
+	held    map[netip.AddrPort]*heldQuery
 	refresh []dns.Question
 }
 
@@ -50,7 +55,7 @@ func (s *ifaceState) addRefresh(q dns.Question) {
 func (b *Browser) startSchedule(s *ifaceState, now time.Time) {
 	d := firstQueryMin + time.Duration(b.cfg.Rand.Int64N(int64(firstQueryMax-firstQueryMin)+1))
 	s.nextQuery, s.interval, s.sentFirst, s.lastSent = now.Add(d), initialInterval, false, time.Time{}
-	s.dupSeen, s.dupTC = [2]time.Time{}, [2]pendingDup{}
+	s.dupSeen, s.dupTC, s.held = [2]time.Time{}, [2]pendingDup{}, nil
 }
 
 // syncIfaces re-reads the Conn's interfaces: new or re-activated ones start
@@ -230,6 +235,7 @@ func (b *Browser) ownEcho(data []byte) bool {
 // observeQuestions counts, for POOF, the cached records that the QM
 // questions qs ask for and that are not among the known answers.
 func (b *Browser) observeQuestions(ifIndex int, qs []dns.Question, known []dns.RR, now time.Time) {
+	ks := newKnownSet(known)
 	for _, q := range qs {
 		if mdns.IsQU(q) || q.Qclass&^mdns.CacheFlushBit != dns.ClassINET {
 			continue
@@ -252,7 +258,7 @@ func (b *Browser) observeQuestions(ifIndex int, qs []dns.Question, known []dns.R
 		}
 		for _, o := range owners {
 			for _, e := range b.cache.byOwner[o] {
-				if b.expects(q, e) && !inKnown(e, known) {
+				if b.expects(q, e) && !ks.has(e) {
 					b.poofObserve(e, now)
 				}
 			}
@@ -260,16 +266,58 @@ func (b *Browser) observeQuestions(ifIndex int, qs []dns.Question, known []dns.R
 	}
 }
 
-func inKnown(e *entry, known []dns.RR) bool {
+// knownSet answers whether a cached record is among a query's known
+// answers: by linear scan for short lists, by a set for long ones (a TC
+// query can list thousands, §7.2).
+type knownSet struct {
+	list []dns.RR
+	set  map[string]struct{}
+}
+
+func newKnownSet(known []dns.RR) knownSet {
+	ks := knownSet{list: known}
+	if len(known) > 16 {
+		ks.set = make(map[string]struct{}, len(known))
+		for _, rr := range known {
+			if k, ok := rrIdentity(rr); ok {
+				ks.set[k] = struct{}{}
+			}
+		}
+	}
+	return ks
+}
+
+func (ks knownSet) has(e *entry) bool {
 	if e.rr == nil {
 		return false
 	}
-	for _, k := range known {
+	if ks.set != nil {
+		k, ok := rrIdentity(e.rr)
+		_, in := ks.set[k]
+		return ok && in
+	}
+	for _, k := range ks.list {
 		if sameRR(e.rr, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// rrIdentity is what sameRR compares, as a string: owner (case-folded),
+// type and rdata (PTR target case-folded, TXT strings).
+func rrIdentity(rr dns.RR) (string, bool) {
+	h := rr.Header()
+	var rdata string
+	switch x := rr.(type) {
+	case *dns.PTR:
+		rdata = strings.ToLower(x.Ptr)
+	case *dns.TXT:
+		rdata = strings.Join(x.Txt, "\x00")
+	default:
+		return "", false
+	}
+	return strings.ToLower(h.Name) + "\x00" + strconv.Itoa(int(h.Rrtype)) + "\x00" + rdata, true
 }
 
 // sameRR compares owner, type and rdata (not TTL or class bits).

@@ -1,6 +1,8 @@
 package browser
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,7 +90,7 @@ func (b *Browser) observeQuery(s *ifaceState, p *transport.Packet, m *dns.Msg, n
 		b.ctr.dIrrelevant.Add(1)
 		return
 	}
-	b.observeQuestions(s.info.Index, m.Question, m.Answer, now)
+	b.observePOOF(s, p, m, now)
 	fam := 0
 	if !p.IsV4() {
 		fam = 1
@@ -120,6 +122,72 @@ func (b *Browser) observeQuery(s *ifaceState, p *transport.Packet, m *dns.Msg, n
 // tcWindow bounds how long after a TC query its continuation packets are
 // expected (the responder's wait is 400–500 ms, §7.2).
 const tcWindow = 500 * time.Millisecond
+
+// Bounds of the TC queries held for POOF: sources per interface, known
+// answers per query.
+const (
+	maxHeldQueries = 32
+	maxHeldKnown   = 4096
+)
+
+// heldQuery is another host's query whose known answers continue in
+// further packets (§7.2).
+type heldQuery struct {
+	qs    []dns.Question
+	known []dns.RR
+	at    time.Time // of the last packet
+}
+
+// observePOOF feeds another host's query to POOF (§10.5) once its whole
+// known-answer list is in: a record listed only in a continuation packet
+// was not asked for, and its owner rightly stays silent (§7.1). A query
+// whose continuation never arrives is not observed at all.
+func (b *Browser) observePOOF(s *ifaceState, p *transport.Packet, m *dns.Msg, now time.Time) {
+	h := s.held[p.Src]
+	if h != nil && now.Sub(h.at) > tcWindow {
+		delete(s.held, p.Src)
+		h = nil
+	}
+	switch {
+	case len(m.Question) == 0 && h == nil:
+		return // a continuation of nothing we hold
+	case len(m.Question) == 0:
+		h.known = append(h.known, m.Answer[:min(len(m.Answer), maxHeldKnown-len(h.known))]...)
+		h.at = now
+	case h != nil:
+		// A new query from the same source: the held one is complete
+		// as far as we will ever know; observe it first.
+		delete(s.held, p.Src)
+		b.observeQuestions(s.info.Index, h.qs, h.known, now)
+		h = nil
+		fallthrough
+	default:
+		if !m.Truncated {
+			b.observeQuestions(s.info.Index, m.Question, m.Answer, now)
+			return
+		}
+		if s.held == nil {
+			s.held = map[netip.AddrPort]*heldQuery{}
+		}
+		if len(s.held) >= maxHeldQueries {
+			for src, old := range s.held {
+				if now.Sub(old.at) > tcWindow {
+					delete(s.held, src)
+				}
+			}
+			if len(s.held) >= maxHeldQueries {
+				b.ctr.dIrrelevant.Add(1) // too many TC queriers at once: not observed
+				return
+			}
+		}
+		s.held[p.Src] = &heldQuery{qs: slices.Clone(m.Question), known: slices.Clone(m.Answer[:min(len(m.Answer), maxHeldKnown)]), at: now}
+		return
+	}
+	if !m.Truncated {
+		delete(s.held, p.Src)
+		b.observeQuestions(s.info.Index, h.qs, h.known, now)
+	}
+}
 
 // wouldKnow reports whether every known answer in rrs is one we would put
 // in our own known-answer list (§7.3): a PTR we have cached with more than
