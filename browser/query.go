@@ -235,7 +235,12 @@ func (b *Browser) ownEcho(data []byte) bool {
 // observeQuestions counts, for POOF, the cached records that the QM
 // questions qs ask for and that are not among the known answers.
 func (b *Browser) observeQuestions(ifIndex int, qs []dns.Question, known []dns.RR, now time.Time) {
-	ks := newKnownSet(known)
+	b.observeListed(ifIndex, qs, newKnownSet(known).has, now)
+}
+
+// observeListed is observeQuestions with the known answers given as a
+// predicate on cached records.
+func (b *Browser) observeListed(ifIndex int, qs []dns.Question, listed func(*entry) bool, now time.Time) {
 	for _, q := range qs {
 		if mdns.IsQU(q) || q.Qclass&^mdns.CacheFlushBit != dns.ClassINET {
 			continue
@@ -258,7 +263,7 @@ func (b *Browser) observeQuestions(ifIndex int, qs []dns.Question, known []dns.R
 		}
 		for _, o := range owners {
 			for _, e := range b.cache.byOwner[o] {
-				if b.expects(q, e) && !ks.has(e) {
+				if b.expects(q, e) && !listed(e) {
 					b.poofObserve(e, now)
 				}
 			}

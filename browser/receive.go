@@ -123,20 +123,37 @@ func (b *Browser) observeQuery(s *ifaceState, p *transport.Packet, m *dns.Msg, n
 // expected (the responder's wait is 400–500 ms, §7.2).
 const tcWindow = 500 * time.Millisecond
 
-// Bounds of the TC queries held for POOF: sources per interface, known
-// answers per query.
-const (
-	maxHeldQueries = 32
-	maxHeldKnown   = 4096
-)
+// maxHeldQueries bounds the TC queries held for POOF per interface.
+const maxHeldQueries = 32
 
 // heldQuery is another host's query whose known answers continue in
-// further packets (§7.2).
+// further packets (§7.2). Of the known answers it keeps only the cached
+// records they name, so a list of any length costs at most the cache.
 type heldQuery struct {
-	qs    []dns.Question
-	known []dns.RR
-	at    time.Time // of the last packet
+	qs     []dns.Question
+	listed map[*entry]struct{}
+	at     time.Time // of the last packet
 }
+
+// note adds the cached records that known names.
+func (h *heldQuery) note(b *Browser, ifIndex int, known []dns.RR) {
+	for _, rr := range known {
+		switch rr.(type) {
+		case *dns.PTR:
+			if e := b.cache.byKey[ptrKey(ifIndex, b.cfg.Service, rr)]; e != nil {
+				h.listed[e] = struct{}{}
+			}
+		case *dns.TXT:
+			for _, e := range b.cache.byOwner[ownerKey(ifIndex, dns.TypeTXT, rr.Header().Name)] {
+				if e.rr != nil && sameRR(e.rr, rr) {
+					h.listed[e] = struct{}{}
+				}
+			}
+		}
+	}
+}
+
+func (h *heldQuery) has(e *entry) bool { _, ok := h.listed[e]; return ok }
 
 // observePOOF feeds another host's query to POOF (§10.5) once its whole
 // known-answer list is in: a record listed only in a continuation packet
@@ -152,13 +169,13 @@ func (b *Browser) observePOOF(s *ifaceState, p *transport.Packet, m *dns.Msg, no
 	case len(m.Question) == 0 && h == nil:
 		return // a continuation of nothing we hold
 	case len(m.Question) == 0:
-		h.known = append(h.known, m.Answer[:min(len(m.Answer), maxHeldKnown-len(h.known))]...)
+		h.note(b, s.info.Index, m.Answer)
 		h.at = now
 	case h != nil:
 		// A new query from the same source: the held one is complete
 		// as far as we will ever know; observe it first.
 		delete(s.held, p.Src)
-		b.observeQuestions(s.info.Index, h.qs, h.known, now)
+		b.observeListed(s.info.Index, h.qs, h.has, now)
 		h = nil
 		fallthrough
 	default:
@@ -180,12 +197,14 @@ func (b *Browser) observePOOF(s *ifaceState, p *transport.Packet, m *dns.Msg, no
 				return
 			}
 		}
-		s.held[p.Src] = &heldQuery{qs: slices.Clone(m.Question), known: slices.Clone(m.Answer[:min(len(m.Answer), maxHeldKnown)]), at: now}
+		h = &heldQuery{qs: slices.Clone(m.Question), listed: map[*entry]struct{}{}, at: now}
+		h.note(b, s.info.Index, m.Answer)
+		s.held[p.Src] = h
 		return
 	}
 	if !m.Truncated {
 		delete(s.held, p.Src)
-		b.observeQuestions(s.info.Index, h.qs, h.known, now)
+		b.observeListed(s.info.Index, h.qs, h.has, now)
 	}
 }
 

@@ -18,10 +18,12 @@ type tcKey struct {
 }
 
 // tcHold is a truncated query waiting for the rest of its known answers.
+// Of those it keeps only which of our own records they listed: a list of
+// thousands of other peers' records costs nothing to hold.
 type tcHold struct {
 	pkt   rxPacket // data not kept
 	qs    []dns.Question
-	known []dns.RR
+	found []bool // by ownRecords index
 	at    time.Time
 }
 
@@ -32,7 +34,7 @@ func (r *Responder) handleQuery(st *ifState, p *rxPacket, m *dns.Msg, probe bool
 	if len(m.Question) == 0 {
 		// §7.2: a continuation packet of a known-answer list.
 		if h := r.tc[key]; h != nil && !legacy {
-			h.known = appendKnown(h.known, m.Answer)
+			h.found = r.markKnown(st, h.found, m.Answer)
 			if m.Truncated {
 				h.at = maxTime(h.at, now.Add(r.randDur(tcDelayMin, tcDelayMax)))
 			}
@@ -47,26 +49,19 @@ func (r *Responder) handleQuery(st *ifState, p *rxPacket, m *dns.Msg, probe bool
 			if len(h.qs)+len(m.Question) <= maxHeldQuestions {
 				h.qs = append(h.qs, m.Question...)
 			}
-			h.known = appendKnown(h.known, m.Answer)
+			h.found = r.markKnown(st, h.found, m.Answer)
 			h.at = maxTime(h.at, now.Add(r.randDur(tcDelayMin, tcDelayMax)))
 			return
 		}
 		if len(r.tc) < r.cfg.MaxTCSources {
 			pk := *p
 			pk.data = nil
-			r.tc[key] = &tcHold{pkt: pk, qs: slices.Clone(m.Question), known: appendKnown(nil, m.Answer), at: now.Add(r.randDur(tcDelayMin, tcDelayMax))}
+			r.tc[key] = &tcHold{pkt: pk, qs: slices.Clone(m.Question), found: r.markKnown(st, nil, m.Answer), at: now.Add(r.randDur(tcDelayMin, tcDelayMax))}
 			return
 		}
 		// Too many sources hold state: answer now with what we have.
 	}
-	r.answer(st, p, m.Question, m.Answer, m.Id, probe, false, now)
-}
-
-func appendKnown(dst, src []dns.RR) []dns.RR {
-	if room := maxKnown - len(dst); room < len(src) {
-		src = src[:max(room, 0)]
-	}
-	return append(dst, src...)
+	r.answer(st, p, m.Question, r.knownKinds(st, m.Answer), m.Id, probe, false, now)
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -114,7 +109,7 @@ func (r *Responder) match(q dns.Question) (ans, add kinds) {
 
 // answer decides what to send for the questions qs of one query received
 // on st and sends or schedules it (§5.4, §6, §6.7, §7.1).
-func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, known []dns.RR, id uint16, probe, afterTC bool, now time.Time) {
+func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, kn kinds, id uint16, probe, afterTC bool, now time.Time) {
 	if st.phase == phProbing {
 		// §8.1: nothing is answered on an interface before probing ends.
 		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
@@ -167,8 +162,7 @@ func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, known []
 		return
 	}
 	// §7.1: leave out what the querier already knows with ≥ half our TTL.
-	if len(known) > 0 {
-		kn := r.knownKinds(st, known)
+	if kn != 0 {
 		r.inc(&r.st.SuppressedKnown, "SuppressedKnown", uint64(popcount((ansM|ansU)&kn)))
 		ansM &^= kn
 		ansU &^= kn
@@ -210,29 +204,68 @@ func (r *Responder) present(st *ifState) kinds {
 	return k
 }
 
+// ownRecords lists our records on st in a fixed order, with their kinds.
+func (r *Responder) ownRecords(st *ifState) []ownRecord {
+	out := make([]ownRecord, 0, 4+len(st.a)+len(st.aaaa))
+	out = append(out, ownRecord{kPTR, r.rs.PTR}, ownRecord{kMeta, r.rs.Meta}, ownRecord{kSRV, r.rs.SRV}, ownRecord{kTXT, st.txt})
+	for _, a := range st.a {
+		out = append(out, ownRecord{kA, a})
+	}
+	for _, a := range st.aaaa {
+		out = append(out, ownRecord{kAAAA, a})
+	}
+	return out
+}
+
+type ownRecord struct {
+	k  kinds
+	rr dns.RR
+}
+
+// markKnown marks in found (indexed like ownRecords) our records that
+// known lists with at least half our TTL (§7.1), and returns it.
+func (r *Responder) markKnown(st *ifState, found []bool, known []dns.RR) []bool {
+	own := r.ownRecords(st)
+	if len(found) != len(own) {
+		found = make([]bool, len(own)) // our records changed meanwhile: start over
+	}
+	for i, o := range own {
+		if found[i] || o.rr == nil {
+			continue
+		}
+		found[i] = slices.ContainsFunc(known, func(rr dns.RR) bool {
+			return rr.Header().Ttl >= o.rr.Header().Ttl/2 && sameRR(o.rr, rr)
+		})
+	}
+	return found
+}
+
 // knownKinds returns the kinds of which every record on st is in known
 // with at least half our TTL (§7.1).
 func (r *Responder) knownKinds(st *ifState, known []dns.RR) kinds {
-	var out kinds
-	check := func(k kinds, mine []dns.RR) {
-		for _, m := range mine {
-			if !slices.ContainsFunc(known, func(rr dns.RR) bool {
-				return rr.Header().Ttl >= m.Header().Ttl/2 && sameRR(m, rr)
-			}) {
-				return
-			}
+	if len(known) == 0 {
+		return 0
+	}
+	return r.foundKinds(st, r.markKnown(st, nil, known))
+}
+
+// foundKinds returns the kinds all of whose records found marks.
+func (r *Responder) foundKinds(st *ifState, found []bool) kinds {
+	own := r.ownRecords(st)
+	if len(found) != len(own) {
+		return 0
+	}
+	var all, missing kinds
+	for i, o := range own {
+		if o.rr == nil {
+			continue
 		}
-		if len(mine) > 0 {
-			out |= k
+		all |= o.k
+		if !found[i] {
+			missing |= o.k
 		}
 	}
-	check(kPTR, []dns.RR{r.rs.PTR})
-	check(kMeta, []dns.RR{r.rs.Meta})
-	check(kSRV, []dns.RR{r.rs.SRV})
-	check(kTXT, []dns.RR{st.txt})
-	check(kA, st.a)
-	check(kAAAA, st.aaaa)
-	return out
+	return all &^ missing
 }
 
 func popcount(k kinds) int {

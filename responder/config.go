@@ -50,7 +50,8 @@ type Config struct {
 	// (0 means 64); packets that do not fit are dropped and counted.
 	QueueLen int
 	// MaxTCSources bounds the queries held for multi-packet known-answer
-	// lists (RFC 6762 §7.2); 0 means 32.
+	// lists (RFC 6762 §7.2); 0 means 256. Each holds only the questions
+	// and which of our own records the list named, whatever its length.
 	MaxTCSources int
 	// Logger receives debug and warning logs; nil discards them.
 	Logger *slog.Logger
@@ -163,7 +164,7 @@ func (c *Config) validate() error {
 		c.QueueLen = 64
 	}
 	if c.MaxTCSources <= 0 {
-		c.MaxTCSources = 32
+		c.MaxTCSources = 256
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -191,7 +192,6 @@ const (
 	tcDelayMax       = 500 * time.Millisecond // §7.2
 	rateLimit        = time.Second            // §6
 	legacyTTL        = 10                     // §6.7
-	maxKnown         = 512                    // known answers held per source (§7.2)
 	maxHeldQuestions = 64                     // questions held per source (§7.2)
 	maxRemembered    = 4096                   // TXT strings / IPs remembered as ours
 )

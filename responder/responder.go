@@ -362,7 +362,7 @@ func (r *Responder) runDue(now time.Time) {
 		if !now.Before(h.at) {
 			delete(r.tc, k)
 			if st := r.ifs[k.ifIndex]; st != nil {
-				r.answer(st, &h.pkt, h.qs, h.known, 0, false, true, now)
+				r.answer(st, &h.pkt, h.qs, r.foundKinds(st, h.found), 0, false, true, now)
 			}
 		}
 	}
