@@ -11,13 +11,15 @@
 // disabled on br0 and its ports, so it sends nothing itself. Every name
 // starts with a prefix unique to the test (dsc-<pid>-<counter>-), and
 // t.Cleanup kills what runs in the namespaces and deletes them; Sweep
-// removes namespaces left behind by crashed runs of this harness.
+// removes namespaces left behind by crashed runs of this harness. Build is
+// New for programs (such as cmd/mdns-bench): it returns an error instead of
+// skipping, and the caller deletes the LAN with Close.
 //
 // No traffic ever touches the machine's real interfaces: tests open their
 // sockets inside a host namespace (Do) or run commands there (Exec).
 //
 // The harness needs Linux, root and the ip command (iproute2); otherwise New
-// skips the test.
+// skips the test and Build returns an error wrapping ErrUnavailable.
 package netns
 
 import (
@@ -49,11 +51,17 @@ type Option func(*options)
 
 type options struct {
 	noIPv6 bool
+	noDAD  bool
 }
 
 // WithoutIPv6 disables IPv6 in the host namespaces: lan0 gets only its
 // IPv4 address.
 func WithoutIPv6() Option { return func(o *options) { o.noIPv6 = true } }
+
+// WithoutDAD turns IPv6 duplicate address detection off in the host
+// namespaces, so that their addresses are usable at once (a LAN of many
+// hosts is ready sooner). It has no effect with WithoutIPv6.
+func WithoutDAD() Option { return func(o *options) { o.noDAD = true } }
 
 // MaxHosts bounds the hosts of one Net (the addresses are 10+i).
 const MaxHosts = 50

@@ -11,11 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,14 +33,16 @@ var counter atomic.Uint64
 
 // Net is a virtual LAN of host namespaces around one bridge namespace.
 type Net struct {
-	t      testing.TB
+	t      testing.TB // nil when built by Build
 	prefix string
 	bridge string
 	hosts  []Host
 	opts   options
 
-	mu  sync.Mutex
-	nss []string // created namespaces, for cleanup
+	mu      sync.Mutex
+	nss     []string // created namespaces, for cleanup
+	closers []func() // run by Close before the namespaces go (Build only)
+	closed  bool
 }
 
 // New builds a LAN of n hosts (1 ≤ n ≤ MaxHosts) for the test and registers
@@ -53,11 +53,8 @@ func New(t testing.TB, n int, opts ...Option) *Net {
 	if testing.Short() {
 		t.Skip("namespace tests do not run with -short")
 	}
-	if os.Geteuid() != 0 {
-		skip(t, "needs root to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		skip(t, "needs the ip command (iproute2) to create network namespaces")
+	if err := Available(); err != nil {
+		skip(t, strings.TrimPrefix(err.Error(), "netns: "))
 	}
 	if n < 1 || n > MaxHosts {
 		t.Fatalf("netns: %d hosts, want 1…%d", n, MaxHosts)
@@ -67,23 +64,117 @@ func New(t testing.TB, n int, opts ...Option) *Net {
 	} else if removed > 0 {
 		t.Logf("netns: removed %d stale namespaces", removed)
 	}
+	nt, err := build(t, n, opts)
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			skip(t, err.Error())
+		}
+		t.Fatalf("netns: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := nt.Close(); err != nil {
+			t.Errorf("%v", err)
+		}
+	})
+	return nt
+}
+
+// ErrUnavailable is wrapped by the errors of Available and Build when
+// namespaces cannot be created on this machine (not root, no ip command, no
+// permission).
+var ErrUnavailable = errors.New("network namespaces unavailable")
+
+// Available reports (wrapping ErrUnavailable) why this process cannot
+// build namespace LANs, or nil when it can try.
+func Available() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("netns: needs root to create network namespaces: %w", ErrUnavailable)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return fmt.Errorf("netns: needs the ip command (iproute2) to create network namespaces: %w", ErrUnavailable)
+	}
+	return nil
+}
+
+// Build is New for programs: it builds a LAN of n hosts (1 ≤ n ≤ MaxHosts)
+// and returns it; the caller must Close it. On error nothing is left
+// behind. It does not Sweep: programs call Sweep themselves.
+func Build(n int, opts ...Option) (*Net, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > MaxHosts {
+		return nil, fmt.Errorf("netns: %d hosts, want 1…%d", n, MaxHosts)
+	}
+	return build(nil, n, opts)
+}
+
+func build(t testing.TB, n int, opts []Option) (*Net, error) {
 	nt := &Net{t: t, prefix: fmt.Sprintf("%s%d-%d-", Prefix, os.Getpid(), counter.Add(1))}
 	for _, o := range opts {
 		o(&nt.opts)
 	}
 	nt.bridge = nt.prefix + "br"
-	t.Cleanup(nt.cleanup)
-
-	if err := nt.addNS(nt.bridge); err != nil {
-		if isPermission(err) {
-			skip(t, fmt.Sprintf("cannot create network namespaces here: %v", err))
+	err := nt.addNS(nt.bridge)
+	if err != nil && isPermission(err) {
+		err = fmt.Errorf("cannot create network namespaces here: %v: %w", err, ErrUnavailable)
+	}
+	if err == nil {
+		err = nt.build(n)
+	}
+	if err != nil {
+		if cerr := nt.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
 		}
-		t.Fatalf("netns: %v", err)
+		return nil, err
 	}
-	if err := nt.build(n); err != nil {
-		t.Fatalf("netns: %v", err)
+	return nt, nil
+}
+
+// Close stops what Capture started (for a Net from Build), kills whatever
+// still runs in the namespaces and deletes them. A Net from New is closed
+// by the test's cleanup. Close is safe to call more than once.
+func (nt *Net) Close() error {
+	nt.mu.Lock()
+	closers, nss := nt.closers, nt.nss
+	nt.closers, nt.nss, nt.closed = nil, nil, true
+	nt.mu.Unlock()
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
 	}
-	return nt
+	errs := make([]error, len(nss))
+	sem := make(chan struct{}, buildParallelism)
+	var wg sync.WaitGroup
+	for i := range nss {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := removeNS(nss[i]); err != nil {
+				errs[i] = fmt.Errorf("netns: %w", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// onClose runs f at Close (Build) or at the test's cleanup (New).
+func (nt *Net) onClose(f func()) {
+	if nt.t != nil {
+		nt.t.Cleanup(f)
+		return
+	}
+	nt.mu.Lock()
+	closed := nt.closed
+	if !closed {
+		nt.closers = append(nt.closers, f)
+	}
+	nt.mu.Unlock()
+	if closed {
+		f()
+	}
 }
 
 func isPermission(err error) bool {
@@ -100,6 +191,10 @@ func (nt *Net) addNS(name string) error {
 	nt.mu.Unlock()
 	return nil
 }
+
+// buildParallelism bounds the hosts set up at once: each step is an ip
+// process, and a LAN of 30 hosts takes several hundred of them.
+const buildParallelism = 8
 
 func (nt *Net) build(n int) error {
 	br := nt.bridge
@@ -119,11 +214,33 @@ func (nt *Net) build(n int) error {
 	if err := ipSteps(steps); err != nil {
 		return err
 	}
+	nt.hosts = make([]Host, n)
 	for i := 1; i <= n; i++ {
-		if err := nt.addHost(i); err != nil {
-			return fmt.Errorf("host %d: %w", i, err)
+		nt.hosts[i-1] = Host{Index: i, NS: fmt.Sprintf("%sh%d", nt.prefix, i), Link: LinkName, MAC: hostMAC(i), V4: hostV4(i)}
+		if !nt.opts.noIPv6 {
+			nt.hosts[i-1].V6 = hostV6(i)
 		}
 	}
+	errs := make([]error, n)
+	sem := make(chan struct{}, buildParallelism)
+	var wg sync.WaitGroup
+	for i := 1; i <= n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := nt.addHost(i); err != nil {
+				errs[i-1] = fmt.Errorf("host %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Sequentially: the hosts become ready together, and polling them
+	// all at once would only add ip processes.
 	for i := 1; i <= n; i++ {
 		if err := nt.WaitReady(i); err != nil {
 			return fmt.Errorf("host %d: %w", i, err)
@@ -133,39 +250,48 @@ func (nt *Net) build(n int) error {
 }
 
 func (nt *Net) addHost(i int) error {
-	h := Host{Index: i, NS: fmt.Sprintf("%sh%d", nt.prefix, i), Link: LinkName, MAC: hostMAC(i), V4: hostV4(i)}
-	if !nt.opts.noIPv6 {
-		h.V6 = hostV6(i)
-	}
+	h := nt.hosts[i-1]
 	if err := nt.addNS(h.NS); err != nil {
 		return err
 	}
-	nt.hosts = append(nt.hosts, h)
+	kv := map[string]string{}
 	if nt.opts.noIPv6 {
-		if err := nt.sysctls(i, map[string]string{
-			"net/ipv6/conf/all/disable_ipv6":     "1",
-			"net/ipv6/conf/default/disable_ipv6": "1",
-		}); err != nil {
+		kv["net/ipv6/conf/all/disable_ipv6"] = "1"
+		kv["net/ipv6/conf/default/disable_ipv6"] = "1"
+	} else if nt.opts.noDAD {
+		// Before lan0 moves in: a device entering a namespace takes its
+		// IPv6 settings from that namespace's default.
+		kv["net/ipv6/conf/all/accept_dad"] = "0"
+		kv["net/ipv6/conf/default/accept_dad"] = "0"
+	}
+	if len(kv) > 0 {
+		if err := nt.sysctls(i, kv); err != nil {
 			return err
 		}
 	}
+	// Two ip processes (batches), not one per step: under load, process
+	// start-up is what makes a large LAN slow to build.
 	port := fmt.Sprintf("h%d", i)
+	if err := ipBatch(nt.bridge, [][]string{
+		{"link", "add", port, "type", "veth", "peer", "name", LinkName, "netns", h.NS},
+		{"link", "set", port, "master", bridgeDev},
+		{"link", "set", port, "up"},
+	}); err != nil {
+		return err
+	}
 	steps := [][]string{
-		{"-n", h.NS, "link", "set", "lo", "up"},
-		{"-n", nt.bridge, "link", "add", port, "type", "veth", "peer", "name", LinkName, "netns", h.NS},
-		{"-n", nt.bridge, "link", "set", port, "master", bridgeDev},
-		{"-n", nt.bridge, "link", "set", port, "up"},
-		{"-n", h.NS, "link", "set", LinkName, "address", h.MAC.String()},
-		{"-n", h.NS, "addr", "add", h.V4.String(), "dev", LinkName},
+		{"link", "set", "lo", "up"},
+		{"link", "set", LinkName, "address", h.MAC.String()},
+		{"addr", "add", h.V4.String(), "dev", LinkName},
 	}
 	if h.V6.IsValid() {
-		steps = append(steps, []string{"-n", h.NS, "addr", "add", h.V6.String(), "dev", LinkName})
+		steps = append(steps, []string{"addr", "add", h.V6.String(), "dev", LinkName})
 	}
 	steps = append(steps,
-		[]string{"-n", h.NS, "link", "set", LinkName, "up"},
-		[]string{"-n", h.NS, "route", "add", "224.0.0.0/4", "dev", LinkName},
+		[]string{"link", "set", LinkName, "up"},
+		[]string{"route", "add", "224.0.0.0/4", "dev", LinkName},
 	)
-	if err := ipSteps(steps); err != nil {
+	if err := ipBatch(h.NS, steps); err != nil {
 		return err
 	}
 	if h.V6.IsValid() {
@@ -226,7 +352,10 @@ func (nt *Net) Host(i int) Host {
 
 func (nt *Net) host(i int) Host {
 	if i < 1 || i > len(nt.hosts) {
-		nt.t.Fatalf("netns: no host %d (have %d)", i, len(nt.hosts))
+		if nt.t != nil {
+			nt.t.Fatalf("netns: no host %d (have %d)", i, len(nt.hosts))
+		}
+		panic(fmt.Sprintf("netns: no host %d (have %d)", i, len(nt.hosts)))
 	}
 	return nt.hosts[i-1]
 }
@@ -250,7 +379,7 @@ func (nt *Net) Exec(ctx context.Context, i int, name string, args ...string) *ex
 // Sockets opened by fn stay in that namespace; goroutines started by fn do
 // not run in it. If switching back fails the thread stays locked, so the
 // runtime destroys it when the goroutine ends.
-func (nt *Net) Do(i int, fn func() error) error {
+func (nt *Net) Do(i int, fn func() error) (err error) {
 	target, err := vnetns.GetFromName(nt.nsName(i))
 	if err != nil {
 		return fmt.Errorf("netns: open %s: %w", nt.nsName(i), err)
@@ -268,8 +397,12 @@ func (nt *Net) Do(i int, fn func() error) error {
 		return fmt.Errorf("netns: enter %s: %w", nt.nsName(i), err)
 	}
 	defer func() {
-		if err := vnetns.Set(orig); err != nil {
-			nt.t.Errorf("netns: cannot switch the thread back (left locked): %v", err)
+		if serr := vnetns.Set(orig); serr != nil {
+			if nt.t != nil {
+				nt.t.Errorf("netns: cannot switch the thread back (left locked): %v", serr)
+				return
+			}
+			err = errors.Join(err, fmt.Errorf("netns: cannot switch the thread back (left locked): %w", serr))
 			return
 		}
 		runtime.UnlockOSThread()
@@ -309,154 +442,31 @@ func (nt *Net) SetLinkUp(i int, up bool) error {
 	return ipCmd("-n", nt.host(i).NS, "link", "set", LinkName, state)
 }
 
-// Capture records the bridge's traffic to a pcap file with tcpdump until
-// the returned stop is called or ctx ends (stop is also registered with
-// t.Cleanup). It fails when tcpdump is not installed.
-func (nt *Net) Capture(ctx context.Context, path string) (stop func() error, err error) {
-	if _, err := exec.LookPath("tcpdump"); err != nil {
-		return nil, errors.New("netns: tcpdump is not installed")
-	}
-	var stderr syncBuffer
-	// --immediate-mode: without it libpcap hands packets over per ring
-	// block, and those of the last block are lost when tcpdump is stopped.
-	cmd := nt.Exec(ctx, 0, "tcpdump", "-i", bridgeDev, "--immediate-mode", "-U", "-n", "-w", path)
-	cmd.Stderr = &stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	var once sync.Once
-	var werr error
-	stop = func() error {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			werr = cmd.Wait()
-			var ee *exec.ExitError
-			if errors.As(werr, &ee) {
-				werr = nil // tcpdump ends on SIGINT
-			}
-		})
-		return werr
-	}
-	nt.t.Cleanup(func() { _ = stop() })
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(stderr.String(), "listening on") {
-		if time.Now().After(deadline) {
-			_ = stop()
-			return nil, fmt.Errorf("netns: tcpdump did not start: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return stop, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// cleanup kills whatever still runs in the namespaces and deletes them.
-func (nt *Net) cleanup() {
-	nt.mu.Lock()
-	nss := nt.nss
-	nt.nss = nil
-	nt.mu.Unlock()
-	for i := len(nss) - 1; i >= 0; i-- {
-		if err := removeNS(nss[i]); err != nil {
-			nt.t.Errorf("netns: %v", err)
-		}
-	}
-}
-
-// removeNS kills the processes in the namespace (never this process) and
-// deletes it.
-func removeNS(name string) error {
-	out, err := ipOutput("netns", "pids", name)
-	if err == nil {
-		for _, f := range strings.Fields(out) {
-			pid, err := strconv.Atoi(f)
-			if err != nil || pid == os.Getpid() || pid <= 1 {
-				continue
-			}
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	return ipCmd("netns", "del", name)
-}
-
-// Sweep deletes the namespaces left by crashed runs of this harness: those
-// whose name starts with prefix (which must itself start with Prefix) and
-// has the harness's form dsc-<pid>-<n>-…, where process pid is gone.
-// Namespaces of live processes, and any other namespace, are never
-// touched. It returns how many it removed.
-func Sweep(prefix string) (int, error) {
-	if !strings.HasPrefix(prefix, Prefix) {
-		return 0, fmt.Errorf("netns: sweep prefix %q does not start with %q", prefix, Prefix)
-	}
-	out, err := ipOutput("netns", "list")
-	if err != nil {
-		return 0, err
-	}
-	removed := 0
-	var errs []error
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || !strings.HasPrefix(f[0], prefix) {
-			continue
-		}
-		name := f[0]
-		pid, ok := ownerPID(name)
-		if !ok || pid == os.Getpid() || processAlive(pid) {
-			continue
-		}
-		if err := removeNS(name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		removed++
-	}
-	return removed, errors.Join(errs...)
-}
-
-// ownerPID parses dsc-<pid>-<n>-….
-func ownerPID(name string) (int, bool) {
-	parts := strings.SplitN(strings.TrimPrefix(name, Prefix), "-", 3)
-	if len(parts) < 3 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(parts[0])
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	if _, err := strconv.Atoi(parts[1]); err != nil {
-		return 0, false
-	}
-	return pid, true
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
 func ipSteps(steps [][]string) error {
 	for _, s := range steps {
 		if err := ipCmd(s...); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ipBatch runs the commands in namespace ns with one ip process; it stops
+// at the first that fails.
+func ipBatch(ns string, cmds [][]string) error {
+	var script strings.Builder
+	for _, c := range cmds {
+		script.WriteString(strings.Join(c, " "))
+		script.WriteByte('\n')
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(script.String())
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("ip -n %s -batch: %w: %s (script:\n%s)", ns, err, strings.TrimSpace(stderr.String()), script.String())
 	}
 	return nil
 }

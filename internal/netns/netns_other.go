@@ -5,6 +5,7 @@ package netns
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"testing"
@@ -22,6 +23,19 @@ func New(t testing.TB, _ int, _ ...Option) *Net {
 	skip(t, "network namespaces need Linux")
 	return nil
 }
+
+// ErrUnavailable is wrapped by the errors of Available and Build when
+// namespaces cannot be created on this machine.
+var ErrUnavailable = errors.New("network namespaces unavailable")
+
+// Available always fails outside Linux.
+func Available() error { return fmt.Errorf("netns: %w: %w", errUnsupported, ErrUnavailable) }
+
+// Build always fails outside Linux.
+func Build(int, ...Option) (*Net, error) { return nil, Available() }
+
+// Close does nothing.
+func (*Net) Close() error { return nil }
 
 // Sweep does nothing outside Linux.
 func Sweep(string) (int, error) { return 0, nil }

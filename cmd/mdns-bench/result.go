@@ -1,0 +1,244 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+)
+
+// Result is one run's metrics and parameters (one JSON object per run).
+// Times are milliseconds since the common start; a null time never
+// happened within the run.
+type Result struct {
+	runConfig
+	ConvergeTimeoutS float64 `json:"converge_timeout_s"`
+	WindowS          float64 `json:"window_s"`
+	SteadyS          float64 `json:"steady_s"`
+	SettleS          float64 `json:"settle_s"`
+	DialTimeoutS     float64 `json:"dial_timeout_s"`
+	Start            string  `json:"start"` // RFC 3339, the common start
+
+	// Converged: every node found every other and every pair connected
+	// within the convergence timeout.
+	Converged bool `json:"converged"`
+	// FindAllMS[i]: when node i had found every other node.
+	FindAllMS []*float64 `json:"find_all_ms"`
+	FindAll   stats      `json:"find_all"`
+	// ConnectAllMS[i]: when every pair of node i was connected (reported
+	// by either side).
+	ConnectAllMS []*float64 `json:"connect_all_ms"`
+	ConnectAll   stats      `json:"connect_all"`
+	// MeshFoundMS / MeshConnectedMS: the last node's FindAll /
+	// ConnectAll, null if some never completed.
+	MeshFoundMS     *float64 `json:"mesh_found_ms"`
+	MeshConnectedMS *float64 `json:"mesh_connected_ms"`
+	// ProbingAll (probe hints only): when node i had seen every other
+	// node probing or announcing.
+	ProbingAll *stats `json:"probing_or_found_all,omitempty"`
+	// MissedPairs: ordered pairs (i, j) where i never found j within the
+	// run; UnconnectedPairs: unordered pairs never connected.
+	MissedPairs      int `json:"missed_pairs"`
+	UnconnectedPairs int `json:"unconnected_pairs"`
+
+	// Packets sent (counted once, on ingress of the bridge ports).
+	// Conv: start → convergence (or the timeout); Window: the first
+	// window_s seconds; Steady: steady_s seconds after both.
+	Conv   window  `json:"conv"`
+	Window window  `json:"window"`
+	Steady *window `json:"steady,omitempty"`
+
+	// Kernel UDP receive-buffer drops summed over the host namespaces
+	// (Udp RcvbufErrors + Udp6RcvbufErrors), delta over the run.
+	RcvbufDrops   uint64 `json:"rcvbuf_drops"`
+	RcvbufDropsV4 uint64 `json:"rcvbuf_drops_v4"`
+	RcvbufDropsV6 uint64 `json:"rcvbuf_drops_v6"`
+	// InjectedLoss: datagrams dropped by --loss.
+	InjectedLoss uint64 `json:"injected_loss"`
+
+	// CPU seconds (user+sys) of each node from the common start to SIGTERM,
+	// and per minute of the steady window.
+	CPUS            []float64 `json:"cpu_s"`
+	CPU             stats     `json:"cpu"`
+	RunS            float64   `json:"run_s"` // common start → SIGTERM
+	SteadyCPUPerMin []float64 `json:"steady_cpu_s_per_min,omitempty"`
+	SteadyCPU       *stats    `json:"steady_cpu_per_min,omitempty"`
+	RSSMiB          []float64 `json:"peak_rss_mib"` // VmHWM
+	RSS             stats     `json:"peak_rss"`
+	FoundCalls      int64     `json:"found_calls"` // go-libp2p: HandlePeerFound calls, all nodes
+	DialFailed      int64     `json:"dial_failed"`
+	EventsDropped   uint64    `json:"events_dropped"`
+	PacketsNote     string    `json:"packets_note"`
+}
+
+// window is the wire traffic of one window.
+type window struct {
+	Seconds              float64 `json:"seconds"`
+	wireCounters                 // totals over the LAN
+	PacketsPerNode       float64 `json:"packets_per_node"`
+	PacketsPerNodePerMin float64 `json:"packets_per_node_per_min"`
+	BytesPerNodePerMin   float64 `json:"bytes_per_node_per_min"`
+}
+
+// stats summarise a metric over the nodes (or runs).
+type stats struct {
+	N      int     `json:"n"` // values (nodes that reached it)
+	Mean   float64 `json:"mean"`
+	Median float64 `json:"median"`
+	P99    float64 `json:"p99"`
+	Max    float64 `json:"max"`
+}
+
+func summarize(v []float64) stats {
+	v = slices.DeleteFunc(slices.Clone(v), math.IsNaN)
+	if len(v) == 0 {
+		return stats{Mean: math.NaN(), Median: math.NaN(), P99: math.NaN(), Max: math.NaN()}
+	}
+	slices.Sort(v)
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	med := v[len(v)/2]
+	if len(v)%2 == 0 {
+		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	// Nearest rank.
+	p99 := v[int(math.Ceil(0.99*float64(len(v))))-1]
+	return stats{N: len(v), Mean: sum / float64(len(v)), Median: med, P99: p99, Max: v[len(v)-1]}
+}
+
+func ptr(x float64) *float64 {
+	if math.IsNaN(x) {
+		return nil
+	}
+	return &x
+}
+
+func ptrs(v []float64) []*float64 {
+	out := make([]*float64, len(v))
+	for i, x := range v {
+		out[i] = ptr(x)
+	}
+	return out
+}
+
+func newWindow(a, b snapshot, n int) window {
+	w := window{Seconds: b.at.Sub(a.at).Seconds(), wireCounters: b.c.sub(a.c)}
+	w.PacketsPerNode = float64(w.Packets) / float64(n)
+	if w.Seconds > 0 {
+		w.PacketsPerNodePerMin = w.PacketsPerNode / w.Seconds * 60
+		w.BytesPerNodePerMin = float64(w.Bytes) / float64(n) / w.Seconds * 60
+	}
+	return w
+}
+
+// lastOf returns the latest time of row i of m over j ≠ i (NaN if one is
+// missing); either, when set, also counts m[j][i].
+func lastOf(m [][]float64, i int, either bool) float64 {
+	last := 0.0
+	for j := range m {
+		if j == i {
+			continue
+		}
+		t := m[i][j]
+		if either && (math.IsNaN(t) || m[j][i] < t) {
+			t = m[j][i]
+		}
+		if math.IsNaN(t) {
+			return math.NaN()
+		}
+		last = max(last, t)
+	}
+	return last
+}
+
+func (r *run) result(converged bool, drops0, drops1 []udpDrops, lost uint64) *Result {
+	n := r.cfg.N
+	res := &Result{runConfig: r.cfg, ConvergeTimeoutS: r.cfg.ConvergeTimeout.Seconds(), WindowS: r.cfg.Window.Seconds(),
+		SteadyS: r.cfg.Steady.Seconds(), SettleS: r.cfg.Settle.Seconds(), DialTimeoutS: r.cfg.DialTimeout.Seconds(), Start: r.t0.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		Converged: converged, InjectedLoss: lost,
+		PacketsNote: "UDP port 5353 packets sent by the hosts, counted once each on ingress of the bridge ports; bytes are IP lengths"}
+	findAll, connAll, probeAll := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := 0; i < n; i++ {
+		findAll[i] = lastOf(r.found, i, false) * 1000
+		connAll[i] = lastOf(r.conn, i, true) * 1000
+		probeAll[i] = math.NaN()
+		if r.cfg.ProbeHints {
+			early := nanMatrix(n)
+			for j := 0; j < n; j++ {
+				early[i][j] = r.found[i][j]
+				if p := r.probing[i][j]; !math.IsNaN(p) && !(p > early[i][j]) {
+					early[i][j] = p
+				}
+			}
+			probeAll[i] = lastOf(early, i, false) * 1000
+		}
+		for j := 0; j < n; j++ {
+			if i != j && math.IsNaN(r.found[i][j]) {
+				res.MissedPairs++
+			}
+			if i < j && math.IsNaN(r.conn[i][j]) && math.IsNaN(r.conn[j][i]) {
+				res.UnconnectedPairs++
+			}
+		}
+	}
+	res.FindAllMS, res.FindAll = ptrs(findAll), summarize(findAll)
+	res.ConnectAllMS, res.ConnectAll = ptrs(connAll), summarize(connAll)
+	if res.FindAll.N == n {
+		res.MeshFoundMS = ptr(res.FindAll.Max)
+	}
+	if res.ConnectAll.N == n {
+		res.MeshConnectedMS = ptr(res.ConnectAll.Max)
+	}
+	if r.cfg.ProbeHints {
+		s := summarize(probeAll)
+		res.ProbingAll = &s
+	}
+
+	begin := r.snaps["begin"]
+	begin.at = r.t0 // nodes send nothing before the common start
+	res.Conv = newWindow(begin, r.snaps["conv"], n)
+	res.Window = newWindow(begin, r.snaps["window"], n)
+	if s1, ok := r.snaps["steady1"]; ok {
+		w := newWindow(r.snaps["steady0"], s1, n)
+		res.Steady = &w
+	}
+	for i := range drops1 {
+		res.RcvbufDropsV4 += drops1[i].V4 - drops0[i].V4
+		res.RcvbufDropsV6 += drops1[i].V6 - drops0[i].V6
+	}
+	res.RcvbufDrops = res.RcvbufDropsV4 + res.RcvbufDropsV6
+
+	for _, nd := range r.nodes {
+		f := nd.final
+		res.CPUS = append(res.CPUS, f.Usage.sub(*f.Start).seconds())
+		res.RSSMiB = append(res.RSSMiB, float64(f.VmHWMKiB)/1024)
+		res.FoundCalls += f.FoundCalls
+		res.DialFailed += f.DialFailed
+		res.EventsDropped += f.EventsDropped
+		res.RunS = max(res.RunS, f.T)
+		if res.Steady != nil {
+			used := nd.marks["steady1"].sub(nd.marks["steady0"]).seconds()
+			res.SteadyCPUPerMin = append(res.SteadyCPUPerMin, used/res.Steady.Seconds*60)
+		}
+	}
+	res.CPU, res.RSS = summarize(res.CPUS), summarize(res.RSSMiB)
+	if res.Steady != nil {
+		s := summarize(res.SteadyCPUPerMin)
+		res.SteadyCPU = &s
+	}
+	return res
+}
+
+// MarshalJSON writes NaN (no value) as null.
+func (s stats) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		N      int      `json:"n"`
+		Mean   *float64 `json:"mean"`
+		Median *float64 `json:"median"`
+		P99    *float64 `json:"p99"`
+		Max    *float64 `json:"max"`
+	}{s.N, ptr(s.Mean), ptr(s.Median), ptr(s.P99), ptr(s.Max)})
+}
