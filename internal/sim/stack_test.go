@@ -1,0 +1,96 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+
+	"github.com/chorus-services/discovery/browser"
+	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/chorus-services/discovery/responder"
+)
+
+// mdnsNode is our protocol stack as the facade wires it, without a libp2p
+// host: one Conn shared by a responder and a browser through
+// transport.Split.
+type mdnsNode struct {
+	resp   *responder.Responder
+	brow   *browser.Browser
+	kids   []*transport.SplitConn
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// mdnsStack is the Stack of the simulations: the repository's responder
+// and browser with their defaults, queues sized by Params.QueueLen.
+func mdnsStack(cfg NodeConfig) (Node, error) {
+	kids := transport.Split(cfg.Conn, 2, cfg.QueueLen)
+	resp, err := responder.New(responder.Config{
+		Conn: kids[0], PeerID: cfg.ID, Addrs: cfg.Addrs, QueueLen: cfg.QueueLen,
+		TTLHost: cfg.TTLHost, TTLOther: cfg.TTLOther,
+		Rand: rand.New(rand.NewPCG(cfg.Seed, 1)),
+	})
+	if err != nil {
+		kids[0].Close()
+		kids[1].Close()
+		return nil, err
+	}
+	brow, err := browser.New(browser.Config{
+		Conn: kids[1], Self: cfg.ID, ReceiveQueue: cfg.QueueLen, EventQueue: cfg.QueueLen,
+		MaxPeers: max(browser.DefaultMaxPeers, 2*cfg.Nodes), MaxRecords: max(browser.DefaultMaxRecords, 8*cfg.Nodes),
+		Rand: rand.New(rand.NewPCG(cfg.Seed, 2)),
+	})
+	if err != nil {
+		resp.Close()
+		kids[1].Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &mdnsNode{resp: resp, brow: brow, kids: kids, cancel: cancel}
+	n.wg.Go(func() { _ = resp.Run(ctx) })
+	n.wg.Go(func() { _ = brow.Run(ctx) })
+	n.wg.Go(func() {
+		for ev := range brow.Events() {
+			switch ev.Kind {
+			case browser.Found:
+				cfg.Found(ev.Peer.ID, ev.Time)
+			case browser.Lost:
+				cfg.Lost(ev.Peer.ID, ev.Time)
+			}
+		}
+	})
+	return n, nil
+}
+
+func (n *mdnsNode) Stats() map[string]uint64 {
+	out := map[string]uint64{}
+	addFields(out, "responder.", n.resp.Stats())
+	addFields(out, "browser.", n.brow.Stats())
+	out["split.SplitDropped"] = n.kids[0].Dropped() + n.kids[1].Dropped()
+	return out
+}
+
+// Close stops the browser first (its peers' goodbyes no longer concern
+// it), then the responder, which says goodbye (RFC 6762 §10.1).
+func (n *mdnsNode) Close() error {
+	err := errors.Join(n.brow.Close(), n.resp.Close())
+	n.cancel()
+	n.wg.Wait()
+	return err
+}
+
+// addFields adds the unsigned integer fields of a Stats struct.
+func addFields(out map[string]uint64, prefix string, s any) {
+	v := reflect.ValueOf(s)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Uint64:
+			out[prefix+v.Type().Field(i).Name] = f.Uint()
+		case reflect.Int:
+			out[prefix+v.Type().Field(i).Name] = uint64(max(f.Int(), 0))
+		}
+	}
+}
