@@ -33,6 +33,7 @@ type MDNSDiscovery struct {
 	brow  *browser.Browser
 	dial  *dialer.Dialer
 	watch *transport.Watcher
+	udp   *transport.UDP // nil with WithConn
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -70,6 +71,9 @@ type DiscoveryMetrics struct {
 	Responder responder.Stats
 	Browser   browser.Stats
 	Dialer    dialer.Stats
+	// Transport counts the sockets' drops, errors and reopens (zero with
+	// an injected Conn).
+	Transport transport.Stats
 }
 
 // NewMDNSDiscovery starts mDNS discovery for h under serviceTag (empty:
@@ -117,7 +121,7 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 		for _, p := range udp.Problems() {
 			log.Warn("discovery: interface problem", "problem", p.String())
 		}
-		conn = udp
+		conn, d.udp = udp, udp
 		watchIfaces = true // created last: a Watcher holds resources until it runs
 	}
 	kids := transport.Split(conn, 2, 256)
@@ -127,7 +131,7 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 			kids[1].Close()
 		}
 	}()
-	respEv, browEv := fanOut(events != nil || watchIfaces)
+	respEv, browEv, addrEv := fanOut(events != nil || watchIfaces)
 
 	addrs, err := announceAddrs(h)
 	if err != nil {
@@ -177,10 +181,10 @@ func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDisc
 		d.goRun("watcher", d.watch.Run)
 	}
 	if events != nil {
-		d.goRun("interface events", func(ctx context.Context) error { return pump(ctx, events, respEv, browEv) })
+		d.goRun("interface events", func(ctx context.Context) error { return pump(ctx, events, respEv, browEv, addrEv) })
 	}
 	d.goRun("browser events", d.browserEvents)
-	d.goRun("address updates", func(ctx context.Context) error { return d.followAddrs(ctx, sub) })
+	d.goRun("address updates", func(ctx context.Context) error { return d.followAddrs(ctx, sub, addrEv.ch) })
 	go func() { // the parent context ends discovery like Close does
 		defer close(d.parentEnd)
 		select {
@@ -307,6 +311,9 @@ func (d *MDNSDiscovery) Metrics() DiscoveryMetrics {
 	m.PeersKnown = m.Browser.Peers
 	if d.dial != nil {
 		m.Dialer = d.dial.Stats()
+	}
+	if d.udp != nil {
+		m.Transport = d.udp.Stats()
 	}
 	return m
 }

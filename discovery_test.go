@@ -288,7 +288,8 @@ func TestPrometheus(t *testing.T) {
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
-	for _, want := range []string{"mdns_discovery_packets_sent_total", "mdns_discovery_peers_known", "mdns_discovery_dials_total", "mdns_discovery_dropped_total"} {
+	for _, want := range []string{"mdns_discovery_packets_sent_total", "mdns_discovery_peers_known", "mdns_discovery_dials_total", "mdns_discovery_dropped_total",
+		"mdns_discovery_socket_errors_total", "mdns_discovery_socket_reopens_total"} {
 		if !names[want] {
 			t.Errorf("metric %s missing (have %v)", want, names)
 		}

@@ -20,12 +20,15 @@ var metricHelp = map[string]string{
 	"probe_conflicts_total":    "probe and record conflicts (RFC 6762 §9)",
 	"queries_sent_total":       "browse queries sent",
 	"queries_suppressed_total": "browse queries suppressed (RFC 6762 §7.3)",
+	"socket_errors_total":      "mDNS socket failures, by operation (read, write, reopen)",
+	"socket_reopens_total":     "mDNS sockets reopened after a persistent failure",
 }
 
 func newCollector(d *MDNSDiscovery) *collector {
 	c := &collector{d: d, descs: map[string]*prometheus.Desc{}}
 	labels := map[string][]string{
 		"packets_received_total": {"component"}, "packets_sent_total": {"kind"}, "dropped_total": {"reason"}, "dials_total": {"outcome"},
+		"socket_errors_total": {"op"},
 	}
 	for name, help := range metricHelp {
 		c.descs[name] = prometheus.NewDesc("mdns_discovery_"+name, help, labels[name], prometheus.Labels{"service": d.service})
@@ -69,4 +72,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("probe_conflicts_total", r.Conflicts)
 	counter("queries_sent_total", b.QueriesSent)
 	counter("queries_suppressed_total", b.QueriesSuppressed)
+	tr := m.Transport
+	counter("socket_errors_total", tr.ReadErrors, "read")
+	counter("socket_errors_total", tr.WriteErrors, "write")
+	counter("socket_errors_total", tr.ReopenFailures, "reopen")
+	counter("socket_reopens_total", tr.Reopens)
 }

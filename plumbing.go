@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // announceAddrs returns the host's addresses worth announcing on a LAN:
@@ -18,18 +19,33 @@ import (
 // mdns does), without relay, browser-only transports or non-.local DNS
 // names. The responder then announces on each interface only the ones
 // reachable there.
+//
+// The expansion lists the interfaces afresh: the host's own
+// InterfaceListenAddresses caches that list for a minute (go-libp2p's swarm
+// and address manager both do, and EvtLocalAddressesUpdated lags as much),
+// which would keep an address added to or removed from an interface out of,
+// or in, our announcements for that long after the interface event that
+// re-announces them (RFC 6762 §8.4, §10.1).
 func announceAddrs(h host.Host) ([]ma.Multiaddr, error) {
-	all, err := h.Network().InterfaceListenAddresses()
+	listen := h.Network().ListenAddresses()
+	if len(listen) == 0 {
+		return []ma.Multiaddr{}, nil // a host that does not listen (as the swarm reports it)
+	}
+	all, err := manet.ResolveUnspecifiedAddresses(listen, nil)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: listen addresses: %w", err)
 	}
+	return suitableAddrs(all), nil
+}
+
+func suitableAddrs(all []ma.Multiaddr) []ma.Multiaddr {
 	out := make([]ma.Multiaddr, 0, len(all))
 	for _, a := range all {
 		if suitable(a) {
 			out = append(out, a)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func suitable(a ma.Multiaddr) bool {
@@ -63,8 +79,11 @@ func subscribeAddrs(h host.Host) (event.Subscription, error) {
 }
 
 // followAddrs re-announces when the host's addresses change (go-libp2p's
-// mdns never does: go-libp2p#1163).
-func (d *MDNSDiscovery) followAddrs(ctx context.Context, sub event.Subscription) error {
+// mdns never does: go-libp2p#1163), and when an interface changes (ifEvents,
+// nil without a watcher) in a way that changes them: an address added to
+// or removed from an interface the host listens on with an unspecified
+// address.
+func (d *MDNSDiscovery) followAddrs(ctx context.Context, sub event.Subscription, ifEvents <-chan transport.Event) error {
 	defer sub.Close()
 	for {
 		select {
@@ -74,31 +93,62 @@ func (d *MDNSDiscovery) followAddrs(ctx context.Context, sub event.Subscription)
 			if !ok {
 				return nil
 			}
-			addrs, err := announceAddrs(d.host)
-			if err != nil {
-				d.log.Warn("discovery: address update", "err", err)
+			d.reannounce("host addresses changed", true)
+		case _, ok := <-ifEvents:
+			if !ok {
+				ifEvents = nil
 				continue
 			}
-			d.log.Info("discovery: host addresses changed, re-announcing", "addrs", len(addrs))
-			d.addrs.Store(&addrs)
-			d.resp.SetAddrs(addrs)
+			d.reannounce("interface addresses changed", false)
 		}
 	}
+}
+
+// reannounce hands the current addresses to the responder: always when
+// always is set, else only when they changed.
+func (d *MDNSDiscovery) reannounce(why string, always bool) {
+	addrs, err := announceAddrs(d.host)
+	if err != nil {
+		d.log.Warn("discovery: address update", "err", err)
+		return
+	}
+	if !always && sameAddrSet(addrs, *d.addrs.Load()) {
+		return
+	}
+	d.log.Info("discovery: "+why+", re-announcing", "addrs", len(addrs))
+	d.addrs.Store(&addrs)
+	d.resp.SetAddrs(addrs)
+}
+
+func sameAddrSet(a, b []ma.Multiaddr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := make(map[string]bool, len(a))
+	for _, x := range a {
+		in[string(x.Bytes())] = true
+	}
+	for _, x := range b {
+		if !in[string(x.Bytes())] {
+			return false
+		}
+	}
+	return true
 }
 
 // eventTap is one consumer's bounded copy of the interface events.
 type eventTap struct{ ch chan transport.Event }
 
-// fanOut returns two taps for the responder and the browser (nil channels
-// when there will be no interface events).
-func fanOut(enabled bool) (eventTap, eventTap) {
+// fanOut returns the taps of the responder, the browser and followAddrs
+// (nil channels when there will be no interface events).
+func fanOut(enabled bool) (resp, brow, addrs eventTap) {
 	if !enabled {
-		return eventTap{}, eventTap{}
+		return eventTap{}, eventTap{}, eventTap{}
 	}
-	return eventTap{make(chan transport.Event, 64)}, eventTap{make(chan transport.Event, 64)}
+	return eventTap{make(chan transport.Event, 64)}, eventTap{make(chan transport.Event, 64)}, eventTap{make(chan transport.Event, 64)}
 }
 
-// pump copies every interface event to both taps; a full tap loses the
+// pump copies every interface event to every tap; a full tap loses the
 // event (the consumers re-read the interface list on the next one).
 func pump(ctx context.Context, src <-chan transport.Event, taps ...eventTap) error {
 	defer func() {

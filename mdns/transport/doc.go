@@ -26,9 +26,25 @@
 //
 // Interfaces come and go: a Watcher reports changes (netlink on Linux,
 // polling elsewhere), on which the owner calls UDP.Refresh to join and
-// leave groups, and re-announces (RFC 6762 §13). Failures that do not stop
-// the Conn — an unavailable family, a group that cannot be joined on one
-// interface — are logged and listed by UDP.Problems.
+// leave groups, and re-announces (RFC 6762 §13). On Linux an IPv6 address
+// still under duplicate address detection is not listed (sends from it
+// fail) until the detection ends, when the Watcher reports it added.
+// Failures that do not stop the Conn — an unavailable family, a group that
+// cannot be joined on one interface, a socket failing — are logged and
+// listed by UDP.Problems.
+//
+// Sockets fail and recover (udp_recover.go): a family's reader retries a
+// failed read with exponential backoff (50 ms doubling to 5 s) and closes
+// and reopens the socket — port 5353, same options, the group joined again
+// on every interface the family used — when the error says the socket is
+// gone (closed under us, EBADF, ENOTSOCK, ECONNABORTED from SOCK_DESTROY)
+// or after four failed reads in a row. The other family is untouched and
+// Close stops a reader that is backing off or reopening. UDP.Stats counts
+// ReadErrors, WriteErrors, Reopens and ReopenFailures; the current failure
+// is in Problems (step "read" or "reopen"); each episode is logged once at
+// Warn. A failed send is counted and returned, never acted on: a socket
+// that is gone fails its reads too, and the other send errors (no route,
+// address gone, no buffer space) would meet a new socket just the same.
 //
 // Platform notes: Windows has no control messages in golang.org/x/net, so
 // there the receiving interface is inferred from the source address, Dst is

@@ -34,7 +34,8 @@ func SelectInterfaces(names []string, includeLoopback bool) ([]Interface, error)
 }
 
 // systemInterfaces lists every interface of the calling thread's network
-// namespace with its addresses.
+// namespace with its usable addresses (on Linux, IPv6 addresses still under
+// duplicate address detection are left out: see dropUnusableV6).
 func systemInterfaces() ([]Interface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -51,6 +52,7 @@ func systemInterfaces() ([]Interface, error) {
 		out = append(out, toInterface(&ifs[i], addrs))
 	}
 	slices.SortFunc(out, func(a, b Interface) int { return a.Index - b.Index })
+	dropUnusableV6(out)
 	return out, nil
 }
 

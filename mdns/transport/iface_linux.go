@@ -71,6 +71,9 @@ func (r *nsRef) doLocked(fn func() error) (restored bool, err error) {
 	return true, ferr
 }
 
+// noNS is a reference to no namespace: do runs fn where it is called.
+func noNS() nsRef { return nsRef{h: vnetns.None()} }
+
 func (r *nsRef) close() {
 	if r.h.IsOpen() {
 		_ = r.h.Close()

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/chorus-services/discovery/mdns"
 )
@@ -61,12 +60,18 @@ func (p Problem) String() string {
 	return s + ": " + p.Err.Error()
 }
 
-// Stats counts what a UDP Conn received and what it dropped.
+// Stats counts what a UDP Conn received and dropped, and how its sockets
+// failed and recovered.
 type Stats struct {
 	Received uint64 // datagrams handed to ReadPacket
 	Dropped  uint64 // dropped because the receive queue was full
 	Oversize uint64 // dropped because larger than mdns.MaxPacketSize
 	Foreign  uint64 // dropped because they arrived on an interface not in use
+
+	ReadErrors     uint64 // socket reads that failed (every retry counts)
+	WriteErrors    uint64 // sends the socket refused (not invalid packets, not after Close)
+	Reopens        uint64 // sockets closed and opened again after a persistent failure
+	ReopenFailures uint64 // reopen attempts that failed (retried with backoff)
 }
 
 const (
@@ -77,9 +82,6 @@ const (
 	// rxBufSize lets an oversize datagram be told from one of exactly
 	// mdns.MaxPacketSize bytes.
 	rxBufSize = mdns.MaxPacketSize + 1
-	// readErrBackoff spaces out reads after a socket error other than
-	// close, so that a persistent error cannot spin.
-	readErrBackoff = 50 * time.Millisecond
 )
 
 type rxBuf struct {
@@ -99,16 +101,24 @@ type UDP struct {
 	cfg Config
 	log *slog.Logger
 
-	socks [2]famSock // [0] IPv4, [1] IPv6; nil when not open
+	// sockMu guards socks: a family's socket is replaced when it is
+	// reopened (udp_recover.go). Close closes them under it.
+	sockMu sync.RWMutex
+	socks  [2]famSock // [0] IPv4, [1] IPv6; nil when not open
+	// open opens a family's socket (openSock; replaced by tests).
+	open func(v4 bool) (famSock, []Problem, error)
 
-	refreshMu sync.Mutex // serialises Refresh, and Close's release of ns
+	// refreshMu serialises Refresh, reopens (whose group joins must not
+	// interleave with a refresh's) and Close's release of ns.
+	refreshMu sync.Mutex
 	ns        nsRef
 
 	mu       sync.RWMutex
 	ifs      map[int]*Interface // interfaces joined in at least one family
 	named    map[string]bool
-	sockProb []Problem // from Listen, kept
-	ifProb   []Problem // from the last refresh
+	sockProb []Problem   // from Listen, kept
+	ifProb   []Problem   // from the last refresh
+	failProb [2]*Problem // a family's current read or reopen failure
 
 	rx   chan *rxBuf
 	pool sync.Pool
@@ -118,7 +128,8 @@ type UDP struct {
 	closeErr  error
 	wg        sync.WaitGroup
 
-	received, dropped, oversize, foreign atomic.Uint64
+	received, dropped, oversize, foreign      atomic.Uint64
+	readErrs, writeErrs, reopens, reopenFails atomic.Uint64
 }
 
 var _ Conn = (*UDP)(nil)
@@ -141,15 +152,7 @@ func Listen(cfg Config) (*UDP, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	u := &UDP{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		ifs:   map[int]*Interface{},
-		named: map[string]bool{},
-		rx:    make(chan *rxBuf, rxQueueLen),
-		done:  make(chan struct{}),
-	}
-	u.pool.New = func() any { return &rxBuf{b: make([]byte, rxBufSize)} }
+	u := newUDP(cfg)
 	for _, n := range cfg.Interfaces {
 		u.named[n] = true
 	}
@@ -170,7 +173,7 @@ func Listen(cfg Config) (*UDP, error) {
 		if (v4 && cfg.DisableIPv4) || (!v4 && cfg.DisableIPv6) {
 			continue
 		}
-		s, probs, err := openSock(v4)
+		s, probs, err := u.open(v4)
 		if err != nil {
 			openErr = errors.Join(openErr, fmt.Errorf("%s: %w", familyName(v4), err))
 			u.addSockProblem(problemf(v4, "listen", err))
@@ -195,14 +198,37 @@ func Listen(cfg Config) (*UDP, error) {
 		_ = u.Close()
 		return nil, err
 	}
-	for _, s := range u.socks {
-		if s != nil {
-			u.wg.Add(1)
-			go u.readLoop(s)
-		}
-	}
+	u.start()
 	u.log.Info("mdns transport listening", "interfaces", len(u.ifs))
 	return u, nil
+}
+
+// newUDP returns a UDP with no socket open yet.
+func newUDP(cfg Config) *UDP {
+	u := &UDP{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		open:  openSock,
+		ifs:   map[int]*Interface{},
+		named: map[string]bool{},
+		rx:    make(chan *rxBuf, rxQueueLen),
+		done:  make(chan struct{}),
+	}
+	u.pool.New = func() any { return &rxBuf{b: make([]byte, rxBufSize)} }
+	for _, n := range cfg.Interfaces {
+		u.named[n] = true
+	}
+	return u
+}
+
+// start starts one reader goroutine per open family.
+func (u *UDP) start() {
+	for fi, s := range u.socks {
+		if s != nil {
+			u.wg.Add(1)
+			go u.readLoop(fi)
+		}
+	}
 }
 
 func openSock(v4 bool) (famSock, []Problem, error) {
@@ -227,11 +253,18 @@ func (u *UDP) addSockProblem(p Problem) {
 	u.mu.Unlock()
 }
 
+// sock returns the current socket of a family (nil when not open).
 func (u *UDP) sock(v4 bool) famSock {
+	u.sockMu.RLock()
+	defer u.sockMu.RUnlock()
+	return u.socks[famIndex(v4)]
+}
+
+func famIndex(v4 bool) int {
 	if v4 {
-		return u.socks[0]
+		return 0
 	}
-	return u.socks[1]
+	return 1
 }
 
 func (u *UDP) closed() bool {
@@ -240,53 +273,6 @@ func (u *UDP) closed() bool {
 		return true
 	default:
 		return false
-	}
-}
-
-// readLoop reads one family's socket until Close. A full queue drops the
-// new datagram; no goroutine is started per packet.
-func (u *UDP) readLoop(s famSock) {
-	defer u.wg.Done()
-	failing := false
-	for {
-		rb := u.pool.Get().(*rxBuf)
-		n, err := s.read(rb.b, &rb.meta)
-		if err != nil {
-			u.pool.Put(rb)
-			if u.closed() {
-				return
-			}
-			if !failing {
-				u.log.Warn("mdns transport read failed", "family", familyName(s.v4()), "err", err)
-			}
-			failing = true
-			t := time.NewTimer(readErrBackoff)
-			select {
-			case <-u.done:
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			continue
-		}
-		failing = false
-		if n > mdns.MaxPacketSize {
-			u.oversize.Add(1)
-			u.pool.Put(rb)
-			continue
-		}
-		rb.n, rb.v4 = n, s.v4()
-		if !u.accept(rb) {
-			u.foreign.Add(1)
-			u.pool.Put(rb)
-			continue
-		}
-		select {
-		case u.rx <- rb:
-		default:
-			u.dropped.Add(1)
-			u.pool.Put(rb)
-		}
 	}
 }
 
@@ -391,36 +377,52 @@ func (u *UDP) Interfaces() []Interface {
 }
 
 // Problems returns what failed without stopping the Conn: the socket-level
-// problems of Listen and the interface problems of the last refresh.
+// problems of Listen, the interface problems of the last refresh and, for a
+// family whose socket is failing, the current read or reopen failure (step
+// "read" or "reopen"; it disappears once the family works again).
 func (u *UDP) Problems() []Problem {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
-	return append(slices.Clone(u.sockProb), u.ifProb...)
+	out := append(slices.Clone(u.sockProb), u.ifProb...)
+	for _, p := range u.failProb {
+		if p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out
 }
 
-// Stats returns the receive counters.
+// Stats returns the counters.
 func (u *UDP) Stats() Stats {
 	return Stats{
-		Received: u.received.Load(),
-		Dropped:  u.dropped.Load(),
-		Oversize: u.oversize.Load(),
-		Foreign:  u.foreign.Load(),
+		Received:       u.received.Load(),
+		Dropped:        u.dropped.Load(),
+		Oversize:       u.oversize.Load(),
+		Foreign:        u.foreign.Load(),
+		ReadErrors:     u.readErrs.Load(),
+		WriteErrors:    u.writeErrs.Load(),
+		Reopens:        u.reopens.Load(),
+		ReopenFailures: u.reopenFails.Load(),
 	}
 }
 
 // Close closes the sockets, which unblocks ReadPacket, and waits for the
-// reader goroutines to end. Safe to call more than once; later calls
-// return nil.
+// reader goroutines to end, also one that is backing off or reopening its
+// socket. Safe to call more than once; later calls return nil.
 func (u *UDP) Close() error {
 	first := false
 	u.closeOnce.Do(func() {
 		first = true
 		close(u.done)
+		// A reopen installs its new socket under sockMu only while done is
+		// open, so none can appear after this.
+		u.sockMu.Lock()
 		for _, s := range u.socks {
 			if s != nil {
 				u.closeErr = errors.Join(u.closeErr, s.close())
 			}
 		}
+		u.sockMu.Unlock()
 		u.wg.Wait()
 		u.refreshMu.Lock()
 		u.ns.close()

@@ -65,7 +65,7 @@ func (u *UDP) apply(all []Interface) {
 			continue
 		}
 		for fi, v4 := range []bool{true, false} {
-			if s := u.socks[fi]; s != nil && ((v4 && prev.V4) || (!v4 && prev.V6)) {
+			if s := u.sockAt(fi); s != nil && ((v4 && prev.V4) || (!v4 && prev.V6)) {
 				u.leave(s, &prev, v4)
 			}
 		}
@@ -78,7 +78,7 @@ func (u *UDP) apply(all []Interface) {
 		c.V4, c.V6 = false, false
 		prev, had := old[c.Index]
 		for fi, v4 := range []bool{true, false} {
-			s := u.socks[fi]
+			s := u.sockAt(fi)
 			if s == nil {
 				continue
 			}

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -66,9 +65,16 @@ func (u *UDP) WritePacket(p *Packet) error {
 		ttl = defaultTTL
 	}
 	if err := s.write(p.Data, dst, ifi, ttl); err != nil {
-		if u.closed() || errors.Is(err, net.ErrClosed) {
+		if u.closed() {
 			return ErrClosed
 		}
+		// Counted, not acted on: a socket that is gone fails its reads
+		// too, and its reader reopens it (udp_recover.go; a send racing
+		// with that reopen may find the old socket closed); the other
+		// send errors (ENETUNREACH, EADDRNOTAVAIL, ENOBUFS, a firewall's
+		// EPERM) are about routes and interfaces, which a new socket would
+		// meet just the same.
+		u.writeErrs.Add(1)
 		return fmt.Errorf("transport: send to %v: %w", dst, err)
 	}
 	return nil
