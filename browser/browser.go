@@ -200,8 +200,8 @@ func (b *Browser) ifaceEvent(ev transport.Event) {
 	now := time.Now()
 	b.cfg.Logger.Debug("interface event", "kind", ev.Kind.String(), "iface", ev.IfName)
 	if ev.Kind == transport.IfaceDown {
-		b.flushIface(ev.IfIndex)
-		if s := b.ifaces[ev.IfIndex]; s != nil {
+		if s := b.ifaces[ev.IfIndex]; s != nil && s.active {
+			b.expireIfaceSoon(ev.IfIndex, now)
 			s.active = false
 		}
 	}

@@ -197,7 +197,27 @@ func (b *Browser) withdrawInstance(ifIndex int, instance string, now time.Time) 
 	}
 }
 
-// flushIface removes every record learned on an interface (it went down).
+// ifaceDownGrace is how long the records of an interface that went down
+// are kept: RFC 6762 §10.3 lets a host, instead of flushing them at once,
+// cut their remaining TTL to a few seconds, so that a link that flaps back
+// (a cable re-plugged, a Wi-Fi roam) loses no peer. On the way back up the
+// browser queries again, and these records, below half their TTL, are left
+// out of its known answers (§7.1), so the peers answer and renew them.
+const ifaceDownGrace = 5 * time.Second
+
+// expireIfaceSoon cuts the remaining TTL of every record learned on an
+// interface that went down to ifaceDownGrace (§10.3).
+func (b *Browser) expireIfaceSoon(ifIndex int, now time.Time) {
+	at := now.Add(ifaceDownGrace)
+	for _, e := range b.cache.byKey {
+		if e.ifIndex == ifIndex && e.expires.After(at) {
+			e.expires = at
+			heap.Fix(&b.cache.h, e.hidx)
+		}
+	}
+}
+
+// flushIface removes every record learned on an interface (it is gone).
 func (b *Browser) flushIface(ifIndex int) {
 	var drop []*entry
 	for _, e := range b.cache.byKey {

@@ -253,17 +253,23 @@ func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 	})
 }
 
-// TestIfaceDownFlushes: an interface going down flushes its records.
-func TestIfaceDownFlushes(t *testing.T) {
+// TestIfaceDownGrace: an interface going down keeps its records for a few
+// seconds (RFC 6762 §10.3) and then loses them; nothing is queried while
+// it is down; back up, it browses again with a QU query.
+func TestIfaceDownGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{withEvs: true})
 		defer e.stop()
 		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.at(time.Second)
 		e.iface.SetUp(false)
-		syncWait()
+		e.at(time.Second + ifaceDownGrace - time.Millisecond)
+		if k := kinds(e.evs()); !slices.Equal(k, []string{"found"}) || len(e.b.Peers()) != 1 {
+			t.Fatalf("within the grace: events %v", k)
+		}
+		e.at(time.Second + ifaceDownGrace + time.Millisecond)
 		if k := kinds(e.evs()); !slices.Equal(k, []string{"found", "lost"}) || len(e.b.Peers()) != 0 {
-			t.Fatalf("events %v", k)
+			t.Fatalf("after the grace: events %v", k)
 		}
 		n := len(e.queries())
 		e.at(time.Minute)
@@ -275,6 +281,39 @@ func TestIfaceDownFlushes(t *testing.T) {
 		qs := e.queries()
 		if len(qs) != n+2 || !mdns.IsQU(qs[n].m.Question[0]) {
 			t.Errorf("after up: %d queries, want a new QU query", len(qs)-n)
+		}
+	})
+}
+
+// TestIfaceFlapKeepsPeers: a link down for 2 s and back up loses no peer:
+// the browser queries again without the peer's records among its known
+// answers (they are below half their TTL), and the peer's answer renews
+// them.
+func TestIfaceFlapKeepsPeers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{withEvs: true})
+		defer e.stop()
+		resp := goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
+		e.inject(resp, "10.0.0.9")
+		e.at(time.Second)
+		e.iface.SetUp(false)
+		e.at(3 * time.Second)
+		n := len(e.queries())
+		e.iface.SetUp(true)
+		e.at(3*time.Second + 200*time.Millisecond)
+		qs := e.queries()
+		if len(qs) <= n {
+			t.Fatal("no query after the link came back")
+		}
+		for _, q := range qs[n:] {
+			if len(q.m.Answer) != 0 {
+				t.Errorf("known answers %v: the peer would not answer", q.m.Answer)
+			}
+		}
+		e.inject(resp, "10.0.0.9") // the peer's answer
+		e.at(time.Minute)
+		if k := kinds(e.evs()); !slices.Equal(k, []string{"found"}) || len(e.b.Peers()) != 1 {
+			t.Fatalf("events %v, peers %d", k, len(e.b.Peers()))
 		}
 	})
 }

@@ -67,6 +67,11 @@ func TestMergeAcrossIfacesAndFlavours(t *testing.T) {
 		wlan0.SetUp(false)
 		time.Sleep(time.Millisecond)
 		syncWait()
+		if k := kinds(events()); len(k) != 2 {
+			t.Fatalf("events %v within the down grace (§10.3)", k)
+		}
+		time.Sleep(ifaceDownGrace)
+		syncWait()
 		evs = events()
 		if k := kinds(evs); !slices.Equal(k, []string{"found", "updated", "updated"}) || len(evs[2].Peer.Addrs) != 2 {
 			t.Fatalf("events %v", k)

@@ -59,7 +59,8 @@ func (b *Browser) startSchedule(s *ifaceState, now time.Time) {
 }
 
 // syncIfaces re-reads the Conn's interfaces: new or re-activated ones start
-// a schedule, vanished or down ones stop it and lose their records.
+// a schedule, down ones stop it and keep their records a few seconds
+// (§10.3), vanished ones lose them.
 func (b *Browser) syncIfaces(now time.Time) {
 	list := b.cfg.Conn.Interfaces()
 	seen := map[int]bool{}
@@ -76,7 +77,7 @@ func (b *Browser) syncIfaces(now time.Time) {
 			b.startSchedule(s, now)
 		}
 		if !ifc.Up && s.active {
-			b.flushIface(ifc.Index)
+			b.expireIfaceSoon(ifc.Index, now)
 		}
 		s.active = active
 	}
