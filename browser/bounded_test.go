@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // TestBounded100kPeers: 100k distinct peers announced on the LAN with
@@ -125,6 +127,67 @@ func TestMaxAddrsPerPeer(t *testing.T) {
 		}
 		if st := e.b.Stats(); st.Records != 8 || st.Evicted == 0 {
 			t.Errorf("stats %+v", st)
+		}
+	})
+}
+
+// TestFloodKeepsEstablishedPeer: a peer whose record was received again at
+// least 500 ms after its first sighting (it answers our queries) is
+// established; a flood of distinct peers, each seen once, churns through
+// the other slots of the peer set and the record cache but never evicts it
+// or its records (issue #8). A newcomer that is refreshed becomes
+// established too; only when every peer is established is one evicted.
+func TestFloodKeepsEstablishedPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const maxPeers, maxRecords = 64, 200
+		e := newEnv(t, envOpt{noRead: true, cfg: func(c *Config) { c.MaxPeers, c.MaxRecords = maxPeers, maxRecords }})
+		defer e.stop()
+		estab := testID(1_000_000)
+		announce := func() {
+			e.inject(goResponse(t, estab, peerName(0), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+		}
+		announce()
+		time.Sleep(400 * time.Millisecond)
+		announce() // a copy 400 ms later: not yet established
+		if st := e.b.Stats(); st.Established != 0 {
+			t.Fatalf("established after 400 ms: %+v", st)
+		}
+		time.Sleep(600 * time.Millisecond)
+		announce() // received again 1 s after the first: established
+		if st := e.b.Stats(); st.Established != 1 {
+			t.Fatalf("not established after 1 s: %+v", st)
+		}
+		for i := range 5000 {
+			e.injectNoWait(goResponse(t, testID(i), peerName(i+1), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+			if i%50 == 49 {
+				syncWait()
+			}
+		}
+		syncWait()
+		st := e.b.Stats()
+		if st.Evicted < 5000-maxPeers || st.Peers > maxPeers || st.Records > maxRecords {
+			t.Fatalf("stats %+v", st)
+		}
+		if !slices.ContainsFunc(e.b.Peers(), func(ai peer.AddrInfo) bool { return ai.ID == estab && len(ai.Addrs) == 1 }) {
+			t.Fatalf("the established peer was evicted by the flood; stats %+v", st)
+		}
+		// Flood peers refreshed a second later are established as well; when
+		// every peer is, a newcomer evicts the one refreshed least recently.
+		for round := range 2 {
+			for i := range maxPeers - 1 {
+				e.injectNoWait(goResponse(t, testID(10_000+i), peerName(10_001+i), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+			}
+			syncWait()
+			if round == 0 {
+				time.Sleep(time.Second)
+			}
+		}
+		if !slices.ContainsFunc(e.b.Peers(), func(ai peer.AddrInfo) bool { return ai.ID == estab }) {
+			t.Fatal("the established peer was evicted by other established peers with a free slot")
+		}
+		e.inject(goResponse(t, testID(20_000), peerName(20_001), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+		if ps := e.b.Peers(); len(ps) != maxPeers || slices.ContainsFunc(ps, func(ai peer.AddrInfo) bool { return ai.ID == estab }) {
+			t.Errorf("with every slot established, the least recently refreshed peer was kept (%d peers)", len(ps))
 		}
 	})
 }

@@ -40,7 +40,8 @@ type Browser struct {
 	ifaces    map[int]*ifaceState
 	ptrOwned  map[int]map[string]struct{} // TXT RRsets refreshed by the PTR question
 	peers     map[peer.ID]*peerState
-	peerLRU   list.List
+	peerLRU   list.List // peers not yet established (see establish), least recently refreshed first
+	peerProt  list.List // established peers, least recently refreshed first
 	dirty     []*peerState
 	snap      []peer.AddrInfo
 	snapStale bool
@@ -93,7 +94,7 @@ func (b *Browser) Peers() []peer.AddrInfo {
 func (b *Browser) Stats() Stats {
 	s := b.ctr.snapshot()
 	b.mu.Lock()
-	s.Records, s.Peers = len(b.cache.byKey), len(b.peers)
+	s.Records, s.Peers, s.Established = len(b.cache.byKey), len(b.peers), b.peerProt.Len()
 	b.mu.Unlock()
 	return s
 }

@@ -30,6 +30,7 @@ type entry struct {
 	addrs    []ma.Multiaddr
 	flavour  mdns.Flavour
 
+	first    time.Time // when the record was first cached
 	received time.Time
 	ttl      uint32
 	expires  time.Time
@@ -42,7 +43,8 @@ type entry struct {
 	poofDeadline time.Time
 
 	hidx int
-	lru  *list.Element
+	lru  *list.Element // in cache.lru, or cache.prot when prot
+	prot bool
 }
 
 func (e *entry) due() time.Time {
@@ -106,11 +108,15 @@ func (h *entryHeap) Pop() any {
 }
 
 // cache holds the records with an index by RRset and a heap of deadlines.
+// Records are evicted by receive time, oldest first, those of established
+// peers (prot) only when no other record is left: a flood of new records
+// cannot push out the records of peers that have proven themselves.
 type cache struct {
 	byKey   map[string]*entry
 	byOwner map[string][]*entry
 	h       entryHeap
 	lru     list.List // by receive time, oldest first
+	prot    list.List // records of established peers, by receive time
 }
 
 func newCache() *cache {
@@ -130,9 +136,25 @@ func (c *cache) add(e *entry) {
 	e.lru = c.lru.PushBack(e)
 }
 
-// touched moves e to the back of the LRU and re-sorts the heap.
+// list returns the eviction list e is in.
+func (c *cache) list(e *entry) *list.List {
+	if e.prot {
+		return &c.prot
+	}
+	return &c.lru
+}
+
+// protect moves e to the list evicted last.
+func (c *cache) protect(e *entry) {
+	if !e.prot {
+		c.lru.Remove(e.lru)
+		e.prot, e.lru = true, c.prot.PushBack(e)
+	}
+}
+
+// touched moves e to the back of its LRU and re-sorts the heap.
 func (c *cache) touched(e *entry) {
-	c.lru.MoveToBack(e.lru)
+	c.list(e).MoveToBack(e.lru)
 	heap.Fix(&c.h, e.hidx)
 }
 
@@ -157,7 +179,7 @@ func (c *cache) remove(e *entry) {
 	if e.hidx >= 0 {
 		heap.Remove(&c.h, e.hidx)
 	}
-	c.lru.Remove(e.lru)
+	c.list(e).Remove(e.lru)
 }
 
 // dropEntry removes e from the cache and from its peer.
@@ -287,10 +309,14 @@ func (b *Browser) poofObserve(e *entry, now time.Time) {
 }
 
 // evictRecords keeps the cache within MaxRecords, evicting the records
-// received longest ago.
+// received longest ago, those of established peers last.
 func (b *Browser) evictRecords() {
 	for len(b.cache.byKey) > b.cfg.MaxRecords {
-		e := b.cache.lru.Front().Value.(*entry)
+		front := b.cache.lru.Front()
+		if front == nil {
+			front = b.cache.prot.Front()
+		}
+		e := front.Value.(*entry)
 		b.dropEntry(e)
 		b.ctr.evicted.Add(1)
 	}

@@ -152,6 +152,7 @@ type Stats struct {
 	Poofed            uint64 // records flushed by POOF (§10.5)
 	Records           int
 	Peers             int
+	Established       int // of Peers, those evicted last (see the package documentation)
 
 	DroppedTTL        uint64 // IP TTL not 255 (§11)
 	DroppedOffLink    uint64 // source not on the receiving link (§11)

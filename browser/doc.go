@@ -67,6 +67,13 @@
 // (other than a relay hop before /p2p-circuit) are dropped. IPv6
 // link-local addresses get /ip6zone/<receiving interface name> in front.
 //
+// The bounds evict scan-resistantly: a peer becomes established when one
+// of its records is received again at least 500 ms after it was first
+// cached (it answered a query or re-announced), and established peers and
+// their records are evicted only when no other peer or record is left. A
+// flood of distinct peers, each seen once, churns through the rest and
+// never displaces them (issue #8).
+//
 // Feed processes a packet at a given time without Run, for captures and
 // benchmarks.
 package browser

@@ -19,7 +19,40 @@ type peerState struct {
 	found   bool
 	dirty   bool
 	flavour mdns.Flavour
-	lru     *list.Element
+	lru     *list.Element // in Browser.peerLRU, or peerProt when established
+	// established: a record of the peer was received again at least
+	// establishAfter after it was first cached (a peer answering our
+	// queries, or re-announcing). Established peers and their records are
+	// evicted only when no other peer or record is left, so a flood of
+	// peers seen once cannot displace them.
+	established bool
+}
+
+// establishAfter is how long after its first sighting a record must be
+// received again for its peer to become established: copies of one
+// announcement (IPv4 and IPv6, several sockets) arrive within it, distinct
+// announcements (at least 1 s apart, RFC 6762 §8.3) and answers to our
+// queries after it, even when a busy receive queue delayed the first.
+const establishAfter = 500 * time.Millisecond
+
+// peerList returns the eviction list p is in.
+func (b *Browser) peerList(p *peerState) *list.List {
+	if p.established {
+		return &b.peerProt
+	}
+	return &b.peerLRU
+}
+
+// establish moves p and its records to the lists evicted last.
+func (b *Browser) establish(p *peerState) {
+	if p.established {
+		return
+	}
+	b.peerLRU.Remove(p.lru)
+	p.established, p.lru = true, b.peerProt.PushBack(p)
+	for _, e := range p.entries {
+		b.cache.protect(e)
+	}
 }
 
 func (p *peerState) removeEntry(e *entry) {
@@ -47,11 +80,17 @@ func (b *Browser) markDirty(p *peerState) {
 // refreshed least recently when MaxPeers is reached).
 func (b *Browser) peerFor(id peer.ID, now time.Time) *peerState {
 	if p := b.peers[id]; p != nil {
-		b.peerLRU.MoveToBack(p.lru)
+		b.peerList(p).MoveToBack(p.lru)
 		return p
 	}
 	for len(b.peers) >= b.cfg.MaxPeers {
-		old := b.peerLRU.Front().Value.(*peerState)
+		// The peer refreshed least recently among those not established;
+		// an established one only when every peer is.
+		front := b.peerLRU.Front()
+		if front == nil {
+			front = b.peerProt.Front()
+		}
+		old := front.Value.(*peerState)
 		for len(old.entries) > 0 {
 			b.dropEntry(old.entries[len(old.entries)-1])
 		}
@@ -84,7 +123,7 @@ func (b *Browser) settle(p *peerState, now time.Time) {
 	if len(p.entries) == 0 {
 		if b.peers[p.id] == p {
 			delete(b.peers, p.id)
-			b.peerLRU.Remove(p.lru)
+			b.peerList(p).Remove(p.lru)
 		}
 		if p.found {
 			p.found = false
@@ -171,10 +210,12 @@ func (b *Browser) publish() { b.snapStale = true }
 func (b *Browser) snapshot() []peer.AddrInfo {
 	if b.snapStale || b.snap == nil {
 		b.snap = b.snap[:0:0]
-		for e := b.peerLRU.Front(); e != nil; e = e.Next() {
-			p := e.Value.(*peerState)
-			if p.found {
-				b.snap = append(b.snap, peer.AddrInfo{ID: p.id, Addrs: slices.Clone(p.addrs)})
+		for _, l := range []*list.List{&b.peerProt, &b.peerLRU} {
+			for e := l.Front(); e != nil; e = e.Next() {
+				p := e.Value.(*peerState)
+				if p.found {
+					b.snap = append(b.snap, peer.AddrInfo{ID: p.id, Addrs: slices.Clone(p.addrs)})
+				}
 			}
 		}
 		b.snapStale = false

@@ -300,7 +300,13 @@ func (b *Browser) response(s *ifaceState, p *transport.Packet, m *dns.Msg, now t
 				e.peer = b.peerFor(c.ID, now)
 				e.addrs = b.filterAddrs(c.ID, recordAddrs(t, c, len(txts) == 1), &s.info, p.Src.Addr())
 			} else {
-				b.peerLRU.MoveToBack(e.peer.lru)
+				b.peerList(e.peer).MoveToBack(e.peer.lru)
+			}
+			switch {
+			case !e.peer.established && t.Hdr.Ttl != 0 && now.Sub(e.first) >= establishAfter:
+				b.establish(e.peer)
+			case e.peer.established:
+				b.cache.protect(e)
 			}
 			e.peer.touchEntry(e)
 			b.markDirty(e.peer)
@@ -341,7 +347,7 @@ func (b *Browser) upsert(owner, rdata string, idx int, rr dns.RR, now time.Time,
 			return nil
 		}
 		rr.Header().Class &^= mdns.CacheFlushBit
-		e = &entry{key: key, owner: owner, ifIndex: idx, rrtype: rr.Header().Rrtype, rr: rr, hidx: -1}
+		e = &entry{key: key, owner: owner, ifIndex: idx, rrtype: rr.Header().Rrtype, rr: rr, hidx: -1, first: now}
 		b.setTTL(e, ttl, now)
 		b.cache.add(e)
 	} else {

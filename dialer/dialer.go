@@ -63,6 +63,7 @@ type peerState struct {
 
 	connected      bool      // seen connected (dialled, inbound, or at a Found)
 	disconnectedAt time.Time // non-zero: was connected, now is not
+	tagged         bool      // Config.Tag is set on the peer in the connection manager
 }
 
 // New validates and copies cfg.
@@ -225,9 +226,6 @@ func (d *Dialer) Found(ai peer.AddrInfo, ttl time.Duration, fresh bool) {
 	}
 	ps.AddAddrs(ai.ID, addrs, ttl)
 	st.addrs, st.key = addrs, key
-	if isNew && d.cfg.Tag != "" {
-		d.h.ConnManager().TagPeer(ai.ID, d.cfg.Tag, d.cfg.TagWeight)
-	}
 	switch {
 	case changed: // new addresses were never tried: no backoff
 		st.failures, st.identityFail, st.retryAt, st.armed = 0, false, time.Time{}, false
@@ -241,6 +239,7 @@ func (d *Dialer) Found(ai peer.AddrInfo, ttl time.Duration, fresh bool) {
 	switch {
 	case connected:
 		st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
+		d.tag(st)
 		d.ctr.skippedConnected++
 		d.skip(ai.ID, ReasonConnected)
 		return
@@ -300,8 +299,20 @@ func (d *Dialer) forget(st *peerState) {
 	if st.queued {
 		d.queue = slices.DeleteFunc(d.queue, func(id peer.ID) bool { return id == st.id })
 	}
-	if d.cfg.Tag != "" {
+	if st.tagged {
 		d.h.ConnManager().UntagPeer(st.id, d.cfg.Tag)
+	}
+}
+
+// tag sets Config.Tag on a connected peer. Peers are tagged only once
+// connected: go-libp2p's connection manager keeps an entry for every peer
+// tagged while unconnected until it next trims, which it does only above
+// its high-water mark, so tagging every announced peer let a flood of
+// fake peers grow its memory without bound (issue #8). d.mu is held.
+func (d *Dialer) tag(st *peerState) {
+	if d.cfg.Tag != "" && !st.tagged {
+		d.h.ConnManager().TagPeer(st.id, d.cfg.Tag, d.cfg.TagWeight)
+		st.tagged = true
 	}
 }
 
@@ -373,6 +384,7 @@ func (d *Dialer) onConnected(id peer.ID) {
 	if st := d.peers[id]; st != nil {
 		st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
 		st.failures, st.identityFail = 0, false
+		d.tag(st)
 	}
 }
 

@@ -45,7 +45,7 @@ func TestConnect(t *testing.T) {
 }
 
 // TestPeerstoreTTL: addresses get the announced TTL and expire with it; Lost
-// removes them and the tag. The Dialer is not run, so nothing is dialled.
+// removes them. Unconnected peers are not tagged (see Dialer.tag). The Dialer is not run, so nothing is dialled.
 func TestPeerstoreTTL(t *testing.T) {
 	a := newHostWithConnMgr(t)
 	d := start(t, Config{Host: a}, false)
@@ -55,8 +55,8 @@ func TestPeerstoreTTL(t *testing.T) {
 	if len(a.Peerstore().Addrs(p1)) != 1 || len(a.Peerstore().Addrs(p2)) != 1 {
 		t.Fatal("addresses not in the peerstore")
 	}
-	if ti := a.ConnManager().GetTagInfo(p2); ti == nil || ti.Tags[DefaultTag] != DefaultTagWeight {
-		t.Fatalf("tag info %+v", ti)
+	if ti := a.ConnManager().GetTagInfo(p2); ti != nil {
+		t.Fatalf("an unconnected peer is tagged: %+v", ti)
 	}
 	waitFor(t, "the TTL to expire", func() bool { return len(a.Peerstore().Addrs(p1)) == 0 })
 	d.Lost(p2)
@@ -366,12 +366,36 @@ func TestEventsDropped(t *testing.T) {
 }
 
 func TestNoTag(t *testing.T) {
-	a := newHostWithConnMgr(t)
-	d := start(t, Config{Host: a, NoTag: true}, false)
-	p := randID(t)
-	d.Found(peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, true)
-	if ti := a.ConnManager().GetTagInfo(p); ti != nil && len(ti.Tags) != 0 {
+	a, b := newHostWithConnMgr(t), newHost(t)
+	d := start(t, Config{Host: a, NoTag: true}, true)
+	d.Found(info(b), time.Minute, true)
+	nextEvent(t, d.Dialer, Connected)
+	if ti := a.ConnManager().GetTagInfo(b.ID()); ti != nil && len(ti.Tags) != 0 {
 		t.Fatalf("tagged: %+v", ti)
+	}
+}
+
+// TestAnnouncementFloodLeavesConnMgrAlone: announced peers that never
+// connect leave no entry in go-libp2p's connection manager, which keeps
+// the entries of peers tagged while unconnected until it trims, i.e.
+// forever on a host below its high-water mark (issue #8: a flood of fake
+// peers grew the heap without bound).
+func TestAnnouncementFloodLeavesConnMgrAlone(t *testing.T) {
+	a := newHostWithConnMgr(t)
+	d := start(t, Config{Host: a, MaxPeers: 100}, false)
+	addr := []ma.Multiaddr{refusedAddr(t)}
+	ids := make([]peer.ID, 1000)
+	for i := range ids {
+		ids[i] = randID(t)
+		d.Found(peer.AddrInfo{ID: ids[i], Addrs: addr}, time.Minute, true)
+		if i%2 == 0 {
+			d.Lost(ids[i])
+		}
+	}
+	for _, id := range ids {
+		if ti := a.ConnManager().GetTagInfo(id); ti != nil {
+			t.Fatalf("connection manager holds an entry for an unconnected peer: %+v", ti)
+		}
 	}
 }
 

@@ -4,7 +4,7 @@
 // the browser's events, and the Dialer decides whether and when to dial.
 //
 //	Found(ai, ttl, fresh) ──► state map (≤ MaxPeers, LRU eviction)
-//	   │  peerstore.AddAddrs(ttl), ConnManager.TagPeer
+//	   │  peerstore.AddAddrs(ttl) (ConnManager.TagPeer once connected)
 //	   │  skip: self, connected, in flight, backoff, redial wait
 //	   ▼
 //	queue (FIFO, one entry per peer) ◄── scheduler (backoff / redial timers)
@@ -36,8 +36,10 @@
 //     AND RedialAfterDisconnect since the disconnect. A fresh announcement
 //     before then schedules the redial for the end of that interval;
 //     repeated sightings never redial. Discovered peers are tagged with
-//     Config.Tag (weight TagWeight) so the manager prefers keeping them;
-//     the tag is removed on Lost or eviction.
+//     Config.Tag (weight TagWeight) once connected, so the manager prefers
+//     keeping them; the tag is removed on Lost or eviction. (Not before:
+//     the manager keeps an entry for every peer tagged while unconnected
+//     until it trims, which a flood of fake announcements would grow.)
 //   - Announced addresses are added to the peerstore with the mDNS record
 //     TTL (addresses no longer announced are removed); Lost removes them.
 //     Attempts dial by peer ID only, so the host does not extend that TTL.

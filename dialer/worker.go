@@ -103,6 +103,7 @@ func (d *Dialer) attempt(ctx context.Context, id peer.ID) {
 			st.redo = false
 			st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
 			st.failures, st.identityFail, st.retryAt = 0, false, time.Time{}
+			d.tag(st)
 		}
 		d.log.Info("connected to peer", "peer", id, "duration", elapsed)
 		d.emit(Event{Kind: Connected, Peer: id, Addrs: addrs, Duration: elapsed})
