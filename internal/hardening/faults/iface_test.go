@@ -1,0 +1,181 @@
+package faults
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/netns"
+)
+
+// TestIfaceDownUp takes node A's lan0 down for two seconds and up again, in
+// a LAN of three `run` nodes, and checks exactly this:
+//
+//   - A never reports B and C lost: its browser cuts the records learnt on
+//     an interface that goes down to a few seconds (RFC 6762 §10.3) instead
+//     of flushing them, and a 2 s flap ends before; after the link comes
+//     back A browses again without them in its known answers, and B and C
+//     answer and renew them.
+//   - B and C never report A lost and list it in every stats event: its
+//     records' TTLs (120 s / 4500 s) run for longer than the outage, A could
+//     send no goodbye on a link that is down, and nothing else (POOF,
+//     RFC 6762 §10.5, needs unanswered queries over 10 s) removes them.
+//   - After the link comes back A probes and announces again (RFC 6762 §8,
+//     "link change": three more probes, at least two more announcements,
+//     §8.1 and §8.3) and browses again (§5.2): B and C answer its query.
+//     None of its sends fails: IPv6 is taken up
+//     again only once the link-local address has passed duplicate address
+//     detection.
+//   - Linux flushes a static IPv6 address on administrative down
+//     (keep_addr_on_down=0), so A's address set changes: B and C re-find A
+//     with it (an `updated` event with A's IPv4 addresses only). When the
+//     address comes back (as a network manager re-adds it), they update A
+//     to its original full set.
+//   - Nothing lost: all three list and are connected to each other.
+func TestIfaceDownUp(t *testing.T) {
+	t.Parallel()
+	nt := netns.New(t, 3)
+	ctx := withTimeout(t, 75*time.Second)
+	a, b, c := startNode(t, ctx, nt, 1), startNode(t, ctx, nt, 2), startNode(t, ctx, nt, 3)
+	all := []*node{a, b, c}
+	waitMesh(t, ctx, nil, all...)
+	full := lanAddrs(a.addrs, nil)
+	v6 := nt.Host(1).V6
+	v4only := lanAddrs(a.addrs, func(s string) bool { return strings.HasPrefix(s, "/ip6/") })
+	ma, mb, mc := a.mark(), b.mark(), c.mark()
+	before := a.lastStats(t, ctx, 0)
+
+	down := time.Now()
+	if err := nt.SetLinkUp(1, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2*time.Second - time.Since(down)) // the outage itself, not an assertion
+	ma2 := a.mark()
+	if err := nt.SetLinkUp(1, true); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	if err := nt.WaitReady(1); err != nil {
+		t.Fatal(err)
+	}
+	// Responses reach A again after the link comes back (B's and C's
+	// answers to its query; the proof that they renewed B's and C's
+	// records is below: nothing expires after the grace).
+	after0, _ := a.waitFrom(t, ctx, ma2, "responses after link up", func(e peers.Event) bool {
+		return e.Str("event") == "stats" && counter(e, "metrics", "Browser", "Responses") >= counter(before, "metrics", "Browser", "Responses")+2
+	})
+	t.Logf("A's browser received responses again %v after link up", a.at(after0).Sub(up).Round(time.Millisecond))
+	for _, o := range []*node{b, c} {
+		e, _ := o.waitFrom(t, ctx, map[*node]int{b: mb, c: mc}[o], "updated A to its IPv4-only set", func(e peers.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.id && sameSet(e.Strs("addrs"), v4only)
+		})
+		t.Logf("%v re-found A (its IPv6 address flushed by the kernel) %v after link up", o, o.at(e).Sub(up).Round(time.Millisecond))
+	}
+	delta := func(e peers.Event, k string) float64 {
+		return counter(e, "metrics", "Responder", k) - counter(before, "metrics", "Responder", k)
+	}
+	after, _ := a.waitFrom(t, ctx, ma2, "stats with ≥ 3 more probes and ≥ 2 more announcements (RFC 6762 §8.1, §8.3)", func(e peers.Event) bool {
+		return e.Str("event") == "stats" && delta(e, "Probes") >= 3 && delta(e, "Announcements") >= 2
+	})
+	t.Logf("A re-probed and re-announced: %v probes, %v announcements since the flap", delta(after, "Probes"), delta(after, "Announcements"))
+	// No send failed: IPv6 is used again only once its link-local address
+	// has passed duplicate address detection (sends from a tentative one
+	// fail with EADDRNOTAVAIL, which lost every IPv6 probe and announcement
+	// after link up before mdns/transport left such addresses out).
+	if d := counter(after, "metrics", "Transport", "WriteErrors") - counter(before, "metrics", "Transport", "WriteErrors"); d != 0 {
+		t.Errorf("%v sends failed after the flap:\n%s", d, tail(a.Stderr(), 20))
+	}
+
+	// The address comes back: B and C see A's full set again.
+	mb2, mc2 := b.mark(), c.mark()
+	if err := nt.AddAddr(1, v6); err != nil {
+		t.Fatal(err)
+	}
+	readd := time.Now()
+	for _, o := range []*node{b, c} {
+		o.waitFrom(t, ctx, map[*node]int{b: mb2, c: mc2}[o], "updated A to its full set", func(e peers.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.id && sameSet(e.Strs("addrs"), full)
+		})
+	}
+	t.Logf("B and C updated A to its full set %v after its IPv6 address came back", time.Since(readd).Round(time.Millisecond))
+
+	// A's peers outlive the grace: renewed, not merely not yet expired.
+	time.Sleep(6 * time.Second) // beyond the 5 s grace, not an assertion of timing
+	keptThroughout(t, a, ma, b.id, c.id)
+	keptThroughout(t, b, mb, a.id, c.id)
+	keptThroughout(t, c, mc, a.id, b.id)
+	nothingLost(t, ctx, all...)
+}
+
+// TestAddrAddRemove adds an IPv4 and an IPv6 address to node A's lan0 and
+// removes them again, with B and C running and a sniffer on host 3:
+//
+//   - added: A announces them (RFC 6762 §8.4: changed records are
+//     announced again) and B and C update A to an address set with them;
+//   - removed: A sends goodbyes (TTL 0, RFC 6762 §10.1) for the A and AAAA
+//     records of the removed addresses and announces its new TXT with the
+//     cache-flush bit (§10.2), so B and C update A to an address set
+//     without them;
+//   - B and C never lose A; nothing lost at the end.
+func TestAddrAddRemove(t *testing.T) {
+	t.Parallel()
+	nt := netns.New(t, 3)
+	ctx := withTimeout(t, 60*time.Second)
+	a, b, c := startNode(t, ctx, nt, 1), startNode(t, ctx, nt, 2), startNode(t, ctx, nt, 3)
+	all := []*node{a, b, c}
+	waitMesh(t, ctx, nil, all...)
+	sn := startSniff(t, nt, 3)
+	extra := []netip.Prefix{netip.MustParsePrefix("198.51.100.200/24"), netip.MustParsePrefix("2001:db8:53::200/64")}
+	prefixes := []string{"/ip4/198.51.100.200/", "/ip6/2001:db8:53::200/"}
+	mb, mc := b.mark(), c.mark()
+	marks := map[*node]int{b: mb, c: mc}
+
+	added := time.Now()
+	for _, p := range extra {
+		if err := nt.AddAddr(1, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range []*node{b, c} {
+		o.waitFrom(t, ctx, marks[o], "updated A with the added addresses", func(e peers.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.id && anyHasPrefix(e.Strs("addrs"), prefixes[0]) && anyHasPrefix(e.Strs("addrs"), prefixes[1])
+		})
+	}
+	t.Logf("the added addresses reached B and C in %v", time.Since(added).Round(time.Millisecond))
+
+	sm := sn.mark()
+	for o := range marks {
+		marks[o] = o.mark()
+	}
+	removed := time.Now()
+	for _, p := range extra {
+		if err := nt.DelAddr(1, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := lanAddrs(a.addrs, nil)
+	for _, o := range []*node{b, c} {
+		o.waitFrom(t, ctx, marks[o], "updated A back to its original set", func(e peers.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.id && sameSet(e.Strs("addrs"), want)
+		})
+	}
+	t.Logf("B and C dropped the removed addresses %v after removal", time.Since(removed).Round(time.Millisecond))
+	for _, g := range []struct{ typ, data string }{{"A", "198.51.100.200"}, {"AAAA", "2001:db8:53::200"}} {
+		sn.waitFrom(t, ctx, sm, "goodbye for "+g.typ+" "+g.data, func(e peers.Event) bool {
+			if !strings.HasPrefix(e.Str("src"), "198.51.100.11:") && !strings.Contains(e.Str("src"), ":53::11]") && !strings.HasPrefix(e.Str("src"), "[fe80::53:ff:fe00:1") {
+				return false
+			}
+			for _, r := range records(e) {
+				if r.Type == g.typ && r.Data == g.data && r.TTL == 0 {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	keptThroughout(t, b, mb, a.id, c.id)
+	keptThroughout(t, c, mc, a.id, b.id)
+	nothingLost(t, ctx, all...)
+}
