@@ -3,6 +3,7 @@ package mdns
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/miekg/dns"
 )
@@ -145,6 +146,36 @@ func (r *Response) split(m *dns.Msg, txt *dns.TXT, max int) (chunks [][]string, 
 		strs = strs[n:]
 	}
 	return chunks, skipped, nil
+}
+
+// PackLegacy packs r as one conventional unicast DNS reply of at most
+// limit bytes, for a legacy querier (RFC 6762 §6.7): the whole TXT record
+// in one piece, additional records dropped first when it does not fit,
+// then answers, with the TC bit set when an answer had to go (RFC 1035
+// §4.1.1, RFC 2181 §9).
+func PackLegacy(r *Response, limit int) ([]byte, error) {
+	m := new(dns.Msg)
+	m.Id = r.ID
+	m.Response = true
+	m.Authoritative = true
+	m.Compress = true
+	m.Question = r.Questions
+	m.Answer = slices.Clone(r.Answers)
+	m.Extra = slices.Clone(r.Additional)
+	if r.TXT != nil && len(r.TXT.Txt) > 0 {
+		if r.TXTInAnswer {
+			m.Answer = append(m.Answer, r.TXT)
+		} else {
+			m.Extra = append(m.Extra, r.TXT)
+		}
+	}
+	answers := len(m.Answer)
+	m.Truncate(limit)
+	// miekg/dns sets TC for any record left out; RFC 2181 §9 wants it only
+	// when the answer is incomplete, not for left-out additional data.
+	m.Truncated = len(m.Answer) < answers
+	m.Compress = true
+	return packMax(m, limit)
 }
 
 func packMax(m *dns.Msg, max int) ([]byte, error) {

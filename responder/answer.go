@@ -30,6 +30,10 @@ type tcHold struct {
 // handleQuery answers a query or defends our names against a probe.
 func (r *Responder) handleQuery(st *ifState, p *rxPacket, m *dns.Msg, probe bool, now time.Time) {
 	legacy := p.src.Port() != mdns.Port
+	p.udpSize = dns.MinMsgSize
+	if opt := m.IsEdns0(); opt != nil {
+		p.udpSize = max(int(opt.UDPSize()), dns.MinMsgSize)
+	}
 	key := tcKey{p.ifIndex, p.src}
 	if len(m.Question) == 0 {
 		// §7.2: a continuation packet of a known-answer list.
@@ -323,20 +327,29 @@ func (r *Responder) sendUnicast(st *ifState, p *rxPacket, qs []dns.Question, id 
 		return
 	}
 	resp := r.response(st, p.v4, ans, add)
-	if legacy {
-		resp.ID = id
-		resp.Questions = qs
-		resp.Answers = legacyRRs(resp.Answers)
-		resp.Additional = legacyRRs(resp.Additional)
-		if resp.TXT != nil {
-			resp.TXT = legacyRRs([]dns.RR{resp.TXT})[0].(*dns.TXT)
-		}
+	if !legacy {
+		r.inc(&r.st.AnswersUnicast, "AnswersUnicast", uint64(r.sendResponse(st, p.v4, resp, p.src)))
+		return
 	}
-	n := r.sendResponse(st, p.v4, resp, p.src)
-	if legacy {
-		r.inc(&r.st.AnswersLegacy, "AnswersLegacy", uint64(n))
-	} else {
-		r.inc(&r.st.AnswersUnicast, "AnswersUnicast", uint64(n))
+	// §6.7: a conventional DNS reply: the query's ID and question, TTLs of
+	// at most 10 s, no cache-flush bits, and one packet no larger than the
+	// querier accepts (additional records dropped first, TC set if the
+	// answers themselves do not fit).
+	resp.ID = id
+	resp.Questions = qs
+	resp.Answers = legacyRRs(resp.Answers)
+	resp.Additional = legacyRRs(resp.Additional)
+	if resp.TXT != nil {
+		resp.TXT = legacyRRs([]dns.RR{resp.TXT})[0].(*dns.TXT)
+	}
+	b, err := mdns.PackLegacy(resp, min(p.udpSize, st.ifc.MaxPayload(p.v4)))
+	if err != nil {
+		r.inc(&r.st.SendErrors, "SendErrors", 1)
+		r.log.Warn("responder: pack legacy reply", "if", st.ifc.Name, "err", err)
+		return
+	}
+	if r.write(st, p.v4, b, p.src) {
+		r.inc(&r.st.AnswersLegacy, "AnswersLegacy", 1)
 	}
 }
 

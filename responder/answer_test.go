@@ -284,3 +284,63 @@ func TestQUAndLegacyUnicast(t *testing.T) {
 		r.stop(t)
 	})
 }
+
+// TestLegacyReplySize: a legacy unicast reply (§6.7) is one conventional
+// DNS packet no larger than the querier accepts: 512 bytes without EDNS0
+// (additional records dropped first), its EDNS0 size otherwise, and with
+// the TC bit when the answer itself does not fit.
+func TestLegacyReplySize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t, memnet.Config{})
+		defer b.lan.Close()
+		var addrs []string
+		for i := range 6 { // a TXT of ~800 bytes: over 512, within the MTU
+			addrs = append(addrs, fmt.Sprintf("/ip4/10.0.0.1/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", 4000+i))
+		}
+		b.start(b.host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
+		legacy := b.listen(b.host("b"), memnet.ListenOptions{Port: 40000})
+		announced()
+		ask := func(q dns.Question, edns uint16) (*dns.Msg, int) {
+			t.Helper()
+			m := new(dns.Msg)
+			m.Id, m.Question = 0x4242, []dns.Question{q}
+			if edns > 0 {
+				m.SetEdns0(edns, false)
+			}
+			data, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := legacy.WritePacket(&transport.Packet{Data: data, Dst: transport.GroupV4, IfIndex: 1}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			buf := make([]byte, 9000)
+			var p transport.Packet
+			if err := legacy.ReadPacket(buf, &p); err != nil {
+				t.Fatal(err)
+			}
+			r, err := mdns.Parse(p.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if legacy.Stats().Queued != 0 {
+				t.Errorf("%v: more than one reply", q)
+			}
+			return r, len(p.Data)
+		}
+		ptrQ := q(mdns.DefaultService, dns.TypePTR)
+		m, n := ask(ptrQ, 0)
+		if n > 512 || !hasRR(m.Answer, dns.TypePTR) || m.Truncated || hasRR(m.Extra, dns.TypeTXT) {
+			t.Errorf("PTR without EDNS0: %d bytes, TC %v, answers %d, TXT in additional %v", n, m.Truncated, len(m.Answer), hasRR(m.Extra, dns.TypeTXT))
+		}
+		m, n = ask(ptrQ, 4096)
+		if n <= 512 || !hasRR(m.Extra, dns.TypeTXT) || m.Truncated {
+			t.Errorf("PTR with EDNS0 4096: %d bytes, TC %v, TXT in additional %v", n, m.Truncated, hasRR(m.Extra, dns.TypeTXT))
+		}
+		m, n = ask(q(mdns.InstanceName(testName, mdns.DefaultService), dns.TypeTXT), 0)
+		if n > 512 || !m.Truncated {
+			t.Errorf("TXT without EDNS0: %d bytes, TC %v", n, m.Truncated)
+		}
+	})
+}

@@ -67,6 +67,9 @@ type rxPacket struct {
 	ifIndex   int
 	multicast bool
 	v4        bool
+	// udpSize is the largest reply a legacy querier accepts: its EDNS0
+	// payload size, or 512 bytes without EDNS0 (RFC 1035 §4.2.1, RFC 6891).
+	udpSize int
 }
 
 // New validates and copies cfg and builds the record set. It starts no

@@ -30,7 +30,7 @@ const digBufSize = 1232
 //     -p 5353 _p2p._udp.local PTR` sends it (RD, EDNS0 with a 1232-byte
 //     payload), exactly one answer comes back: the query's ID and
 //     question, TTLs of at most 10 s (RFC 6762 §6.7), within the 1232
-//     bytes dig can take.
+//     bytes dig can take; OnLinkNoEDNS0: without EDNS0, within 512 bytes.
 //
 // The real peer (host 2's node) is still in Peers() and connected after
 // both.
@@ -58,12 +58,14 @@ func TestAmplification(t *testing.T) {
 		t.Fatalf("route: %v: %s", err, out)
 	}
 	node := &net.UDPAddr{IP: nt.Host(1).V4.Addr().AsSlice(), Port: 5353}
-	query := func(id uint16) []byte {
+	query := func(id, edns uint16) []byte {
 		m := new(dns.Msg)
 		m.Id = id
 		m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
 		m.RecursionDesired = true
-		m.SetEdns0(digBufSize, false)
+		if edns > 0 {
+			m.SetEdns0(edns, false)
+		}
 		b, err := m.Pack()
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +79,7 @@ func TestAmplification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q := query(0x0bad)
+		q := query(0x0bad, digBufSize)
 		if _, err := c.WriteTo(q, node); err != nil {
 			t.Fatal(err)
 		}
@@ -100,56 +102,58 @@ func TestAmplification(t *testing.T) {
 		nothingLost(t, after, r.id)
 	})
 
-	t.Run("OnLink", func(t *testing.T) {
-		_, c := udp4In(t, nt, 2, nt.Host(2).V4.Addr().String()+":0", 64)
-		q := query(0x4242)
-		if _, err := c.WriteTo(q, node); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 9000)
-		if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		n, from, err := c.ReadFrom(buf)
-		if err != nil {
-			t.Fatalf("no answer to an on-link legacy query: %v", err)
-		}
-		if from.(*net.UDPAddr).Port != 5353 || !from.(*net.UDPAddr).IP.Equal(node.IP) {
-			t.Errorf("answer from %v", from)
-		}
-		m := new(dns.Msg)
-		if err := m.Unpack(buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-		if m.Id != 0x4242 || !m.Response || len(m.Question) != 1 || m.Question[0].Name != mdns.DefaultService || len(m.Answer) == 0 {
-			t.Errorf("answer %v", m)
-		}
-		for _, rr := range append(m.Answer, m.Extra...) {
-			if rr.Header().Ttl > 10 {
-				t.Errorf("legacy answer with TTL %d > 10: %v", rr.Header().Ttl, rr)
+	// dig advertises 1232 bytes with EDNS0; a resolver without EDNS0 is
+	// promised 512 (RFC 1035 §4.2.1).
+	for _, v := range []struct {
+		name  string
+		edns  uint16
+		limit int
+	}{{"OnLink", digBufSize, digBufSize}, {"OnLinkNoEDNS0", 0, 512}} {
+		t.Run(v.name, func(t *testing.T) {
+			_, c := udp4In(t, nt, 2, nt.Host(2).V4.Addr().String()+":0", 64)
+			q := query(0x4242, v.edns)
+			if _, err := c.WriteTo(q, node); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if n > digBufSize {
-			t.Errorf("answer of %d bytes, more than the %d dig can take", n, digBufSize)
-		}
-		if n > 512 {
-			// Reported, not failed: a resolver without EDNS0 is promised
-			// 512 bytes (RFC 1035 §4.2.1); the responder does not truncate
-			// legacy answers to the querier's payload size.
-			t.Logf("note: the legacy answer (%d bytes) exceeds the 512 bytes of a querier without EDNS0", n)
-		}
-		// Exactly one: nothing else arrives.
-		if n2, from2, err := readOne(c, time.Second); err == nil {
-			t.Errorf("a second answer: %d bytes from %v", n2, from2)
-		}
-		t.Logf("on-link legacy query: %d bytes → one answer of %d bytes (×%.1f), %d answers + %d additional records",
-			len(q), n, float64(n)/float64(len(q)), len(m.Answer), len(m.Extra))
-		s, err := a.nextStats(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nothingLost(t, s, r.id)
-	})
+			buf := make([]byte, 9000)
+			if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no answer to an on-link legacy query: %v", err)
+			}
+			if from.(*net.UDPAddr).Port != 5353 || !from.(*net.UDPAddr).IP.Equal(node.IP) {
+				t.Errorf("answer from %v", from)
+			}
+			m := new(dns.Msg)
+			if err := m.Unpack(buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+			if m.Id != 0x4242 || !m.Response || len(m.Question) != 1 || m.Question[0].Name != mdns.DefaultService || len(m.Answer) == 0 || m.Truncated {
+				t.Errorf("answer %v", m)
+			}
+			for _, rr := range append(m.Answer, m.Extra...) {
+				if rr.Header().Ttl > 10 {
+					t.Errorf("legacy answer with TTL %d > 10: %v", rr.Header().Ttl, rr)
+				}
+			}
+			if n > v.limit {
+				t.Errorf("answer of %d bytes, more than the %d the querier can take", n, v.limit)
+			}
+			// Exactly one: nothing else arrives.
+			if n2, from2, err := readOne(c, time.Second); err == nil {
+				t.Errorf("a second answer: %d bytes from %v", n2, from2)
+			}
+			t.Logf("on-link legacy query: %d bytes → one answer of %d bytes (×%.1f), %d answers + %d additional records",
+				len(q), n, float64(n)/float64(len(q)), len(m.Answer), len(m.Extra))
+			s, err := a.nextStats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nothingLost(t, s, r.id)
+		})
+	}
 }
 
 // readOne reads one datagram within d.
