@@ -41,6 +41,7 @@ type config struct {
 	lossN       []int
 	simN        []int
 	simSteady   time.Duration
+	simSteadyN  int
 	count       int
 	netnsRuns   int
 	probeHintsN int
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&c.netnsRuns, "runs", 1, "namespace runs per implementation and size")
 	flag.StringVar(&simN, "sim-n", "100,300,1000", "simulation sizes")
 	flag.DurationVar(&c.simSteady, "sim-steady", 5*time.Minute, "simulated steady-state window")
+	flag.IntVar(&c.simSteadyN, "sim-steady-max", 300, "simulate the steady window only up to this N (N=1000 holds ~14 GB and takes ~8 min for its startup alone)")
 	flag.IntVar(&c.count, "count", 5, "runs of each micro-benchmark (the median is reported)")
 	flag.Parse()
 	c.parts = strings.Split(parts, ",")

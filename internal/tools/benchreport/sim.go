@@ -1,11 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 )
 
 // simResult is the part of an internal/sim Result the report uses.
@@ -43,21 +43,32 @@ type simTraffic struct {
 
 func simFile(data string) string { return filepath.Join(data, "sim.json") }
 
-// runSim runs the simulation test for every size; it writes sim.json.
+// runSim runs the simulation test for every size, the steady window only up
+// to simSteadyN; it writes sim.json (one array, by N).
 func runSim(c *config) error {
-	ns := make([]string, len(c.simN))
-	for i, n := range c.simN {
-		ns[i] = strconv.Itoa(n)
-	}
 	out, err := filepath.Abs(simFile(c.data))
 	if err != nil {
 		return err
 	}
-	args := []string{"test", "-count=1", "-run", "^TestSimulate$", "-timeout", "120m", "./internal/sim",
-		"-args", "-sim.n=" + strings.Join(ns, ","), "-sim.out=" + out, "-sim.steady=" + c.simSteady.String()}
-	fmt.Fprintf(os.Stderr, "benchreport: go %v\n", args)
-	if err := command("go", args...).Run(); err != nil {
-		return fmt.Errorf("simulation: %w", err)
+	var all []json.RawMessage
+	for _, n := range c.simN {
+		steady := c.simSteady.String()
+		if n > c.simSteadyN {
+			steady = "-1s" // none
+		}
+		part := out + ".part"
+		args := []string{"test", "-count=1", "-run", "^TestSimulate$", "-timeout", "120m", "./internal/sim",
+			"-args", "-sim.n=" + strconv.Itoa(n), "-sim.out=" + part, "-sim.steady=" + steady}
+		fmt.Fprintf(os.Stderr, "benchreport: go %v\n", args)
+		if err := command("go", args...).Run(); err != nil {
+			return fmt.Errorf("simulation N=%d: %w", n, err)
+		}
+		var rs []json.RawMessage
+		if err := readJSON(part, &rs); err != nil {
+			return err
+		}
+		all = append(all, rs...)
+		os.Remove(part)
 	}
-	return nil
+	return writeJSON(out, all)
 }
