@@ -213,31 +213,16 @@ func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
 		defer e.stop()
-		ptr := func(i int) dns.RR {
-			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: peerName(i) + "." + mdns.DefaultService}
-		}
-		pack := func(question, tc bool, known ...dns.RR) []byte {
-			m := new(dns.Msg)
-			if question {
-				m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
-			}
-			m.Truncated, m.Answer = tc, known
-			b, err := m.Pack()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		}
 		for i := 1; i <= 3; i++ {
 			e.inject(goResponse(t, testID(i), peerName(i), 4500, fmt.Sprintf("/ip4/10.0.0.%d/tcp/1", 10+i)), fmt.Sprintf("10.0.0.%d", 10+i))
 		}
 		// A TC query whose continuation is lost: not observed.
 		e.at(5 * time.Second)
-		e.inject(pack(true, true, ptr(2)), "10.0.0.6")
+		e.inject(kaQuery(t, true, true, kaPTR(peerName(2))), "10.0.0.6")
 		for _, at := range []time.Duration{10 * time.Second, 15 * time.Second} {
 			e.at(at)
-			e.inject(pack(true, true, ptr(2)), "10.0.0.7")
-			e.inject(pack(false, false, ptr(1)), "10.0.0.7")
+			e.inject(kaQuery(t, true, true, kaPTR(peerName(2))), "10.0.0.7")
+			e.inject(kaQuery(t, false, false, kaPTR(peerName(1))), "10.0.0.7")
 		}
 		e.at(22 * time.Second)
 		var ids []peer.ID

@@ -230,6 +230,27 @@ func ptrQuery(t testing.TB, known ...dns.RR) []byte {
 	return b
 }
 
+// kaPTR is the service PTR of an instance label, as a known answer.
+func kaPTR(label string) dns.RR {
+	return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: label + "." + mdns.DefaultService}
+}
+
+// kaQuery packs a query packet with known answers: the first packet of a
+// query (question) or a continuation (none), with or without TC (§7.2).
+func kaQuery(t testing.TB, question, tc bool, known ...dns.RR) []byte {
+	t.Helper()
+	m := new(dns.Msg)
+	if question {
+		m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+	}
+	m.Truncated, m.Answer = tc, known
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func peerName(i int) string { return fmt.Sprintf("k3v9q0b7x2m4n8p1r5t6w0y3z7a%05d", i) }
 
 func addrStrings(as []ma.Multiaddr) []string {

@@ -177,21 +177,6 @@ func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
 		defer e.stop()
-		ptr := func(name string) dns.RR {
-			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: name + "." + mdns.DefaultService}
-		}
-		tcQuery := func(tc bool, question bool, known ...dns.RR) []byte {
-			m := new(dns.Msg)
-			if question {
-				m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
-			}
-			m.Truncated, m.Answer = tc, known
-			b, err := m.Pack()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		}
 		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
 		first := e.queries()[0].at
 		// Our own announcement looped back, and one other peer.
@@ -199,21 +184,21 @@ func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
 		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		suppressed := func() uint64 { syncWait(); return e.b.Stats().QueriesSuppressed }
 
-		e.inject(ptrQuery(t, ptr("ourselves"), ptr(peerName(1))), "10.0.0.7")
+		e.inject(ptrQuery(t, kaPTR("ourselves"), kaPTR(peerName(1))), "10.0.0.7")
 		time.Sleep(first + time.Second + time.Millisecond - e.since())
 		if n := suppressed(); n != 1 {
 			t.Fatalf("a query listing our own instance: %d suppressed, want 1", n)
 		}
 
-		e.inject(tcQuery(true, true, ptr(peerName(1))), "10.0.0.7")
-		e.inject(tcQuery(false, false, ptr("stranger")), "10.0.0.7")
+		e.inject(kaQuery(t, true, true, kaPTR(peerName(1))), "10.0.0.7")
+		e.inject(kaQuery(t, false, false, kaPTR("stranger")), "10.0.0.7")
 		time.Sleep(first + 3*time.Second + time.Millisecond - e.since())
 		if n := suppressed(); n != 1 {
 			t.Fatalf("a TC query whose continuation lists a record we lack: %d suppressed, want still 1", n)
 		}
 
-		e.inject(tcQuery(true, true, ptr(peerName(1))), "10.0.0.7")
-		e.inject(tcQuery(false, false, ptr("ourselves")), "10.0.0.7")
+		e.inject(kaQuery(t, true, true, kaPTR(peerName(1))), "10.0.0.7")
+		e.inject(kaQuery(t, false, false, kaPTR("ourselves")), "10.0.0.7")
 		time.Sleep(first + 7*time.Second + time.Millisecond - e.since())
 		if n := suppressed(); n != 2 {
 			t.Fatalf("a TC query with only records we know: %d suppressed, want 2", n)
