@@ -228,7 +228,8 @@ func (b *Browser) withdrawInstance(ifIndex int, instance string, now time.Time) 
 const ifaceDownGrace = 5 * time.Second
 
 // expireIfaceSoon cuts the remaining TTL of every record learned on an
-// interface that went down to ifaceDownGrace (§10.3).
+// interface that went down, or left the Conn's list (the transport drops an
+// interface it can no longer use), to ifaceDownGrace (§10.3).
 func (b *Browser) expireIfaceSoon(ifIndex int, now time.Time) {
 	at := now.Add(ifaceDownGrace)
 	for _, e := range b.cache.byKey {
@@ -236,20 +237,6 @@ func (b *Browser) expireIfaceSoon(ifIndex int, now time.Time) {
 			e.expires = at
 			heap.Fix(&b.cache.h, e.hidx)
 		}
-	}
-}
-
-// flushIface removes every record learned on an interface (it is gone).
-func (b *Browser) flushIface(ifIndex int) {
-	var drop []*entry
-	for _, e := range b.cache.byKey {
-		if e.ifIndex == ifIndex {
-			drop = append(drop, e)
-		}
-	}
-	for _, e := range drop {
-		b.dropEntry(e)
-		b.ctr.expired.Add(1)
 	}
 }
 

@@ -59,8 +59,8 @@ func (b *Browser) startSchedule(s *ifaceState, now time.Time) {
 }
 
 // syncIfaces re-reads the Conn's interfaces: new or re-activated ones start
-// a schedule, down ones stop it and keep their records a few seconds
-// (§10.3), vanished ones lose them.
+// a schedule, down or vanished ones stop it and keep their records a few
+// seconds (§10.3).
 func (b *Browser) syncIfaces(now time.Time) {
 	list := b.cfg.Conn.Interfaces()
 	seen := map[int]bool{}
@@ -84,7 +84,7 @@ func (b *Browser) syncIfaces(now time.Time) {
 	for idx, s := range b.ifaces {
 		if !seen[idx] {
 			if s.active {
-				b.flushIface(idx)
+				b.expireIfaceSoon(idx, now)
 			}
 			delete(b.ifaces, idx)
 		}
