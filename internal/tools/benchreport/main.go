@@ -55,7 +55,7 @@ func main() {
 	flag.StringVar(&parts, "parts", "micro,netns,sim", "parts to run (others are re-rendered from their JSON): micro, netns, sim, or none")
 	flag.StringVar(&ns, "n", "2,10,20,30", "namespace harness sizes")
 	flag.DurationVar(&c.steady, "steady", 5*time.Minute, "steady-state window of the namespace runs at the largest N")
-	flag.DurationVar(&c.steadySmall, "steady-small", 2*time.Minute, "steady-state window of the namespace runs at the other sizes")
+	flag.DurationVar(&c.steadySmall, "steady-small", time.Minute, "steady-state window of the namespace runs at the other sizes")
 	flag.Float64Var(&c.loss, "loss", 10, "random loss (percent) of the loss runs")
 	var lossN string
 	flag.StringVar(&lossN, "loss-n", "2,10,30", "sizes of the loss runs (empty: none)")

@@ -86,7 +86,9 @@ func runNetns(c *config) error {
 	}
 	var jobs []job
 	for _, n := range c.ns {
-		jobs = append(jobs, job{"steady", n, []string{"--impl", "both", "--steady", c.steadyFor(n).String()}})
+		// --settle 50s: the steady window starts once go-libp2p's query
+		// backoff (0, 4, ~16, ~46 s) has reached its 60 s period.
+		jobs = append(jobs, job{"steady", n, []string{"--impl", "both", "--settle", "50s", "--steady", c.steadyFor(n).String()}})
 	}
 	for _, n := range c.lossN {
 		jobs = append(jobs, job{"loss", n, []string{"--impl", "both", "--steady", "0", "--loss", strconv.FormatFloat(c.loss, 'f', -1, 64)}})

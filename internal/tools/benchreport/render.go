@@ -80,7 +80,7 @@ func (r *report) write() error {
 	b.WriteString(r.targets())
 	b.WriteString("\n" + notes + "\n")
 	b.WriteString("\n## Namespace harness: both implementations\n\n")
-	fmt.Fprintf(&b, "`mdns-bench -n N --impl both --steady D` per N (D = %s at N=%d, %s otherwise). *find all*: from the common start until a node has found every other (median / p99 / max over nodes); *mesh found / connected*: until the last node had found all / every pair had a connection; packets are counted once, as sent (on ingress of the bridge ports), IPv4 and IPv6 together; *steady*: packets per node per minute in the window D after convergence; CPU per node per minute in that window; peak RSS per node process (including its libp2p host).\n\n", c.steady, slices.Max(c.ns), c.steadySmall)
+	fmt.Fprintf(&b, "`mdns-bench -n N --impl both --settle 50s --steady D` per N (D = %s at N=%d, %s otherwise; the window starts 50 s after the first 10 s, once go-libp2p's query backoff has reached its 60 s period). *find all*: from the common start until a node has found every other (median / p99 / max over nodes); *mesh found / connected*: until the last node had found all / every pair had a connection; packets are counted once, as sent (on ingress of the bridge ports), IPv4 and IPv6 together; *steady*: packets per node per minute in the window D after convergence; CPU per node per minute in that window; peak RSS per node process (including its libp2p host).\n\n", c.steady, slices.Max(c.ns), c.steadySmall)
 	b.WriteString(r.netnsTable())
 	if err := r.plots(); err != nil {
 		return err
