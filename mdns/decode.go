@@ -167,13 +167,13 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 
 	// Pass 1: PTRs of the service name their instances (any target form:
 	// rust-libp2p points at a single label outside the service).
-	ptrTargets := map[string]uint32{}
+	var ptrTargets smallMap[uint32]
 	for _, sec := range sections {
 		for _, rr := range sec {
 			if p, ok := rr.(*dns.PTR); ok && Class(p) == dns.ClassINET && EqualNames(p.Hdr.Name, d.service) {
 				key := strings.ToLower(p.Ptr)
-				if ttl, seen := ptrTargets[key]; !seen || p.Hdr.Ttl > ttl {
-					ptrTargets[key] = p.Hdr.Ttl
+				if ttl, seen := ptrTargets.get(key); !seen || p.Hdr.Ttl > ttl {
+					ptrTargets.put(key, p.Hdr.Ttl)
 				}
 			}
 		}
@@ -181,8 +181,8 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 
 	// Pass 2: TXT and SRV records owned by an instance.
 	var groups []*txtGroup
-	byName := map[string]*txtGroup{}
-	srvs := map[string]*dns.SRV{}
+	var byName smallMap[*txtGroup]
+	var srvs smallMap[*dns.SRV]
 	for si, sec := range sections {
 		for _, rr := range sec {
 			h := rr.Header()
@@ -195,19 +195,19 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 				continue
 			}
 			key := strings.ToLower(h.Name)
-			_, viaPTR := ptrTargets[key]
+			_, viaPTR := ptrTargets.get(key)
 			_, child := ChildLabel(h.Name, d.service)
 			if !viaPTR && !child {
 				continue
 			}
 			if srv, ok := rr.(*dns.SRV); ok {
-				srvs[key] = srv
+				srvs.put(key, srv)
 				continue
 			}
-			g := byName[key]
+			g, _ := byName.get(key)
 			if g == nil {
 				g = &txtGroup{name: h.Name, ttl: h.Ttl, viaPTR: viaPTR, childOf: child}
-				byName[key] = g
+				byName.put(key, g)
 				groups = append(groups, g)
 			}
 			g.rrs = append(g.rrs, rr.(*dns.TXT))
@@ -224,7 +224,7 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 		if !ok {
 			continue
 		}
-		if srv := srvs[strings.ToLower(g.name)]; srv != nil {
+		if srv, _ := srvs.get(strings.ToLower(g.name)); srv != nil {
 			c.Host, c.Port = srv.Target, srv.Port
 			c.IPs = hostIPs(sections, srv.Target)
 		}
@@ -233,18 +233,18 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 	}
 
 	// Goodbye PTRs whose TXT records are not in this packet.
-	for target, ttl := range ptrTargets {
-		if ttl == 0 && byName[target] == nil {
+	ptrTargets.each(func(target string, ttl uint32) {
+		if g, _ := byName.get(target); ttl == 0 && g == nil {
 			res.Withdrawn = append(res.Withdrawn, target)
 		}
-	}
+	})
 	return res
 }
 
 func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 	c := Candidate{Instance: g.name, TTL: g.ttl, CacheFlush: g.flush, InAnswer: g.inAnswer}
 	var firstID string
-	var seen map[string]bool // binary transport addresses taken
+	var seen smallMap[struct{}] // binary transport addresses taken
 	any := false
 	for _, t := range g.rrs {
 		for _, s := range t.Txt {
@@ -286,17 +286,14 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 			if len(tr) == 0 {
 				continue // "/p2p/<id>" alone carries no address
 			}
-			if seen[pa.key] {
+			if _, dup := seen.get(pa.key); dup {
 				continue
 			}
 			if len(c.Addrs) >= d.maxAddrs {
 				res.BadStrings++
 				continue
 			}
-			if seen == nil {
-				seen = make(map[string]bool, 8)
-			}
-			seen[pa.key] = true
+			seen.put(pa.key, struct{}{})
 			c.Addrs = append(c.Addrs, tr)
 		}
 	}
@@ -398,13 +395,21 @@ func hostIPs(sections [][]dns.RR, host string) []netip.Addr {
 	return ips
 }
 
+// isHostOf reports EqualNames(host, HostName(label)) without building the
+// name.
+func isHostOf(host, label string) bool {
+	const suffix = "." + Domain
+	host = strings.TrimSuffix(host, ".")
+	return len(host) == len(label)+len(suffix)-1 && strings.EqualFold(host[:len(label)], label) && strings.EqualFold(host[len(label):], suffix[:len(suffix)-1])
+}
+
 func flavourOf(g *txtGroup, c Candidate, service string) Flavour {
 	label, child := ChildLabel(g.name, service)
 	switch {
 	case !child:
 		return FlavourRust
 	case c.Host != "":
-		if IsPeerName(label) && EqualNames(c.Host, HostName(label)) {
+		if IsPeerName(label) && isHostOf(c.Host, label) {
 			return FlavourGo
 		}
 		return FlavourDNSSD
