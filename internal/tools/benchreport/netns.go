@@ -94,7 +94,10 @@ func runNetns(c *config) error {
 		jobs = append(jobs, job{"loss", n, []string{"--impl", "both", "--steady", "0", "--loss", strconv.FormatFloat(c.loss, 'f', -1, 64)}})
 	}
 	if c.probeHintsN > 0 {
-		jobs = append(jobs, job{"hints", c.probeHintsN, []string{"--impl", "ours", "--steady", "0", "--probe-hints"}})
+		jobs = append(jobs, job{"hints", c.probeHintsN, []string{"--impl", "ours", "--steady", "0", "--probe-hints"}},
+			// Discovery alone, without the CPU of 2·N libp2p handshakes.
+			job{"noconnect", c.probeHintsN, []string{"--impl", "both", "--steady", "0", "--no-connect"}},
+			job{"noconnect-hints", c.probeHintsN, []string{"--impl", "ours", "--steady", "0", "--no-connect", "--probe-hints"}})
 	}
 	for _, j := range jobs {
 		out := netnsFile(c.data, j.kind, j.n)
