@@ -104,11 +104,22 @@ func checkResult(t *testing.T, r *Result) {
 	if r.N != 4 || r.Run != 1 || r.SteadyS != 4 || r.WindowS != 2 {
 		t.Errorf("%s: parameters %+v", name, r.runConfig)
 	}
-	if !r.Converged || r.MissedPairs != 0 || r.UnconnectedPairs != 0 || r.MeshFoundMS == nil || r.MeshConnectedMS == nil {
-		t.Errorf("%s: not every node found and connected every other: converged %v, missed %d, unconnected %d",
-			name, r.Converged, r.MissedPairs, r.UnconnectedPairs)
+	// Every node must find every other. Every pair must be connected with
+	// ours; go-libp2p's notifee is told of a peer once and dials once, so
+	// a failed (e.g. simultaneous) dial leaves its pair unconnected for
+	// good: that is the baseline's behaviour, logged, not a harness fault.
+	if r.MissedPairs != 0 || r.MeshFoundMS == nil {
+		t.Errorf("%s: not every node found every other: missed %d", name, r.MissedPairs)
 	}
-	if len(r.FindAllMS) != 4 || r.FindAll.N != 4 || r.ConnectAll.N != 4 {
+	connectedAll := r.Converged && r.UnconnectedPairs == 0 && r.MeshConnectedMS != nil && r.ConnectAll.N == 4
+	switch {
+	case connectedAll:
+	case r.Impl == implGo:
+		t.Logf("%s: %d pair(s) never connected (its notifee dials each peer once)", name, r.UnconnectedPairs)
+	default:
+		t.Errorf("%s: not every pair connected: converged %v, unconnected %d", name, r.Converged, r.UnconnectedPairs)
+	}
+	if len(r.FindAllMS) != 4 || r.FindAll.N != 4 {
 		t.Errorf("%s: per-node times %v", name, r.FindAllMS)
 	}
 	for i, ms := range r.FindAllMS {
