@@ -68,6 +68,18 @@ func newLAN(t *testing.T, n int) []lanHost {
 	return out
 }
 
+// start runs discovery with the default tag on l's memnet Conn, closed at
+// the end of the test.
+func (l lanHost) start(t *testing.T, opts ...discovery.Option) *discovery.MDNSDiscovery {
+	t.Helper()
+	d, err := discovery.NewMDNSDiscovery(context.Background(), l.h, "", append([]discovery.Option{discovery.WithConn(l.conn, nil)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
 func waitPeer(t *testing.T, ch <-chan peer.AddrInfo, id peer.ID, within time.Duration) peer.AddrInfo {
 	t.Helper()
 	deadline := time.After(within)
@@ -359,17 +371,8 @@ func TestEvents(t *testing.T) {
 // go-libp2p#1163).
 func TestFollowsHostAddrs(t *testing.T) {
 	hs := newLAN(t, 2)
-	ctx := context.Background()
-	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithEvents(64), discovery.WithAutoConnect(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d0.Close()
-	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil), discovery.WithAutoConnect(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d1.Close()
+	d0 := hs[0].start(t, discovery.WithEvents(64), discovery.WithAutoConnect(false))
+	d1 := hs[1].start(t, discovery.WithAutoConnect(false))
 	waitPeer(t, d0.PeersChan(), hs[1].h.ID(), 10*time.Second)
 	before := map[string]bool{}
 	for _, a := range d1.Addrs() {
@@ -402,17 +405,8 @@ func TestFollowsHostAddrs(t *testing.T) {
 // dialled from the hint; PeersChan still only carries announced peers.
 func TestProbeHints(t *testing.T) {
 	hs := newLAN(t, 2)
-	ctx := context.Background()
-	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithEvents(64), discovery.WithProbeHints(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d0.Close()
-	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil), discovery.WithAutoConnect(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d1.Close()
+	d0 := hs[0].start(t, discovery.WithEvents(64), discovery.WithProbeHints(true))
+	hs[1].start(t, discovery.WithAutoConnect(false))
 	var seen []discovery.EventKind
 	deadline := time.After(15 * time.Second)
 	for !slices.Contains(seen, discovery.PeerFound) || !slices.Contains(seen, discovery.Connected) {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -45,11 +43,7 @@ func TestAnnounceFlags(t *testing.T) {
 	}
 	other := "12D3KooWMxqzRsw4HnxR6p53QLxNWYC4EMMxgPAP65SGJ2SXjQte"
 	addr := "/ip4/198.51.100.11/tcp/4001"
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	checkUsage(t, "announce", []usageCase{
 		{"no addr", []string{"--random"}, "--addr"},
 		{"no key", []string{"--addr", addr}, "--peer-key FILE or --random"},
 		{"both keys", []string{"--random", "--peer-key", key, "--addr", addr}, "not both"},
@@ -65,24 +59,7 @@ func TestAnnounceFlags(t *testing.T) {
 		{"bad log level", []string{"--random", "--addr", addr, "--log-level", "loud"}, "log-level"},
 		{"extra argument", []string{"--random", "--addr", addr, "extra"}, "unexpected"},
 		{"bad flag", []string{"--bogus"}, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			if code := realMain(append([]string{"announce"}, tc.args...), &out, &errb); code != 2 {
-				t.Errorf("code %d, want 2: %s", code, errb.String())
-			}
-			if !strings.Contains(errb.String(), tc.want) {
-				t.Errorf("stderr %q lacks %q", errb.String(), tc.want)
-			}
-			if out.Len() != 0 {
-				t.Errorf("printed %q", out.String())
-			}
-		})
-	}
-	var out, errb bytes.Buffer
-	if code := realMain([]string{"announce", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-peer-key") {
-		t.Errorf("-h: code %d, %q", code, errb.String())
-	}
+	}, "-peer-key")
 }
 
 func TestAnnounceKeyAndAddrs(t *testing.T) {

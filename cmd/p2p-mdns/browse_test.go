@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,11 +13,7 @@ import (
 
 // TestBrowseFlags: invalid invocations exit 2 before any socket is opened.
 func TestBrowseFlags(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	checkUsage(t, "browse", []usageCase{
 		{"bad flag", []string{"--bogus"}, ""},
 		{"bad service", []string{"--service", "a..b"}, ""},
 		{"comma service", []string{"--service", "a,b"}, ""},
@@ -28,24 +22,7 @@ func TestBrowseFlags(t *testing.T) {
 		{"bad duration", []string{"--duration", "soon"}, "duration"},
 		{"bad log level", []string{"--log-level", "loud"}, "log-level"},
 		{"extra argument", []string{"extra"}, "unexpected"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			if code := realMain(append([]string{"browse"}, tc.args...), &out, &errb); code != 2 {
-				t.Errorf("code %d, want 2: %s", code, errb.String())
-			}
-			if !strings.Contains(errb.String(), tc.want) {
-				t.Errorf("stderr %q lacks %q", errb.String(), tc.want)
-			}
-			if out.Len() != 0 {
-				t.Errorf("printed %q", out.String())
-			}
-		})
-	}
-	var out, errb bytes.Buffer
-	if code := realMain([]string{"browse", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-duration") {
-		t.Errorf("-h: code %d, %q", code, errb.String())
-	}
+	}, "-duration")
 }
 
 // TestBrowseAnnounceNetns: `announce` in namespace 1 is found by `browse`

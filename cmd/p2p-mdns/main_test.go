@@ -69,3 +69,34 @@ func TestSniffReadBadFile(t *testing.T) {
 		t.Errorf("missing file: code %d", code)
 	}
 }
+
+// usageCase is one invalid invocation of a subcommand.
+type usageCase struct {
+	name string
+	args []string
+	want string // in stderr
+}
+
+// checkUsage runs each case of sub and wants exit code 2, want in stderr
+// and nothing on stdout; then `sub -h` exits 0 and mentions helpFlag.
+func checkUsage(t *testing.T, sub string, cases []usageCase, helpFlag string) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := realMain(append([]string{sub}, tc.args...), &out, &errb); code != 2 {
+				t.Errorf("code %d, want 2: %s", code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("stderr %q lacks %q", errb.String(), tc.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printed %q", out.String())
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if code := realMain([]string{sub, "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), helpFlag) {
+		t.Errorf("-h: code %d, %q", code, errb.String())
+	}
+}
