@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/responder"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -29,44 +29,48 @@ type MDNSDiscovery struct {
 	opts    options
 	log     *slog.Logger
 
+	conn  transport.Conn
+	udp   *transport.UDP // the Conn we opened (nil with WithConn); Close closes it
 	resp  *responder.Responder
 	brow  *browser.Browser
 	dial  *dialer.Dialer
-	watch *transport.Watcher
-	udp   *transport.UDP // nil with WithConn
+	ifs   *transport.View // interface events for address following
+	sub   event.Subscription
+	addrs atomic.Pointer[[]ma.Multiaddr] // announced (before per-interface filtering)
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	out   outlets
+	conns connTracker
 
-	peersCh chan peer.AddrInfo
-	subs    subscribers
-	evCh    chan Event
-	evDrops atomic.Uint64
-	addrs   atomic.Pointer[[]ma.Multiaddr] // announced (before per-interface filtering)
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	stopParent func() bool // unregisters the parent context's end
 
-	mu        sync.Mutex
-	metrics   DiscoveryMetrics
-	chanDrops atomic.Uint64
+	mu      sync.Mutex
+	metrics DiscoveryMetrics
 
 	closeOnce sync.Once
 	closeErr  error
 	closing   chan struct{} // closed when shutdown starts
-	parentEnd chan struct{} // closed when the parent-context watcher exits
 }
 
-// DiscoveryMetrics are the seed's discovery metrics plus the counters of
-// every layer.
+// DiscoveryMetrics are the discovery metrics every user starts with (peers
+// discovered, connection attempts, time of the last discovery) plus the
+// counters of every layer.
 type DiscoveryMetrics struct {
 	PeersDiscovered    int       // peers found (first sighting of an ID)
 	ConnectionsSuccess int       // successful connection attempts
 	ConnectionsFailed  int       // failed connection attempts
 	LastDiscovery      time.Time // time of the last Found or Updated
 
-	PeersLost        int    // peers whose records all expired or were withdrawn
-	PeersKnown       int    // peers currently known
-	PeersChanDropped uint64 // peers not delivered because PeersChan was full
-	EventsDropped    uint64 // events not delivered because Events was full
+	PeersLost  int // peers whose records all expired or were withdrawn
+	PeersKnown int // peers currently known
+	// PeersChanDropped, EventsDropped and NotifyDropped count deliveries
+	// lost because more distinct peers were pending for that consumer than
+	// the peer cap (a slow consumer is only delayed: see WithPeersChanSize).
+	PeersChanDropped uint64
+	EventsDropped    uint64
+	NotifyDropped    uint64
 
 	Responder responder.Stats
 	Browser   browser.Stats
@@ -76,14 +80,23 @@ type DiscoveryMetrics struct {
 	Transport transport.Stats
 }
 
+// The facade's queue sizes.
+const (
+	// pendingMax bounds each consumer's pending peers (the outboxes): the
+	// browser's peer cap, since a consumer cannot have more distinct peers
+	// pending than discovery knows, plus as many again being lost.
+	pendingMax = 2 * browser.DefaultMaxPeers
+	// subscriberChan is the channel capacity of a FindPeers call.
+	subscriberChan = 64
+)
+
 // NewMDNSDiscovery starts mDNS discovery for h under serviceTag (empty:
 // DefaultServiceTag): it announces h's addresses, browses for other peers of
 // the tag and, unless WithAutoConnect(false), connects to them. It stops
-// when ctx is done or Close is called.
+// when ctx is done or Close is called. With no network interface up yet it
+// still starts, and begins once one comes up (WithRequireInterface makes
+// that an error).
 func NewMDNSDiscovery(ctx context.Context, h host.Host, serviceTag string, opts ...Option) (*MDNSDiscovery, error) {
-	if h == nil {
-		return nil, errors.New("discovery: nil host")
-	}
 	if serviceTag == "" {
 		serviceTag = DefaultServiceTag
 	}
@@ -96,187 +109,137 @@ func NewMDNSDiscovery(ctx context.Context, h host.Host, serviceTag string, opts 
 	return start(ctx, h, serviceTag, o)
 }
 
-func start(ctx context.Context, h host.Host, tag string, o options) (_ *MDNSDiscovery, err error) {
+// start opens the Conn, builds the layers on it and runs them.
+func start(ctx context.Context, h host.Host, tag string, o options) (*MDNSDiscovery, error) {
+	if h == nil {
+		return nil, errors.New("discovery: nil host")
+	}
 	service, err := mdns.ServiceName(tag)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	log := o.logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
-	d := &MDNSDiscovery{host: h, tag: tag, service: service, opts: o, log: log, peersCh: make(chan peer.AddrInfo, o.peersChanSize),
-		closing: make(chan struct{}), parentEnd: make(chan struct{})}
-	if o.eventsSize > 0 {
-		d.evCh = make(chan Event, o.eventsSize)
+	d := &MDNSDiscovery{host: h, tag: tag, service: service, opts: o, log: log.With("component", "discovery"),
+		closing: make(chan struct{})}
+	if err := d.openConn(log); err != nil {
+		return nil, err
 	}
+	if err := d.build(log); err != nil {
+		d.release()
+		return nil, err
+	}
+	d.run(ctx)
+	d.log.Info("started", "service", service, "peer", h.ID(), "addrs", len(*d.addrs.Load()), "peer_name", d.resp.PeerName())
+	return d, nil
+}
 
-	conn, events := o.conn, o.events
-	watchIfaces := false
-	if conn == nil {
-		udp, err := transport.Listen(transport.Config{Interfaces: o.ifaces, IncludeLoopback: o.loopback, DisableIPv4: o.noV4, DisableIPv6: o.noV6, Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("discovery: mDNS sockets: %w", err)
-		}
-		for _, p := range udp.Problems() {
-			log.Warn("discovery: interface problem", "problem", p.String())
-		}
-		conn, d.udp = udp, udp
-		watchIfaces = true // created last: a Watcher holds resources until it runs
+// openConn takes the injected Conn, or opens the UDP sockets (which follow
+// the interfaces themselves).
+func (d *MDNSDiscovery) openConn(log *slog.Logger) error {
+	if d.opts.conn != nil {
+		d.conn = d.opts.conn
+		return nil
 	}
-	kids := transport.Split(conn, 2, 256)
-	defer func() {
-		if err != nil {
-			kids[0].Close()
-			kids[1].Close()
-		}
-	}()
-	respEv, browEv, addrEv := fanOut(events != nil || watchIfaces)
+	o := d.opts
+	udp, err := transport.Listen(transport.Config{Interfaces: o.ifaces, IncludeLoopback: o.loopback,
+		DisableIPv4: o.noV4, DisableIPv6: o.noV6, RequireInterface: o.requireIface, Logger: log.With("component", "transport")})
+	if err != nil {
+		return fmt.Errorf("discovery: mDNS sockets: %w", err)
+	}
+	for _, p := range udp.Problems() {
+		d.log.Warn("interface problem", "problem", p.String())
+	}
+	d.conn, d.udp = udp, udp
+	return nil
+}
 
+// build makes the responder, the browser and the dialer, and the
+// subscriptions discovery follows. Nothing runs yet.
+func (d *MDNSDiscovery) build(log *slog.Logger) (err error) {
+	o, h := d.opts, d.host
 	addrs, err := announceAddrs(h)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.addrs.Store(&addrs)
-	if d.resp, err = responder.New(responder.Config{Conn: kids[0], Service: service, PeerID: h.ID(), Addrs: addrs,
-		Events: respEv.ch, TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log}); err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+	if d.resp, err = responder.New(responder.Config{Conn: d.conn, Service: d.service, PeerID: h.ID(), Addrs: addrs,
+		TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log.With("component", "responder")}); err != nil {
+		return fmt.Errorf("discovery: %w", err)
 	}
-	if d.brow, err = browser.New(browser.Config{Conn: kids[1], Service: service, Self: h.ID(), Events: browEv.ch, AddrFilter: o.addrFilter,
-		ProbeHints: o.probeHints, Logger: log}); err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+	if d.brow, err = browser.New(browser.Config{Conn: d.conn, Service: d.service, Self: h.ID(), AddrFilter: o.addrFilter,
+		ProbeHints: o.probeHints, Logger: log.With("component", "browser")}); err != nil {
+		return fmt.Errorf("discovery: %w", err)
 	}
 	if o.autoConnect {
-		if d.dial, err = dialer.New(dialer.Config{Host: h, Timeout: o.dialTimeout, Concurrency: o.dialConcurrency, Logger: log}); err != nil {
-			return nil, fmt.Errorf("discovery: %w", err)
+		if d.dial, err = dialer.New(dialer.Config{Host: h, Timeout: o.dialTimeout, Concurrency: o.dialConcurrency,
+			Logger: log.With("component", "dialer")}); err != nil {
+			return fmt.Errorf("discovery: %w", err)
 		}
 	}
-	sub, err := subscribeAddrs(h)
-	if err != nil {
-		return nil, err
+	if d.ifs, err = d.conn.View(transport.ViewConfig{Name: "addresses", Accept: transport.NoPackets}); err != nil {
+		return fmt.Errorf("discovery: %w", err)
 	}
+	if d.sub, err = h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated)); err != nil {
+		return fmt.Errorf("discovery: subscribe to address updates: %w", err)
+	}
+	d.out.init(o)
 	if o.registerer != nil {
 		if err := o.registerer.Register(newCollector(d)); err != nil {
-			sub.Close()
-			return nil, fmt.Errorf("discovery: prometheus: %w", err)
+			return fmt.Errorf("discovery: prometheus: %w", err)
 		}
 	}
-	if watchIfaces {
-		w, werr := transport.NewWatcher(transport.WatcherConfig{Interfaces: o.ifaces, IncludeLoopback: o.loopback, Logger: log})
-		if werr != nil {
-			log.Warn("discovery: no interface watcher; interface changes will not be followed", "err", werr)
-		} else {
-			d.watch, events = w, w.Events()
-		}
-	}
+	return nil
+}
 
-	d.ctx, d.cancel = context.WithCancel(ctx)
+// release undoes a build that failed half-way: the layers built so far
+// hold Views and subscriptions, and the Conn, when ours, is closed.
+func (d *MDNSDiscovery) release() {
+	if d.resp != nil {
+		_ = d.resp.Close()
+	}
+	if d.brow != nil {
+		_ = d.brow.Close()
+	}
+	if d.dial != nil {
+		_ = d.dial.Close()
+	}
+	if d.ifs != nil {
+		_ = d.ifs.Close()
+	}
+	if d.sub != nil {
+		_ = d.sub.Close()
+	}
+	if d.udp != nil {
+		_ = d.udp.Close()
+	}
+}
+
+// run starts every goroutine of discovery; the end of ctx ends discovery
+// as Close does.
+func (d *MDNSDiscovery) run(ctx context.Context) {
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.goRun("responder", d.resp.Run)
 	d.goRun("browser", d.brow.Run)
 	if d.dial != nil {
 		d.goRun("dialer", d.dial.Run)
 		d.goRun("dial events", d.dialEvents)
 	}
-	if d.watch != nil {
-		d.goRun("watcher", d.watch.Run)
-	}
-	if events != nil {
-		d.goRun("interface events", func(ctx context.Context) error { return pump(ctx, events, respEv, browEv, addrEv) })
-	}
 	d.goRun("browser events", d.browserEvents)
-	d.goRun("address updates", func(ctx context.Context) error { return d.followAddrs(ctx, sub, addrEv.ch) })
-	go func() { // the parent context ends discovery like Close does
-		defer close(d.parentEnd)
-		select {
-		case <-ctx.Done():
-			d.closeOnce.Do(d.shutdown)
-		case <-d.closing:
-		}
-	}()
-	log.Info("discovery: started", "service", service, "peer", h.ID(), "addrs", len(addrs), "peer_name", d.resp.PeerName())
-	return d, nil
+	d.goRun("address following", d.followAddrs)
+	d.out.start(d)
+	d.watchConns()
+	d.stopParent = context.AfterFunc(ctx, func() { d.closeOnce.Do(d.shutdown) })
 }
 
 func (d *MDNSDiscovery) goRun(name string, run func(context.Context) error) {
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	d.wg.Go(func() {
 		if err := run(d.ctx); err != nil && d.ctx.Err() == nil {
-			d.log.Warn("discovery: stopped with an error", "component", name, "err", err)
+			d.log.Warn("stopped with an error", "part", name, "err", err)
 		}
-	}()
-}
-
-// browserEvents turns browser events into PeersChan deliveries, dial
-// requests, subscriber notifications and metrics.
-func (d *MDNSDiscovery) browserEvents(ctx context.Context) error {
-	for ev := range d.brow.Events() {
-		switch ev.Kind {
-		case browser.Found, browser.Updated:
-			d.mu.Lock()
-			if ev.Kind == browser.Found {
-				d.metrics.PeersDiscovered++
-			}
-			d.metrics.LastDiscovery = ev.Time
-			d.mu.Unlock()
-			ai := peer.AddrInfo{ID: ev.Peer.ID, Addrs: append(ev.Peer.Addrs[:0:0], ev.Peer.Addrs...)}
-			select {
-			case d.peersCh <- ai:
-			default:
-				d.chanDrops.Add(1)
-				d.log.Debug("discovery: PeersChan full, peer not delivered (still connected)", "peer", ai.ID)
-			}
-			d.subs.send(ai)
-			kind := PeerUpdated
-			if ev.Kind == browser.Found {
-				kind = PeerFound
-			}
-			d.emit(Event{Kind: kind, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
-			if d.dial != nil {
-				d.dial.Found(ai, ev.TTL, true) // Found and Updated are both fresh announcements
-			}
-		case browser.Probing:
-			ai := peer.AddrInfo{ID: ev.Peer.ID, Addrs: append(ev.Peer.Addrs[:0:0], ev.Peer.Addrs...)}
-			d.emit(Event{Kind: PeerProbing, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
-			if d.dial != nil {
-				// Not fresh: a peer probes three times, and a repeated
-				// probe must not reset a dial backoff.
-				d.dial.Found(ai, ev.TTL, false)
-			}
-		case browser.Lost:
-			d.mu.Lock()
-			d.metrics.PeersLost++
-			d.mu.Unlock()
-			d.emit(Event{Kind: PeerLost, Peer: peer.AddrInfo{ID: ev.Peer.ID}, Time: ev.Time})
-			if d.dial != nil {
-				d.dial.Lost(ev.Peer.ID)
-			}
-		}
-	}
-	return nil
-}
-
-func (d *MDNSDiscovery) dialEvents(ctx context.Context) error {
-	for ev := range d.dial.Events() {
-		d.mu.Lock()
-		switch ev.Kind {
-		case dialer.Connected:
-			d.metrics.ConnectionsSuccess++
-		case dialer.DialFailed:
-			d.metrics.ConnectionsFailed++
-		}
-		d.mu.Unlock()
-		ai := peer.AddrInfo{ID: ev.Peer, Addrs: ev.Addrs}
-		switch ev.Kind {
-		case dialer.Connected:
-			d.log.Info("discovery: connected", "peer", ev.Peer, "in", ev.Duration)
-			d.emit(Event{Kind: Connected, Peer: ai, Time: ev.Time})
-		case dialer.DialFailed:
-			d.log.Info("discovery: connection failed", "peer", ev.Peer, "reason", ev.Reason, "err", ev.Err)
-			d.emit(Event{Kind: DialFailed, Peer: ai, Err: ev.Err, Reason: string(ev.Reason), Time: ev.Time})
-		}
-	}
-	return nil
+	})
 }
 
 // Addrs returns the addresses announced for our peer (each interface
@@ -285,10 +248,12 @@ func (d *MDNSDiscovery) Addrs() []ma.Multiaddr {
 	return append([]ma.Multiaddr(nil), *d.addrs.Load()...)
 }
 
-// PeersChan delivers every peer found or updated. It is bounded (see
-// WithPeersChanSize): a full channel drops the delivery, never blocks
-// discovery. It is closed by Close.
-func (d *MDNSDiscovery) PeersChan() <-chan peer.AddrInfo { return d.peersCh }
+// PeersChan delivers every peer found, and again when its addresses change,
+// starting (at the first call) with the peers already known. A reader that
+// falls behind delays deliveries but loses none: a peer waiting to be
+// delivered carries its latest addresses when its turn comes. It is closed
+// by Close.
+func (d *MDNSDiscovery) PeersChan() <-chan peer.AddrInfo { return d.out.peersChan(d.brow.Peers) }
 
 // Peers returns the peers currently known.
 func (d *MDNSDiscovery) Peers() []peer.AddrInfo { return d.brow.Peers() }
@@ -296,7 +261,8 @@ func (d *MDNSDiscovery) Peers() []peer.AddrInfo { return d.brow.Peers() }
 // PeerName returns the random instance name our peer is announced under.
 func (d *MDNSDiscovery) PeerName() string { return d.resp.PeerName() }
 
-// ServiceName returns the DNS-SD service name of the tag.
+// ServiceName returns the DNS-SD service name of the tag (e.g.
+// "_p2p._udp.local.").
 func (d *MDNSDiscovery) ServiceName() string { return d.service }
 
 // Metrics returns a snapshot of the discovery metrics.
@@ -304,8 +270,7 @@ func (d *MDNSDiscovery) Metrics() DiscoveryMetrics {
 	d.mu.Lock()
 	m := d.metrics
 	d.mu.Unlock()
-	m.PeersChanDropped = d.chanDrops.Load()
-	m.EventsDropped = d.evDrops.Load()
+	m.PeersChanDropped, m.EventsDropped, m.NotifyDropped = d.out.drops()
 	m.Responder = d.resp.Stats()
 	m.Browser = d.brow.Stats()
 	m.PeersKnown = m.Browser.Peers
@@ -319,17 +284,18 @@ func (d *MDNSDiscovery) Metrics() DiscoveryMetrics {
 }
 
 // Close sends goodbyes for our records (RFC 6762 §10.1), stops every
-// goroutine discovery started, waits for them and closes PeersChan. It is
-// safe to call more than once.
+// goroutine discovery started, waits for them (a Notifee call in progress
+// excepted: see NewMdnsService), closes the sockets it opened and closes
+// PeersChan and Events. It is safe to call more than once.
 func (d *MDNSDiscovery) Close() error {
 	d.closeOnce.Do(d.shutdown)
-	<-d.parentEnd
 	return d.closeErr
 }
 
 func (d *MDNSDiscovery) shutdown() {
 	close(d.closing)
-	d.subs.stop()
+	d.stopParent()
+	d.out.stopSubscribers()
 	d.closeErr = d.resp.Close() // goodbyes first, while the sockets are open
 	_ = d.brow.Close()
 	if d.dial != nil {
@@ -337,9 +303,11 @@ func (d *MDNSDiscovery) shutdown() {
 	}
 	d.cancel()
 	d.wg.Wait()
-	d.subs.closeAll()
-	close(d.peersCh)
-	if d.evCh != nil {
-		close(d.evCh)
+	d.unwatchConns()
+	d.out.close()
+	_ = d.ifs.Close()
+	_ = d.sub.Close()
+	if d.udp != nil {
+		_ = d.udp.Close() // we opened it: we close it
 	}
 }

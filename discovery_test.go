@@ -72,7 +72,7 @@ func newLAN(t *testing.T, n int) []lanHost {
 // the end of the test.
 func (l lanHost) start(t *testing.T, opts ...discovery.Option) *discovery.MDNSDiscovery {
 	t.Helper()
-	d, err := discovery.NewMDNSDiscovery(context.Background(), l.h, "", append([]discovery.Option{discovery.WithConn(l.conn, nil)}, opts...)...)
+	d, err := discovery.NewMDNSDiscovery(context.Background(), l.h, "", append([]discovery.Option{discovery.WithConn(l.conn)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +105,12 @@ func waitPeer(t *testing.T, ch <-chan peer.AddrInfo, id peer.ID, within time.Dur
 func TestSeedAPI(t *testing.T) {
 	hs := newLAN(t, 2)
 	ctx := context.Background()
-	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil))
+	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d0.Close()
-	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil))
+	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestTagsIsolate(t *testing.T) {
 	hs := newLAN(t, 3)
 	ctx := context.Background()
 	mk := func(i int, tag string) *discovery.MDNSDiscovery {
-		d, err := discovery.NewMDNSDiscovery(ctx, hs[i].h, tag, discovery.WithConn(hs[i].conn, nil), discovery.WithAutoConnect(false))
+		d, err := discovery.NewMDNSDiscovery(ctx, hs[i].h, tag, discovery.WithConn(hs[i].conn), discovery.WithAutoConnect(false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,8 +218,8 @@ func (n *notifee) count(id peer.ID) int {
 func TestDropIn(t *testing.T) {
 	hs := newLAN(t, 2)
 	n0, n1 := &notifee{found: map[peer.ID]int{}}, &notifee{found: map[peer.ID]int{}}
-	s0 := discovery.NewMdnsService(hs[0].h, "", n0, discovery.WithConn(hs[0].conn, nil))
-	s1 := discovery.NewMdnsService(hs[1].h, "", n1, discovery.WithConn(hs[1].conn, nil))
+	s0 := discovery.NewMdnsService(hs[0].h, "", n0, discovery.WithConn(hs[0].conn))
+	s1 := discovery.NewMdnsService(hs[1].h, "", n1, discovery.WithConn(hs[1].conn))
 	for _, s := range []discovery.Service{s0, s1} {
 		if err := s.Start(); err != nil {
 			t.Fatal(err)
@@ -253,7 +253,7 @@ func TestRoutingDiscovery(t *testing.T) {
 	ctx := context.Background()
 	var ds []*discovery.MDNSDiscovery
 	for i := range hs {
-		d, err := discovery.NewMDNSDiscovery(ctx, hs[i].h, "chorus-test", discovery.WithConn(hs[i].conn, nil), discovery.WithAutoConnect(false))
+		d, err := discovery.NewMDNSDiscovery(ctx, hs[i].h, "chorus-test", discovery.WithConn(hs[i].conn), discovery.WithAutoConnect(false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestRoutingDiscovery(t *testing.T) {
 func TestPrometheus(t *testing.T) {
 	hs := newLAN(t, 1)
 	reg := prometheus.NewRegistry()
-	d, err := discovery.NewMDNSDiscovery(context.Background(), hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithPrometheus(reg))
+	d, err := discovery.NewMDNSDiscovery(context.Background(), hs[0].h, "", discovery.WithConn(hs[0].conn), discovery.WithPrometheus(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestPrometheus(t *testing.T) {
 func TestParentContextCancel(t *testing.T) {
 	hs := newLAN(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil))
+	d, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,11 +333,11 @@ func TestParentContextCancel(t *testing.T) {
 func TestEvents(t *testing.T) {
 	hs := newLAN(t, 2)
 	ctx := context.Background()
-	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn, nil), discovery.WithEvents(64))
+	d0, err := discovery.NewMDNSDiscovery(ctx, hs[0].h, "", discovery.WithConn(hs[0].conn), discovery.WithEvents(64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn, nil), discovery.WithAutoConnect(false))
+	d1, err := discovery.NewMDNSDiscovery(ctx, hs[1].h, "", discovery.WithConn(hs[1].conn), discovery.WithAutoConnect(false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,11 @@ type EventKind int
 
 // The event kinds.
 const (
-	PeerFound   EventKind = iota + 1 // first sighting of a peer ID
+	PeerFound   EventKind = iota + 1 // first sighting of a peer ID (or again after PeerLost)
 	PeerUpdated                      // its address set changed
 	PeerLost                         // every record expired or was withdrawn
-	Connected                        // a connection attempt succeeded
-	DialFailed                       // a connection attempt failed
+	Connected                        // connected to a found peer, either side having dialled (Direction)
+	DialFailed                       // our connection attempt failed
 	PeerProbing                      // seen probing, not yet announced (WithProbeHints)
 )
 
@@ -47,11 +47,16 @@ type Event struct {
 	// Err is the dial error (DialFailed only); Reason its class.
 	Err    error
 	Reason string
-	Time   time.Time
+	// Direction is "outbound" when we dialled, "inbound" when the peer
+	// did (Connected only).
+	Direction string
+	Time      time.Time
 }
 
-// WithEvents enables Events with a channel of the given capacity; events
-// that do not fit are dropped and counted (Metrics().EventsDropped).
+// WithEvents enables Events with a channel of the given capacity. A reader
+// that falls behind delays events but loses no peer: a peer's pending
+// events are coalesced (its latest addresses, lost after found, the latest
+// connection outcome; see Metrics().EventsDropped for the bound).
 func WithEvents(size int) Option {
 	return func(o *options) error {
 		if size < 1 {
@@ -64,15 +69,4 @@ func WithEvents(size int) Option {
 
 // Events returns the event channel enabled by WithEvents (nil otherwise).
 // It is closed by Close.
-func (d *MDNSDiscovery) Events() <-chan Event { return d.evCh }
-
-func (d *MDNSDiscovery) emit(ev Event) {
-	if d.evCh == nil {
-		return
-	}
-	select {
-	case d.evCh <- ev:
-	default:
-		d.evDrops.Add(1)
-	}
-}
+func (d *MDNSDiscovery) Events() <-chan Event { return d.out.evCh }

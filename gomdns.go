@@ -30,9 +30,15 @@ type Notifee interface {
 // NewMdnsService is a drop-in for github.com/libp2p/go-libp2p/p2p/discovery/mdns
 // NewMdnsService: the same arguments (an empty serviceName means
 // "_p2p._udp"), the same tag mapping and the same behaviour towards the
-// notifee (HandlePeerFound for every peer found or updated, called from one
-// goroutine, never for ourselves; no automatic connection). Switching is a
-// one-line import change. Options may add what go-libp2p's lacks.
+// notifee (HandlePeerFound for every peer found or updated, never for
+// ourselves; no automatic connection). Switching is a one-line import
+// change. Options may add what go-libp2p's lacks.
+//
+// HandlePeerFound is called on one goroutine, one peer at a time: a slow
+// notifee delays the next peers but loses none (each waits with its latest
+// addresses), so it should hand long work (such as a connection) to a
+// goroutine of its own. Close does not wait for a call in progress; no
+// call starts once Close has begun.
 func NewMdnsService(h host.Host, serviceName string, notifee Notifee, opts ...Option) Service {
 	if serviceName == "" {
 		serviceName = ServiceName
@@ -46,9 +52,8 @@ type mdnsService struct {
 	notifee Notifee
 	opts    []Option
 
-	mu   sync.Mutex
-	d    *MDNSDiscovery
-	done chan struct{}
+	mu sync.Mutex
+	d  *MDNSDiscovery
 }
 
 // Start begins announcing and browsing.
@@ -65,32 +70,23 @@ func (s *mdnsService) Start() error {
 			return err
 		}
 	}
+	o.notifee = s.notifee
 	d, err := start(context.Background(), s.host, s.tag, o)
 	if err != nil {
 		return err
 	}
-	s.d, s.done = d, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		for ai := range d.PeersChan() {
-			if s.notifee != nil {
-				s.notifee.HandlePeerFound(ai)
-			}
-		}
-	}()
+	s.d = d
 	return nil
 }
 
-// Close stops discovery (sending goodbyes) and waits for the notifee's
-// last call to return. Safe to call twice, and before Start.
+// Close stops discovery, sending goodbyes. Safe to call twice, and before
+// Start.
 func (s *mdnsService) Close() error {
 	s.mu.Lock()
-	d, done := s.d, s.done
+	d := s.d
 	s.mu.Unlock()
 	if d == nil {
 		return nil
 	}
-	err := d.Close()
-	<-done
-	return err
+	return d.Close()
 }

@@ -32,9 +32,10 @@ type options struct {
 	registerer      prometheus.Registerer
 	peersChanSize   int
 	conn            transport.Conn
-	events          <-chan transport.Event
 	eventsSize      int
 	probeHints      bool
+	requireIface    bool
+	notifee         Notifee // set by NewMdnsService
 }
 
 func defaultOptions() options {
@@ -137,8 +138,23 @@ func WithProbeHints(on bool) Option {
 }
 
 // WithConn runs discovery on the given Conn (e.g. an in-memory LAN from
-// mdns/transport/memnet) instead of opening UDP sockets; events, if not nil,
-// report its interface changes. The Conn is closed by Close.
-func WithConn(c transport.Conn, events <-chan transport.Event) Option {
-	return func(o *options) error { o.conn, o.events = c, events; return nil }
+// mdns/transport/memnet) instead of opening UDP sockets. Discovery reads
+// it through Views of its own (which bring its interface changes) and
+// leaves it open: the caller, who opened it, closes it after Close.
+func WithConn(c transport.Conn) Option {
+	return func(o *options) error {
+		if c == nil {
+			return errors.New("discovery: WithConn(nil)")
+		}
+		o.conn = c
+		return nil
+	}
+}
+
+// WithRequireInterface makes NewMDNSDiscovery (and the drop-in's Start)
+// fail when no network interface can be used yet, instead of starting and
+// waiting for one to come up (the default, for machines that start
+// discovery before their network).
+func WithRequireInterface(on bool) Option {
+	return func(o *options) error { o.requireIface = on; return nil }
 }

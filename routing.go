@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/chorus-services/discovery/mdns"
@@ -51,8 +52,8 @@ func (d *MDNSDiscovery) Advertise(ctx context.Context, ns string, opts ...coredi
 
 // FindPeers implements core/discovery.Discoverer: the peers known now, then
 // every peer found or updated until ctx is done, discovery is closed or
-// Limit peers were delivered. The channel is bounded; a consumer that does
-// not keep up misses updates, never blocks discovery.
+// Limit peers were delivered. A consumer that falls behind delays
+// deliveries but loses none (each peer waits with its latest addresses).
 func (d *MDNSDiscovery) FindPeers(ctx context.Context, ns string, opts ...coredisc.Option) (<-chan peer.AddrInfo, error) {
 	if err := d.checkNS(ns); err != nil {
 		return nil, err
@@ -61,17 +62,20 @@ func (d *MDNSDiscovery) FindPeers(ctx context.Context, ns string, opts ...coredi
 	if err := o.Apply(opts...); err != nil {
 		return nil, err
 	}
-	sub, ok := d.subs.add(64, func() { d.wg.Add(1) })
+	sub, ok := d.out.subs.add(func() { d.wg.Add(1) })
 	if !ok {
 		return nil, fmt.Errorf("discovery: closed or too many FindPeers calls (max %d)", maxSubscribers)
 	}
-	out := make(chan peer.AddrInfo, 64)
+	for _, ai := range d.Peers() { // subscribed first: nothing found meanwhile is missed
+		sub.put(ai.ID, ai)
+	}
+	out := make(chan peer.AddrInfo, subscriberChan)
 	go func() {
 		defer d.wg.Done()
 		defer close(out)
-		defer d.subs.remove(sub)
+		defer d.out.subs.remove(sub)
 		sent := 0
-		deliver := func(ai peer.AddrInfo) bool {
+		sub.pump(d.closing, ctx.Done(), func(_ peer.ID, ai peer.AddrInfo) bool {
 			select {
 			case out <- ai:
 				sent++
@@ -81,24 +85,65 @@ func (d *MDNSDiscovery) FindPeers(ctx context.Context, ns string, opts ...coredi
 			case <-d.closing:
 				return false
 			}
-		}
-		for _, ai := range d.Peers() {
-			if !deliver(ai) {
-				return
-			}
-		}
-		for {
-			select {
-			case ai, ok := <-sub:
-				if !ok || !deliver(ai) {
-					return
-				}
-			case <-ctx.Done():
-				return
-			case <-d.closing:
-				return
-			}
-		}
+		})
 	}()
 	return out, nil
+}
+
+// maxSubscribers bounds concurrent FindPeers calls.
+const maxSubscribers = 64
+
+// subscribers are the outboxes of the FindPeers calls in progress.
+type subscribers struct {
+	mu     sync.Mutex
+	list   map[*outbox[peer.AddrInfo]]struct{}
+	closed bool
+}
+
+// add registers a subscriber and, under the same lock, calls started (which
+// adds the subscriber's goroutine to the wait group) so that no goroutine is
+// added once stop has been called.
+func (s *subscribers) add(started func()) (*outbox[peer.AddrInfo], bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.list) >= maxSubscribers {
+		return nil, false
+	}
+	started()
+	if s.list == nil {
+		s.list = map[*outbox[peer.AddrInfo]]struct{}{}
+	}
+	b := newOutbox(pendingMax, replace[peer.AddrInfo])
+	s.list[b] = struct{}{}
+	return b, true
+}
+
+func (s *subscribers) remove(b *outbox[peer.AddrInfo]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.list, b)
+}
+
+// put hands ai to every subscriber (never blocks).
+func (s *subscribers) put(ai peer.AddrInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for b := range s.list {
+		b.put(ai.ID, ai)
+	}
+}
+
+// stop refuses further subscribers.
+func (s *subscribers) stop() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// closeAll forgets the subscribers (their goroutines ended on Close).
+func (s *subscribers) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.list = nil
 }

@@ -61,7 +61,7 @@ func (b *Browser) filterAddrs(id peer.ID, in []ma.Multiaddr, ifc *transport.Inte
 		if len(a) == 0 {
 			continue
 		}
-		ip, isIP := firstIP(a)
+		ip, isIP := mdns.AddrIP(a)
 		if isIP && ip.IsLoopback() && !fromLoop {
 			b.ctr.dAddrs.Add(1)
 			continue
@@ -82,17 +82,6 @@ func (b *Browser) filterAddrs(id peer.ID, in []ma.Multiaddr, ifc *transport.Inte
 		out = append(out, a)
 	}
 	return out
-}
-
-// firstIP returns the address of a leading /ip4 or /ip6 component.
-func firstIP(a ma.Multiaddr) (netip.Addr, bool) {
-	c := a[0]
-	switch c.Code() {
-	case ma.P_IP4, ma.P_IP6:
-		ip, ok := netip.AddrFromSlice(c.RawValue())
-		return ip.Unmap(), ok
-	}
-	return netip.Addr{}, false
 }
 
 // foreignP2P reports whether a contains a /p2p component that is not a

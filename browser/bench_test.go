@@ -35,7 +35,7 @@ func benchBrowser(b *testing.B) (*Browser, transport.Packet, func()) {
 	for _, d := range dgs {
 		m, err := mdns.Parse(d.Packet.Data)
 		if err == nil && m.Response && len(m.Answer) > 0 && d.Packet.Src.Addr().Is4() {
-			p := d.Packet
+			p := transport.Packet(d.Packet)
 			p.IfIndex = h.Ifaces()[0].Index()
 			return br, p, func() { br.Close(); lan.Close() }
 		}

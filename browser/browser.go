@@ -3,7 +3,7 @@ package browser
 import (
 	"container/list"
 	"context"
-	"errors"
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"sync"
@@ -13,12 +13,6 @@ import (
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-)
-
-// Errors of Run.
-var (
-	ErrClosed  = errors.New("browser: closed")
-	ErrRunning = errors.New("browser: Run called twice")
 )
 
 // Browser is a continuous mDNS querier for one service (see the package
@@ -35,7 +29,8 @@ type Browser struct {
 	closed    bool
 	started   bool
 	cancel    context.CancelFunc
-	done      chan struct{} // closed when Run returns
+	view      *transport.View // closed when Run returns, or by Close
+	done      chan struct{}   // closed when Run returns
 	cache     *cache
 	ifaces    map[int]*ifaceState
 	ptrOwned  map[int]map[string]struct{} // TXT RRsets refreshed by the PTR question
@@ -52,7 +47,7 @@ type Browser struct {
 
 // New validates a copy of cfg and returns a Browser; Run starts it.
 func New(cfg Config) (*Browser, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	b := &Browser{
@@ -67,6 +62,13 @@ func New(cfg Config) (*Browser, error) {
 		done:     make(chan struct{}),
 	}
 	b.disp = newDispatcher(cfg.EventQueue, &b.ctr)
+	// The View is taken now, so that nothing received between New and Run
+	// is lost (it waits in the View's bounded queue).
+	view, err := cfg.Conn.View(transport.ViewConfig{Name: "browser", QueueLen: cfg.ReceiveQueue, Accept: b.prefilter})
+	if err != nil {
+		return nil, fmt.Errorf("browser: %w", err)
+	}
+	b.view = view
 	return b, nil
 }
 
@@ -95,22 +97,21 @@ func (b *Browser) Stats() Stats {
 	s := b.ctr.snapshot()
 	b.mu.Lock()
 	s.Records, s.Peers, s.Established = len(b.cache.byKey), len(b.peers), b.peerProt.Len()
+	if b.view != nil {
+		s.QueueFull = b.view.Stats().Dropped
+	}
 	b.mu.Unlock()
 	return s
 }
 
-type rxPacket struct {
-	p  transport.Packet
-	at time.Time
-}
-
 // Run queries and listens until ctx is done or Close is called. It owns
-// every goroutine of the Browser: one read loop, one event dispatcher and
-// the protocol loop (timers, interface events, packets), and waits for them
-// before returning. A transport.Conn has a single reader and no read
-// deadline, so Run closes Config.Conn when it returns to stop the read loop;
-// give the Browser a Conn of its own. Run returns nil after ctx or Close,
-// and transport.ErrClosed when the Conn was closed under it.
+// every goroutine of the Browser: the event dispatcher and the protocol
+// loop (timers, interface events, packets), and waits for them before
+// returning. It reads the Conn through a View of its own (closed on
+// return; the Conn is not). Like every Run of this module it returns nil
+// once stopped by Close or by the end of ctx, ErrRunning when already
+// running, ErrClosed after Close, and otherwise the error that stopped it
+// (transport.ErrClosed: the Conn was closed under it).
 func (b *Browser) Run(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -121,23 +122,19 @@ func (b *Browser) Run(ctx context.Context) error {
 		b.mu.Unlock()
 		return ErrRunning
 	}
+	view := b.view
 	ctx, cancel := context.WithCancel(ctx)
 	b.started, b.running, b.cancel = true, true, cancel
 	b.syncIfaces(time.Now())
 	b.mu.Unlock()
 	defer close(b.done)
 	defer cancel()
+	defer view.Close()
 
-	rx := make(chan rxPacket, b.cfg.ReceiveQueue)
-	readDone := make(chan struct{})
 	dispDone := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { b.readLoop(rx, readDone) })
 	wg.Go(func() { b.disp.run(dispDone) })
-
-	err := b.loop(ctx, rx, readDone)
-
-	b.cfg.Conn.Close()
+	err := b.loop(ctx, view)
 	close(dispDone)
 	wg.Wait()
 	b.mu.Lock()
@@ -146,10 +143,9 @@ func (b *Browser) Run(ctx context.Context) error {
 	return err
 }
 
-func (b *Browser) loop(ctx context.Context, rx chan rxPacket, readDone chan struct{}) error {
+func (b *Browser) loop(ctx context.Context, view *transport.View) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	events := b.cfg.Events
 	for {
 		b.mu.Lock()
 		next := b.tick(time.Now())
@@ -158,22 +154,18 @@ func (b *Browser) loop(ctx context.Context, rx chan rxPacket, readDone chan stru
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-readDone:
-			if ctx.Err() != nil {
-				return nil
+		case p, ok := <-view.Packets():
+			if !ok {
+				return transport.ErrClosed
 			}
-			return transport.ErrClosed
-		case r := <-rx:
 			b.mu.Lock()
-			b.receive(&r.p, r.at)
+			b.receive(p, time.Now())
 			b.settleDirty(time.Now())
 			b.mu.Unlock()
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
+		case ev, ok := <-view.Events():
+			if ok {
+				b.ifaceEvent(ev)
 			}
-			b.ifaceEvent(ev)
 		case <-timer.C:
 		}
 	}
@@ -213,38 +205,6 @@ func (b *Browser) ifaceEvent(ev transport.Event) {
 	b.settleDirty(now)
 }
 
-// readLoop reads datagrams, drops what the stateless checks reject and
-// queues the rest without blocking: a full queue drops and counts.
-func (b *Browser) readLoop(rx chan<- rxPacket, done chan<- struct{}) {
-	defer close(done)
-	buf := make([]byte, mdns.MaxPacketSize+1)
-	for {
-		var p transport.Packet
-		if err := b.cfg.Conn.ReadPacket(buf, &p); err != nil {
-			if errors.Is(err, transport.ErrClosed) {
-				return
-			}
-			b.cfg.Logger.Debug("read", "err", err)
-			b.mu.Lock()
-			closed := !b.running
-			b.mu.Unlock()
-			if closed {
-				return
-			}
-			continue
-		}
-		if !b.prefilter(&p) {
-			continue
-		}
-		p.Data = slices.Clone(p.Data)
-		select {
-		case rx <- rxPacket{p: p, at: time.Now()}:
-		default:
-			b.ctr.queueFull.Add(1)
-		}
-	}
-}
-
 // Feed processes one packet as if it had been received at the given time,
 // without a Run loop: the replay and benchmark entry point. Records due by
 // then expire first. The packet goes through every check (TTL, filter,
@@ -264,7 +224,7 @@ func (b *Browser) Feed(p transport.Packet, at time.Time) {
 }
 
 // Close stops Run and waits for it; without Run it only closes Events().
-// It is idempotent. The Conn is closed by Run on its way out.
+// It is idempotent. The Conn stays open: whoever opened it closes it.
 func (b *Browser) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -278,6 +238,7 @@ func (b *Browser) Close() error {
 	started, cancel := b.started, b.cancel
 	b.mu.Unlock()
 	if !started {
+		b.view.Close()
 		close(b.disp.out)
 		return nil
 	}

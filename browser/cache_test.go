@@ -133,7 +133,7 @@ func TestRefreshQueries(t *testing.T) {
 		for _, q := range e.queries() {
 			if q.v4 && q.m.Question[0].Qtype == dns.TypeTXT {
 				refresh = append(refresh, q.at-t0)
-				if q.m.Question[0].Name != peerName(1)+"."+mdns.DefaultService || len(q.m.Answer) != 0 {
+				if q.m.Question[0].Name != peerName(1)+"."+mdns.SpecService || len(q.m.Answer) != 0 {
 					t.Errorf("refresh query %v with %d known answers", q.m.Question, len(q.m.Answer))
 				}
 			}
@@ -243,7 +243,7 @@ func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 // it is down; back up, it browses again with a QU query.
 func TestIfaceDownGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, envOpt{withEvs: true})
+		e := newEnv(t, envOpt{})
 		defer e.stop()
 		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.at(time.Second)
@@ -276,7 +276,7 @@ func TestIfaceDownGrace(t *testing.T) {
 // them.
 func TestIfaceFlapKeepsPeers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, envOpt{withEvs: true})
+		e := newEnv(t, envOpt{})
 		defer e.stop()
 		resp := goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		e.inject(resp, "10.0.0.9")

@@ -3,10 +3,8 @@ package browser
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,19 +38,17 @@ const (
 
 // Config configures a Browser. New copies and validates it.
 type Config struct {
-	// Conn is the socket (bound to port 5353) to query and listen on.
-	// Required. The Browser becomes its only reader; Run closes it when it
-	// returns (see Run).
+	// Conn is the socket (bound to port 5353) to query and listen on
+	// (required). Run reads it through a View of its own, which also
+	// brings the interface changes (IfaceDown keeps the interface's records
+	// a few seconds, IfaceUp / AddrAdded restart its queries); the Conn
+	// may be shared (with a Responder) and is never closed by the Browser.
 	Conn transport.Conn
 	// Service is a service tag ("" for "_p2p._udp", see mdns.ServiceName)
 	// or a fully qualified service name ending in ".local" or ".local.".
 	Service string
 	// Self is our own peer ID; packets naming it are ignored.
 	Self peer.ID
-	// Events, when set, reports interface changes (e.g. memnet
-	// Conn.Events() or transport's watcher): IfaceDown flushes the
-	// interface's records, IfaceUp / AddrAdded restart its queries.
-	Events <-chan transport.Event
 
 	// MaxPeers bounds the peer set (0: DefaultMaxPeers); the peer refreshed
 	// least recently is evicted (and reported Lost) to make room.
@@ -66,8 +62,9 @@ type Config struct {
 	// EventQueue bounds the dispatcher's queue of undelivered events
 	// (0: DefaultEventQueue).
 	EventQueue int
-	// ReceiveQueue bounds the packets waiting between the read loop and
-	// the protocol loop (0: DefaultReceiveQueue).
+	// ReceiveQueue bounds the Browser's View of the Conn: packets received
+	// and not yet handled (0: DefaultReceiveQueue); overflow is dropped and
+	// counted (QueueFull).
 	ReceiveQueue int
 
 	// DisableEphemeralPort makes the Browser follow RFC 6762 §6 strictly and
@@ -161,7 +158,7 @@ type Stats struct {
 	DroppedOwn        uint64 // candidates naming Config.Self
 	DroppedPort       uint64 // responses from a port other than 5353 (DisableEphemeralPort)
 	DroppedAddrs      uint64 // multiaddrs removed by the filters
-	QueueFull         uint64 // packets dropped because the receive queue was full
+	QueueFull         uint64 // packets dropped because the View's queue was full
 	Evicted           uint64 // records and peers evicted by the bounds
 	EventsDropped     uint64 // events dropped because the event queue was full
 	EventsCoalesced   uint64 // events merged into an undelivered one
@@ -170,7 +167,7 @@ type Stats struct {
 type counters struct {
 	queriesSent, queriesSuppressed, refreshQueries, packets, responses, ephemeral atomic.Uint64
 	peersFound, peersLost, expired, poofed                                        atomic.Uint64
-	dTTL, dOffLink, dMalformed, dIrrelevant, dOwn, dPort, dAddrs, queueFull       atomic.Uint64
+	dTTL, dOffLink, dMalformed, dIrrelevant, dOwn, dPort, dAddrs                  atomic.Uint64
 	evicted, eventsDropped, eventsCoalesced                                       atomic.Uint64
 }
 
@@ -184,58 +181,52 @@ func (c *counters) snapshot() Stats {
 		DroppedTTL: c.dTTL.Load(), DroppedOffLink: c.dOffLink.Load(),
 		DroppedMalformed: c.dMalformed.Load(), DroppedIrrelevant: c.dIrrelevant.Load(),
 		DroppedOwn: c.dOwn.Load(), DroppedPort: c.dPort.Load(), DroppedAddrs: c.dAddrs.Load(),
-		QueueFull: c.queueFull.Load(), Evicted: c.evicted.Load(),
+		Evicted:       c.evicted.Load(),
 		EventsDropped: c.eventsDropped.Load(), EventsCoalesced: c.eventsCoalesced.Load(),
 	}
 }
 
-// ErrNoConn is returned by New without Config.Conn.
-var ErrNoConn = errors.New("browser: Config.Conn is required")
+// Errors of New and Run (see Run for the contract every Run of this
+// module shares).
+var (
+	ErrNoConn  = errors.New("browser: Config.Conn is required")
+	ErrClosed  = errors.New("browser: closed")
+	ErrRunning = errors.New("browser: Run already called")
+)
 
-// serviceFQDN accepts a tag or a ".local" FQDN.
-func serviceFQDN(s string) (string, error) {
-	t := strings.TrimSuffix(s, ".")
-	if strings.HasSuffix(strings.ToLower(t), ".local") {
-		base := t[:len(t)-len(".local")]
-		if strings.Trim(base, ".") == "" {
-			return "", fmt.Errorf("%w %q: no service label", mdns.ErrBadTag, s)
-		}
-		if _, err := mdns.ServiceName(base); err != nil {
-			return "", err
-		}
-		return t + ".", nil
-	}
-	return mdns.ServiceName(s)
-}
-
-func (c *Config) validate() error {
+// setDefaults checks c and fills its zero fields; errors name the field
+// and its value.
+func (c *Config) setDefaults() error {
 	if c.Conn == nil {
 		return ErrNoConn
 	}
-	svc, err := serviceFQDN(c.Service)
+	svc, err := mdns.ServiceFQDN(c.Service)
 	if err != nil {
-		return fmt.Errorf("browser: %w", err)
+		return fmt.Errorf("browser: Config.Service %q: %w", c.Service, err)
 	}
 	c.Service = svc
-	for _, v := range []struct {
-		p   *int
-		def int
-		n   string
+	for _, n := range []struct {
+		name string
+		v    *int
+		def  int
 	}{
-		{&c.MaxPeers, DefaultMaxPeers, "MaxPeers"}, {&c.MaxAddrs, DefaultMaxAddrs, "MaxAddrs"},
-		{&c.MaxRecords, DefaultMaxRecords, "MaxRecords"}, {&c.EventQueue, DefaultEventQueue, "EventQueue"},
-		{&c.ReceiveQueue, DefaultReceiveQueue, "ReceiveQueue"},
+		{"MaxPeers", &c.MaxPeers, DefaultMaxPeers},
+		{"MaxAddrs", &c.MaxAddrs, DefaultMaxAddrs},
+		{"MaxRecords", &c.MaxRecords, DefaultMaxRecords},
+		{"EventQueue", &c.EventQueue, DefaultEventQueue},
+		{"ReceiveQueue", &c.ReceiveQueue, DefaultReceiveQueue},
 	} {
-		if *v.p < 0 {
-			return fmt.Errorf("browser: negative %s", v.n)
-		}
-		if *v.p == 0 {
-			*v.p = v.def
+		switch {
+		case *n.v < 0:
+			return fmt.Errorf("browser: Config.%s is negative (%d)", n.name, *n.v)
+		case *n.v == 0:
+			*n.v = n.def
 		}
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Logger = c.Logger.With("component", "browser")
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}

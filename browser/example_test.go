@@ -32,7 +32,7 @@ func Example() {
 	// Another peer announces itself (RFC 6762 §8.3).
 	id, _ := peer.Decode("12D3KooWSfsqkSUU6DTgDKK6RuxGJs7poPksfrxQEFwNNvmy32vT")
 	rs, _ := mdns.NewRecordSet(mdns.Peer{
-		Service:  mdns.DefaultService,
+		Service:  mdns.SpecService,
 		PeerName: "k3v9q0b7x2m4n8p1r5t6w0y3z7a9c2e4",
 		ID:       id,
 		Addrs:    []ma.Multiaddr{ma.StringCast("/ip4/10.0.0.9/tcp/4001"), ma.StringCast("/ip6/fe80::9/udp/4001/quic-v1")},

@@ -173,7 +173,7 @@ func TestProbeHints(t *testing.T) {
 			e := newEnv(t, envOpt{cfg: func(c *Config) { c.ProbeHints = on }})
 			defer e.stop()
 			id := testID(1)
-			inst := peerName(1) + "." + mdns.DefaultService
+			inst := peerName(1) + "." + mdns.SpecService
 			m := new(dns.Msg)
 			m.Question = []dns.Question{{Name: inst, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}
 			m.Ns = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 4500}, Txt: []string{"dnsaddr=/ip4/10.0.0.9/tcp/1/p2p/" + id.String()}}}

@@ -91,7 +91,7 @@ func fzMutants(data []byte, mode uint8) [][]byte {
 		targets := map[string]bool{}
 		for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
 			for _, rr := range sec {
-				if p, ok := rr.(*dns.PTR); ok && mdns.EqualNames(p.Hdr.Name, mdns.DefaultService) {
+				if p, ok := rr.(*dns.PTR); ok && mdns.EqualNames(p.Hdr.Name, mdns.SpecService) {
 					targets[strings.ToLower(p.Ptr)] = true
 				}
 			}
@@ -225,7 +225,7 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 	}
 
 	want := fzWant{}
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	seen := 0
 	check := func(what string, res *mdns.Result, before Stats) {
 		t.Helper()
@@ -294,7 +294,7 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 // peer ID under new instance names, so they add records.
 func TestFuzzMutants(t *testing.T) {
 	id := testID(1)
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	insts := map[string]bool{}
 	for _, b := range fzMutants(goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), 0) {
 		m, err := mdns.Parse(b)

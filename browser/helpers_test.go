@@ -38,11 +38,10 @@ type env struct {
 }
 
 type envOpt struct {
-	cfg     func(*Config)
-	ifaces  []memnet.IfaceConfig
-	noRead  bool
-	noRun   bool
-	withEvs bool
+	cfg    func(*Config)
+	ifaces []memnet.IfaceConfig
+	noRead bool
+	noRun  bool
 }
 
 func newEnv(t testing.TB, o envOpt) *env {
@@ -68,9 +67,6 @@ func newEnv(t testing.TB, o envOpt) *env {
 		}
 	})
 	cfg := Config{Conn: c, Rand: rand.New(rand.NewPCG(1, 2)), Self: testID(-1)}
-	if o.withEvs {
-		cfg.Events = c.Events()
-	}
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
@@ -159,7 +155,7 @@ func goResponse(t testing.TB, id peer.ID, name string, ttl uint32, addrs ...stri
 	for _, a := range addrs {
 		mas = append(mas, ma.StringCast(a))
 	}
-	rs, err := mdns.NewRecordSet(mdns.Peer{Service: mdns.DefaultService, PeerName: name, ID: id, Addrs: mas, TTLOther: ttl, TTLHost: ttl})
+	rs, err := mdns.NewRecordSet(mdns.Peer{Service: mdns.SpecService, PeerName: name, ID: id, Addrs: mas, TTLOther: ttl, TTLHost: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +177,7 @@ func rustResponse(t testing.TB, id peer.ID, label string, ttl uint32, addrs ...s
 	t.Helper()
 	m := new(dns.Msg)
 	m.Response, m.Authoritative = true, true
-	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: label + "."}}
+	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: label + "."}}
 	for _, a := range addrs {
 		m.Extra = append(m.Extra, &dns.TXT{Hdr: dns.RR_Header{Name: label + ".", Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: ttl},
 			Txt: []string{"dnsaddr=" + a + "/p2p/" + id.String()}})
@@ -201,14 +197,14 @@ func txtResponse(t testing.TB, id peer.ID, name string, ttl uint32, flush bool, 
 	if flush {
 		class |= mdns.CacheFlushBit
 	}
-	inst := name + "." + mdns.DefaultService
+	inst := name + "." + mdns.SpecService
 	txt := &dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: class, Ttl: ttl}}
 	for _, a := range addrs {
 		txt.Txt = append(txt.Txt, "dnsaddr="+a+"/p2p/"+id.String())
 	}
 	m := new(dns.Msg)
 	m.Response, m.Authoritative = true, true
-	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: inst}}
+	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: inst}}
 	m.Extra = []dns.RR{txt}
 	b, err := m.Pack()
 	if err != nil {
@@ -221,7 +217,7 @@ func txtResponse(t testing.TB, id peer.ID, name string, ttl uint32, flush bool, 
 func ptrQuery(t testing.TB, known ...dns.RR) []byte {
 	t.Helper()
 	m := new(dns.Msg)
-	m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+	m.Question = []dns.Question{{Name: mdns.SpecService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
 	m.Answer = known
 	b, err := m.Pack()
 	if err != nil {
@@ -232,7 +228,7 @@ func ptrQuery(t testing.TB, known ...dns.RR) []byte {
 
 // kaPTR is the service PTR of an instance label, as a known answer.
 func kaPTR(label string) dns.RR {
-	return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: label + "." + mdns.DefaultService}
+	return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: label + "." + mdns.SpecService}
 }
 
 // kaQuery packs a query packet with known answers: the first packet of a
@@ -241,7 +237,7 @@ func kaQuery(t testing.TB, question, tc bool, known ...dns.RR) []byte {
 	t.Helper()
 	m := new(dns.Msg)
 	if question {
-		m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+		m.Question = []dns.Question{{Name: mdns.SpecService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
 	}
 	m.Truncated, m.Answer = tc, known
 	b, err := m.Pack()

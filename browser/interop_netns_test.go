@@ -4,10 +4,11 @@ package browser_test
 
 import (
 	"context"
-	"github.com/chorus-services/discovery/internal/interop/rustwire"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/chorus-services/discovery/internal/interop/rustwire"
 
 	"github.com/chorus-services/discovery/browser"
 	"github.com/chorus-services/discovery/internal/interop/peers"
@@ -43,6 +44,7 @@ func startBrowser(t *testing.T, nt *netns.Net, i int, tag string) *browser.Brows
 		case <-time.After(10 * time.Second):
 			t.Error("browser did not stop")
 		}
+		conn.Close()
 	})
 	return b
 }
@@ -185,10 +187,12 @@ func TestFindsRustFormat(t *testing.T) {
 	}
 	defer rx.Close()
 	defer tx.Close()
+	queries, err := rx.View(transport.ViewConfig{Name: "rust-format announcer"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() { // answer every _p2p._udp.local query, as rust-libp2p does
-		buf := make([]byte, 9000)
-		var p transport.Packet
-		for rx.ReadPacket(buf, &p) == nil {
+		for p := range queries.Packets() {
 			m, err := mdns.Parse(p.Data)
 			if err != nil || !rustwire.Asks(m) {
 				continue

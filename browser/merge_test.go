@@ -25,7 +25,7 @@ func TestMergeAcrossIfacesAndFlavours(t *testing.T) {
 		}
 		h, _ := lan.AddHost("b", memnet.IfaceConfig{Segment: "a", Name: "eth0"}, memnet.IfaceConfig{Segment: "b", Name: "wlan0"})
 		c, _ := h.Listen(memnet.ListenOptions{})
-		br, err := New(Config{Conn: c, Events: c.Events()})
+		br, err := New(Config{Conn: c})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -303,7 +303,7 @@ func (ks knownSet) has(e *entry) bool {
 		return ok && in
 	}
 	for _, k := range ks.list {
-		if sameRR(e.rr, k) {
+		if mdns.SameRecord(e.rr, k) {
 			return true
 		}
 	}
@@ -324,21 +324,4 @@ func rrIdentity(rr dns.RR) (string, bool) {
 		return "", false
 	}
 	return strings.ToLower(h.Name) + "\x00" + strconv.Itoa(int(h.Rrtype)) + "\x00" + rdata, true
-}
-
-// sameRR compares owner, type and rdata (not TTL or class bits).
-func sameRR(a, b dns.RR) bool {
-	ha, hb := a.Header(), b.Header()
-	if ha.Rrtype != hb.Rrtype || !mdns.EqualNames(ha.Name, hb.Name) {
-		return false
-	}
-	switch x := a.(type) {
-	case *dns.PTR:
-		y, ok := b.(*dns.PTR)
-		return ok && mdns.EqualNames(x.Ptr, y.Ptr)
-	case *dns.TXT:
-		y, ok := b.(*dns.TXT)
-		return ok && slices.Equal(x.Txt, y.Txt)
-	}
-	return false
 }

@@ -20,7 +20,7 @@ func TestQuerySchedule(t *testing.T) {
 		qs := e.queries()
 		var times []time.Duration
 		for i, q := range qs {
-			if len(q.m.Question) != 1 || q.m.Question[0].Qtype != dns.TypePTR || q.m.Question[0].Name != mdns.DefaultService {
+			if len(q.m.Question) != 1 || q.m.Question[0].Qtype != dns.TypePTR || q.m.Question[0].Name != mdns.SpecService {
 				t.Fatalf("query %d: %v", i, q.m.Question)
 			}
 			if q.m.Id != 0 {
@@ -158,7 +158,7 @@ func TestDuplicateQuestionSuppression(t *testing.T) {
 			t.Errorf("QueriesSuppressed %d, want 1", st.QueriesSuppressed)
 		}
 		// A query with a known answer we do not have: no suppression.
-		foreign := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: "x." + mdns.DefaultService}
+		foreign := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: "x." + mdns.SpecService}
 		e.inject(ptrQuery(t, foreign), "10.0.0.7")
 		time.Sleep(first + 3*time.Second + time.Millisecond - e.since())
 		syncWait()

@@ -145,7 +145,7 @@ func (h *heldQuery) note(b *Browser, ifIndex int, known []dns.RR) {
 			}
 		case *dns.TXT:
 			for _, e := range b.cache.byOwner[ownerKey(ifIndex, dns.TypeTXT, rr.Header().Name)] {
-				if e.rr != nil && sameRR(e.rr, rr) {
+				if e.rr != nil && mdns.SameRecord(e.rr, rr) {
 					h.listed[e] = struct{}{}
 				}
 			}
@@ -238,31 +238,11 @@ func (b *Browser) response(s *ifaceState, p *transport.Packet, m *dns.Msg, now t
 	if len(res.Rejected) > 0 || res.BadStrings > 0 {
 		b.ctr.dMalformed.Add(1)
 	}
-	ephemeral := p.Src.Port() != mdns.Port
-	flushed := map[string]bool{} // RRsets with the cache-flush bit (§10.2)
-	fresh := map[*entry]bool{}
-	idx := s.info.Index
-
-	if !ephemeral {
-		for _, sec := range [][]dns.RR{m.Answer, m.Extra} {
-			for _, rr := range sec {
-				ptr, ok := rr.(*dns.PTR)
-				if !ok || mdns.Class(ptr) != dns.ClassINET || !mdns.EqualNames(ptr.Hdr.Name, b.cfg.Service) {
-					continue
-				}
-				if _, child := mdns.ChildLabel(ptr.Ptr, b.cfg.Service); !child {
-					continue // rust-libp2p's random single label: not cached
-				}
-				owner := ownerKey(idx, dns.TypePTR, b.cfg.Service)
-				e := b.upsert(owner, strings.ToLower(ptr.Ptr), idx, rr, now, fresh)
-				if e == nil {
-					continue
-				}
-				e.instance = strings.ToLower(ptr.Ptr)
-			}
-		}
+	rx := &received{s: s, p: p, m: m, now: now,
+		flushed: map[string]bool{}, fresh: map[*entry]bool{}}
+	if p.Src.Port() == mdns.Port {
+		b.cachePTRs(rx)
 	}
-
 	found := 0
 	for ci := range res.Candidates {
 		c := &res.Candidates[ci]
@@ -271,69 +251,112 @@ func (b *Browser) response(s *ifaceState, p *transport.Packet, m *dns.Msg, now t
 			continue
 		}
 		found++
-		txts := txtsOf(m, c.Instance)
-		rust := c.Flavour == mdns.FlavourRust
-		for _, t := range txts {
-			owner := ownerKey(idx, dns.TypeTXT, c.Instance)
-			if rust {
-				owner = ownerKey(idx, dns.TypeTXT, "rust:"+string(c.ID))
-			}
-			rdata := strings.Join(t.Txt, "\x00")
-			if t.Hdr.Class&mdns.CacheFlushBit != 0 && t.Hdr.Ttl != 0 {
-				flushed[owner] = true
-			}
-			e := b.upsert(owner, rdata, idx, t, now, fresh)
-			if e == nil {
-				continue
-			}
-			e.instance, e.flavour = strings.ToLower(c.Instance), c.Flavour
-			if rust {
-				e.rr = nil
-			}
-			if rust || c.Flavour == mdns.FlavourJS { // refreshed by the PTR question
-				if b.ptrOwned[idx] == nil {
-					b.ptrOwned[idx] = map[string]struct{}{}
-				}
-				b.ptrOwned[idx][owner] = struct{}{}
-			}
-			if e.peer == nil {
-				e.peer = b.peerFor(c.ID, now)
-				e.addrs = b.filterAddrs(c.ID, recordAddrs(t, c, len(txts) == 1), &s.info, p.Src.Addr())
-			} else {
-				b.peerList(e.peer).MoveToBack(e.peer.lru)
-			}
-			switch {
-			case !e.peer.established && t.Hdr.Ttl != 0 && now.Sub(e.first) >= establishAfter:
-				b.establish(e.peer)
-			case e.peer.established:
-				b.cache.protect(e)
-			}
-			e.peer.touchEntry(e)
-			b.markDirty(e.peer)
-			// A peer keeps at most 4×MaxAddrs records (one address each for
-			// rust-libp2p): the oldest go first.
-			for len(e.peer.entries) > 4*b.cfg.MaxAddrs {
-				b.dropEntry(e.peer.entries[0])
-				b.ctr.evicted.Add(1)
-			}
-		}
+		b.cacheCandidate(rx, c)
 	}
 	for _, inst := range res.Withdrawn {
-		b.withdrawInstance(idx, inst, now)
+		b.withdrawInstance(s.info.Index, inst, now)
 	}
 	if found == 0 && len(res.Withdrawn) == 0 {
 		b.ctr.dIrrelevant.Add(1)
 	}
 	// §10.2: records of a flushed RRset received more than one second ago
 	// and not in this packet expire one second from now.
-	for owner := range flushed {
+	for owner := range rx.flushed {
 		for _, e := range b.cache.byOwner[owner] {
-			if !fresh[e] && now.Sub(e.received) > time.Second {
+			if !rx.fresh[e] && now.Sub(e.received) > time.Second {
 				b.expireSoon(e, now)
 			}
 		}
 	}
 	b.evictRecords()
+}
+
+// received is one response being taken into the cache.
+type received struct {
+	s       *ifaceState
+	p       *transport.Packet
+	m       *dns.Msg
+	now     time.Time
+	flushed map[string]bool // RRsets with the cache-flush bit (§10.2)
+	fresh   map[*entry]bool // records this packet inserted or refreshed
+}
+
+// cachePTRs caches the service PTR records of a response from port 5353.
+func (b *Browser) cachePTRs(rx *received) {
+	idx := rx.s.info.Index
+	for _, sec := range [][]dns.RR{rx.m.Answer, rx.m.Extra} {
+		for _, rr := range sec {
+			ptr, ok := rr.(*dns.PTR)
+			if !ok || mdns.Class(ptr) != dns.ClassINET || !mdns.EqualNames(ptr.Hdr.Name, b.cfg.Service) {
+				continue
+			}
+			if _, child := mdns.ChildLabel(ptr.Ptr, b.cfg.Service); !child {
+				continue // rust-libp2p's random single label: not cached
+			}
+			owner := ownerKey(idx, dns.TypePTR, b.cfg.Service)
+			if e := b.upsert(owner, strings.ToLower(ptr.Ptr), idx, rr, rx.now, rx.fresh); e != nil {
+				e.instance = strings.ToLower(ptr.Ptr)
+			}
+		}
+	}
+}
+
+// cacheCandidate caches the TXT records that carry one candidate peer and
+// ties them to the peer.
+func (b *Browser) cacheCandidate(rx *received, c *mdns.Candidate) {
+	idx, now := rx.s.info.Index, rx.now
+	txts := txtsOf(rx.m, c.Instance)
+	rust := c.Flavour == mdns.FlavourRust
+	for _, t := range txts {
+		owner := ownerKey(idx, dns.TypeTXT, c.Instance)
+		if rust {
+			owner = ownerKey(idx, dns.TypeTXT, "rust:"+string(c.ID))
+		}
+		if t.Hdr.Class&mdns.CacheFlushBit != 0 && t.Hdr.Ttl != 0 {
+			rx.flushed[owner] = true
+		}
+		e := b.upsert(owner, strings.Join(t.Txt, "\x00"), idx, t, now, rx.fresh)
+		if e == nil {
+			continue
+		}
+		e.instance, e.flavour = strings.ToLower(c.Instance), c.Flavour
+		if rust {
+			e.rr = nil
+		}
+		if rust || c.Flavour == mdns.FlavourJS { // refreshed by the PTR question
+			if b.ptrOwned[idx] == nil {
+				b.ptrOwned[idx] = map[string]struct{}{}
+			}
+			b.ptrOwned[idx][owner] = struct{}{}
+		}
+		if e.peer == nil {
+			e.peer = b.peerFor(c.ID, now)
+			e.addrs = b.filterAddrs(c.ID, recordAddrs(t, c, len(txts) == 1), &rx.s.info, rx.p.Src.Addr())
+		} else {
+			b.peerList(e.peer).MoveToBack(e.peer.lru)
+		}
+		b.touchPeer(e, t.Hdr.Ttl, now)
+	}
+}
+
+// touchPeer keeps e's peer current: established after establishAfter of
+// refreshes (evicted last), refreshed, marked for settling, and within its
+// record bound.
+func (b *Browser) touchPeer(e *entry, ttl uint32, now time.Time) {
+	switch {
+	case !e.peer.established && ttl != 0 && now.Sub(e.first) >= establishAfter:
+		b.establish(e.peer)
+	case e.peer.established:
+		b.cache.protect(e)
+	}
+	e.peer.touchEntry(e)
+	b.markDirty(e.peer)
+	// A peer keeps at most 4×MaxAddrs records (one address each for
+	// rust-libp2p): the oldest go first.
+	for len(e.peer.entries) > 4*b.cfg.MaxAddrs {
+		b.dropEntry(e.peer.entries[0])
+		b.ctr.evicted.Add(1)
+	}
 }
 
 // upsert inserts or refreshes the record rr (a goodbye only refreshes:

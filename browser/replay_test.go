@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
 
@@ -48,7 +49,7 @@ func TestReplayCaptures(t *testing.T) {
 				t0 := dgs[0].Time
 				for _, dg := range dgs {
 					time.Sleep(dg.Time.Sub(t0) - e.since())
-					p := dg.Packet
+					p := transport.Packet(dg.Packet)
 					if err := e.lan.Inject("", e.iface, p); err != nil {
 						t.Fatal(err)
 					}

@@ -16,8 +16,12 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// ErrClosed is returned by Run after Close.
-var ErrClosed = errors.New("dialer: closed")
+// Errors of Run (see Run for the contract every Run of this module
+// shares).
+var (
+	ErrClosed  = errors.New("dialer: closed")
+	ErrRunning = errors.New("dialer: Run already called")
+)
 
 // Dialer connects a libp2p host to discovered peers. See the package
 // documentation for the rules it follows.
@@ -100,8 +104,10 @@ func New(cfg Config) (*Dialer, error) {
 
 // Run starts Config.Concurrency workers and the retry scheduler and blocks
 // until ctx is done or Close is called; it returns only when every goroutine
-// it started has finished. It returns nil after Close, ctx.Err() otherwise.
-// Run may be called once; announcements made before Run are queued.
+// it started has finished. Like every Run of this module it returns nil
+// once stopped by Close or by the end of ctx, ErrRunning when already
+// running and ErrClosed after Close. Announcements made before Run are
+// queued.
 func (d *Dialer) Run(ctx context.Context) error {
 	d.mu.Lock()
 	switch {
@@ -110,13 +116,12 @@ func (d *Dialer) Run(ctx context.Context) error {
 		return ErrClosed
 	case d.running:
 		d.mu.Unlock()
-		return errors.New("dialer: Run called twice")
+		return ErrRunning
 	}
 	d.running = true
 	d.mu.Unlock()
 	defer close(d.runDone)
 
-	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(d.stopCtx, cancel)()
@@ -130,10 +135,7 @@ func (d *Dialer) Run(ctx context.Context) error {
 	}
 	d.schedule(ctx)
 	wg.Wait()
-	if d.stopCtx.Err() != nil {
-		return nil
-	}
-	return parent.Err()
+	return nil
 }
 
 // Close stops Run, waits for its goroutines and closes the Events channel.
@@ -218,13 +220,26 @@ func (d *Dialer) Found(ai peer.AddrInfo, ttl time.Duration, fresh bool) {
 		d.emit(Event{Kind: Evicted, Peer: ai.ID, Reason: ReasonFull})
 		return
 	}
+	changed := d.learn(st, ai.ID, addrs, ttl, isNew, fresh)
+	if reason, skip := d.wait(st, ai.ID, connected, changed, isNew, fresh, now); skip {
+		d.skip(ai.ID, reason)
+		return
+	}
+	d.enqueue(st)
+}
+
+// learn records the announced addresses of a tracked peer in the
+// peerstore (withdrawing the ones no longer announced) and resets its
+// backoff as the announcement allows. It reports whether the address set
+// changed. Called with d.mu held.
+func (d *Dialer) learn(st *peerState, id peer.ID, addrs []ma.Multiaddr, ttl time.Duration, isNew, fresh bool) (changed bool) {
 	key := addrKey(addrs)
-	changed := !isNew && key != st.key
+	changed = !isNew && key != st.key
 	ps := d.h.Peerstore()
 	if changed {
-		ps.SetAddrs(ai.ID, removed(st.addrs, addrs), 0)
+		ps.SetAddrs(id, removed(st.addrs, addrs), 0)
 	}
-	ps.AddAddrs(ai.ID, addrs, ttl)
+	ps.AddAddrs(id, addrs, ttl)
 	st.addrs, st.key = addrs, key
 	switch {
 	case changed: // new addresses were never tried: no backoff
@@ -235,21 +250,26 @@ func (d *Dialer) Found(ai peer.AddrInfo, ttl time.Duration, fresh bool) {
 		st.failures, st.retryAt = 0, st.lastAttempt.Add(d.cfg.BackoffMin)
 		d.signal(d.resched)
 	}
-	_, inflight := d.inflight[ai.ID]
+	return changed
+}
+
+// wait says whether an announced peer must not be dialled now, and why:
+// connected, an attempt queued or in flight, the redial wait after a
+// disconnect, or its backoff. Called with d.mu held.
+func (d *Dialer) wait(st *peerState, id peer.ID, connected, changed, isNew, fresh bool, now time.Time) (Reason, bool) {
+	_, inflight := d.inflight[id]
 	switch {
 	case connected:
 		st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
 		d.tag(st)
 		d.ctr.skippedConnected++
-		d.skip(ai.ID, ReasonConnected)
-		return
+		return ReasonConnected, true
 	case st.queued || inflight:
 		if (changed || isNew) && inflight { // isNew: Lost, then Found again
 			st.redo = true // the attempt may have read the old addresses
 		}
 		d.ctr.skippedInFlight++
-		d.skip(ai.ID, ReasonInFlight)
-		return
+		return ReasonInFlight, true
 	}
 	if st.connected { // the disconnect notification was missed
 		st.connected = false
@@ -258,23 +278,20 @@ func (d *Dialer) Found(ai peer.AddrInfo, ttl time.Duration, fresh bool) {
 	if !st.disconnectedAt.IsZero() {
 		if !fresh && !changed {
 			d.ctr.skippedRedial++
-			d.skip(ai.ID, ReasonRedialWait)
-			return
+			return ReasonRedialWait, true
 		}
 		if due := st.disconnectedAt.Add(d.cfg.RedialAfterDisconnect); now.Before(due) {
 			st.retryAt, st.armed = due, true
 			d.signal(d.resched)
 			d.ctr.skippedRedial++
-			d.skip(ai.ID, ReasonRedialWait)
-			return
+			return ReasonRedialWait, true
 		}
 	}
 	if st.identityFail || now.Before(st.retryAt) {
 		d.ctr.skippedBackoff++
-		d.skip(ai.ID, ReasonBackoff)
-		return
+		return ReasonBackoff, true
 	}
-	d.enqueue(st)
+	return "", false
 }
 
 // Lost forgets a peer: its announced addresses are removed from the

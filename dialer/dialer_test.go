@@ -336,7 +336,8 @@ func TestCloseDuringDial(t *testing.T) {
 	}
 }
 
-// TestRunContext: Run returns ctx.Err() when its context ends.
+// TestRunContext: Run returns nil when its context ends (the Run contract
+// of every layer), and refuses a second Run.
 func TestRunContext(t *testing.T) {
 	d, err := New(Config{Host: newHost(t)})
 	if err != nil {
@@ -346,8 +347,11 @@ func TestRunContext(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Run: %v", err)
+	if err := <-done; err != nil {
+		t.Fatalf("Run after the context ended: %v, want nil", err)
+	}
+	if err := d.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Run: %v, want ErrRunning", err)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)

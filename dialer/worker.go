@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // worker takes queued peers and dials them, one at a time, until ctx ends.
@@ -54,28 +55,10 @@ func (d *Dialer) take(ctx context.Context) (peer.ID, bool) {
 
 // attempt dials id once with the per-attempt timeout and records the outcome.
 func (d *Dialer) attempt(ctx context.Context, id peer.ID) {
-	if d.h.Network().Connectedness(id) == network.Connected {
-		d.mu.Lock()
-		delete(d.inflight, id)
-		if st := d.peers[id]; st != nil {
-			st.connected, st.disconnectedAt = true, time.Time{}
-		}
-		d.ctr.skippedConnected++
-		d.skip(id, ReasonConnected)
-		d.mu.Unlock()
+	addrs, ok := d.begin(id)
+	if !ok {
 		return
 	}
-	d.mu.Lock()
-	st := d.peers[id]
-	if st == nil { // lost after being taken
-		delete(d.inflight, id)
-		d.mu.Unlock()
-		return
-	}
-	addrs := st.addrs
-	d.ctr.attempts++
-	d.mu.Unlock()
-
 	// Our backoff decides when to dial; the swarm's own per-peer backoff
 	// would otherwise turn our retries into instant ErrDialBackoff failures.
 	if sw, ok := d.h.Network().(*swarm.Swarm); ok {
@@ -96,19 +79,54 @@ func (d *Dialer) attempt(ctx context.Context, id peer.ID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.inflight, id)
-	st = d.peers[id] // may be gone (Lost) or new (Lost, then Found)
+	st := d.peers[id] // may be gone (Lost) or new (Lost, then Found)
 	if err == nil {
-		d.ctr.successes++
-		if st != nil {
-			st.redo = false
-			st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
-			st.failures, st.identityFail, st.retryAt = 0, false, time.Time{}
-			d.tag(st)
-		}
-		d.log.Info("connected to peer", "peer", id, "duration", elapsed)
-		d.emit(Event{Kind: Connected, Peer: id, Addrs: addrs, Duration: elapsed})
+		d.succeeded(st, id, addrs, elapsed)
 		return
 	}
+	d.failed(st, id, addrs, err, reason, start, elapsed)
+}
+
+// begin starts an attempt on id: it returns the addresses to report, or
+// false when there is nothing to do (connected meanwhile, or lost).
+func (d *Dialer) begin(id peer.ID) ([]ma.Multiaddr, bool) {
+	connected := d.h.Network().Connectedness(id) == network.Connected
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.peers[id]
+	switch {
+	case connected:
+		delete(d.inflight, id)
+		if st != nil {
+			st.connected, st.disconnectedAt = true, time.Time{}
+		}
+		d.ctr.skippedConnected++
+		d.skip(id, ReasonConnected)
+		return nil, false
+	case st == nil: // lost after being taken
+		delete(d.inflight, id)
+		return nil, false
+	}
+	d.ctr.attempts++
+	return st.addrs, true
+}
+
+// succeeded records a connection. Called with d.mu held.
+func (d *Dialer) succeeded(st *peerState, id peer.ID, addrs []ma.Multiaddr, elapsed time.Duration) {
+	d.ctr.successes++
+	if st != nil {
+		st.redo = false
+		st.connected, st.disconnectedAt, st.armed = true, time.Time{}, false
+		st.failures, st.identityFail, st.retryAt = 0, false, time.Time{}
+		d.tag(st)
+	}
+	d.log.Info("connected to peer", "peer", id, "duration", elapsed)
+	d.emit(Event{Kind: Connected, Peer: id, Addrs: addrs, Duration: elapsed})
+}
+
+// failed records a failed attempt and schedules the next one. Called with
+// d.mu held.
+func (d *Dialer) failed(st *peerState, id peer.ID, addrs []ma.Multiaddr, err error, reason Reason, start time.Time, elapsed time.Duration) {
 	d.ctr.failures[reason]++
 	if reason == ReasonCanceled {
 		if st != nil {

@@ -11,7 +11,7 @@ import (
 // BenchmarkFilterIrrelevant: the cost of rejecting an unrelated mDNS
 // response (a Chromecast announcement) before unpacking it.
 func BenchmarkFilterIrrelevant(b *testing.B) {
-	f := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService, mdns.MetaQuery, mdns.NewPeerName(nil))...)
+	f := mdns.NewFilter(mdns.FilterLabels(mdns.SpecService, mdns.MetaQuery, mdns.NewPeerName(nil))...)
 	p := irrelevantPacket(b)
 	b.SetBytes(int64(len(p)))
 	b.ReportAllocs()
@@ -61,14 +61,14 @@ func BenchmarkDecodeGoResponseCold(b *testing.B) { benchDecode(b, true) }
 
 func benchDecode(b *testing.B, cold bool) {
 	p := goResponse(b)
-	f := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService)...)
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	f := mdns.NewFilter(mdns.FilterLabels(mdns.SpecService)...)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	var m dns.Msg
 	b.SetBytes(int64(len(p)))
 	b.ReportAllocs()
 	for b.Loop() {
 		if cold {
-			dec = mdns.NewDecoder(mdns.DefaultService, 0)
+			dec = mdns.NewDecoder(mdns.SpecService, 0)
 		}
 		if !f.Match(p) {
 			b.Fatal("filtered")

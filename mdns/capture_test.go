@@ -27,7 +27,7 @@ func decodeCapture(t *testing.T, path string) map[string]*seenPeer {
 	if st.Incomplete > 0 {
 		t.Logf("%s: %d fragments never completed", filepath.Base(path), st.Incomplete)
 	}
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	peers := map[string]*seenPeer{}
 	instanceID := map[string]string{}
 	for _, dg := range dgs {
@@ -134,8 +134,8 @@ func TestCaptureFlavours(t *testing.T) {
 // TestCapturesFilterKeepsRelevant checks that the prefilter passes every
 // datagram that decodes into a candidate (no false negatives on real data).
 func TestCapturesFilterKeepsRelevant(t *testing.T) {
-	f := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService, mdns.MetaQuery)...)
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	f := mdns.NewFilter(mdns.FilterLabels(mdns.SpecService, mdns.MetaQuery)...)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	for _, path := range captures(t) {
 		dgs, _, err := pcapread.ReadFile(path)
 		if err != nil {

@@ -13,10 +13,12 @@ var (
 const (
 	// Port is the mDNS UDP port.
 	Port = 5353
-	// DefaultService is the libp2p spec's DNS-SD service name.
-	DefaultService = "_p2p._udp.local."
-	// DefaultServiceTag is the tag that maps to DefaultService.
-	DefaultServiceTag = "_p2p._udp"
+	// SpecService is the libp2p mDNS spec's DNS-SD service name, what the
+	// empty tag maps to (ServiceName). Callers with other defaults (the
+	// root package's NewMDNSDiscovery) pass their tag explicitly.
+	SpecService = "_p2p._udp.local."
+	// SpecTag is the libp2p mDNS spec's service tag; it maps to SpecService.
+	SpecTag = "_p2p._udp"
 	// MetaQuery is the DNS-SD service type enumeration name (RFC 6763 §9).
 	MetaQuery = "_services._dns-sd._udp.local."
 	// Domain is the mDNS domain.

@@ -165,9 +165,38 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 		return res
 	}
 
-	// Pass 1: PTRs of the service name their instances (any target form:
-	// rust-libp2p points at a single label outside the service).
 	var ptrTargets smallMap[uint32]
+	d.servicePTRs(sections, &ptrTargets)
+	var byName smallMap[*txtGroup]
+	var srvs smallMap[*dns.SRV]
+	var buf [8]*txtGroup
+	groups := d.instanceRecords(m, sections, &ptrTargets, &byName, &srvs, buf[:0])
+	for _, g := range groups {
+		c, ok := d.candidate(g, &res)
+		if !ok {
+			continue
+		}
+		if srv, _ := srvs.get(strings.ToLower(g.name)); srv != nil {
+			c.Host, c.Port = srv.Target, srv.Port
+			c.IPs = hostIPs(sections, srv.Target)
+		}
+		c.Flavour = flavourOf(g, c, d.service)
+		res.Candidates = append(res.Candidates, c)
+	}
+
+	// Goodbye PTRs whose TXT records are not in this packet.
+	ptrTargets.each(func(target string, ttl uint32) {
+		if g, _ := byName.get(target); ttl == 0 && g == nil {
+			res.Withdrawn = append(res.Withdrawn, target)
+		}
+	})
+	return res
+}
+
+// servicePTRs collects (pass 1) the targets of the service's PTR records,
+// which name its instances (any target form: rust-libp2p points at a
+// single label outside the service), with their largest TTL.
+func (d *Decoder) servicePTRs(sections [][]dns.RR, ptrTargets *smallMap[uint32]) {
 	for _, sec := range sections {
 		for _, rr := range sec {
 			if p, ok := rr.(*dns.PTR); ok && Class(p) == dns.ClassINET && EqualNames(p.Hdr.Name, d.service) {
@@ -178,11 +207,12 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 			}
 		}
 	}
+}
 
-	// Pass 2: TXT and SRV records owned by an instance.
-	var groups []*txtGroup
-	var byName smallMap[*txtGroup]
-	var srvs smallMap[*dns.SRV]
+// instanceRecords collects (pass 2) the TXT records owned by an instance,
+// grouped by owner in the order first seen (appended to groups), and the
+// instances' SRV records.
+func (d *Decoder) instanceRecords(m *dns.Msg, sections [][]dns.RR, ptrTargets *smallMap[uint32], byName *smallMap[*txtGroup], srvs *smallMap[*dns.SRV], groups []*txtGroup) []*txtGroup {
 	for si, sec := range sections {
 		for _, rr := range sec {
 			h := rr.Header()
@@ -218,27 +248,7 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 			g.inAnswer = g.inAnswer || (m.Response && si == 0)
 		}
 	}
-
-	for _, g := range groups {
-		c, ok := d.candidate(g, &res)
-		if !ok {
-			continue
-		}
-		if srv, _ := srvs.get(strings.ToLower(g.name)); srv != nil {
-			c.Host, c.Port = srv.Target, srv.Port
-			c.IPs = hostIPs(sections, srv.Target)
-		}
-		c.Flavour = flavourOf(g, c, d.service)
-		res.Candidates = append(res.Candidates, c)
-	}
-
-	// Goodbye PTRs whose TXT records are not in this packet.
-	ptrTargets.each(func(target string, ttl uint32) {
-		if g, _ := byName.get(target); ttl == 0 && g == nil {
-			res.Withdrawn = append(res.Withdrawn, target)
-		}
-	})
-	return res
+	return groups
 }
 
 func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {

@@ -42,7 +42,7 @@ func TestDecodeRustForm(t *testing.T) {
 		txt(target, 360, "dnsaddr=/ip4/198.51.100.11/tcp/4001/p2p/"+testID),
 		txt(target, 360, "dnsaddr=/ip6/::1/tcp/4001/p2p/"+testID),
 	})
-	res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false)
+	res := mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false)
 	if len(res.Candidates) != 1 {
 		t.Fatalf("%+v", res)
 	}
@@ -59,7 +59,7 @@ func TestDecodeJSForm(t *testing.T) {
 		txt(inst, 120, "dnsaddr=/ip4/198.51.100.11/tcp/4002/p2p/"+testID),
 		txt(inst, 120, "dnsaddr=/ip6/2001:db8::1/tcp/4002/p2p/"+testID),
 	}, nil)
-	res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false)
+	res := mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false)
 	if len(res.Candidates) != 1 || res.Candidates[0].Flavour != mdns.FlavourJS || len(res.Candidates[0].Addrs) != 2 {
 		t.Fatalf("%+v", res)
 	}
@@ -84,8 +84,8 @@ func TestDecodeRejects(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			m := response([]dns.RR{ptr(mdns.DefaultService, inst, 120)}, []dns.RR{txt(inst, 120, c.strs...)})
-			res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false)
+			m := response([]dns.RR{ptr(mdns.SpecService, inst, 120)}, []dns.RR{txt(inst, 120, c.strs...)})
+			res := mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false)
 			if c.err != nil {
 				if len(res.Candidates) != 0 || len(res.Rejected) != 1 || !errors.Is(res.Rejected[0].Err, c.err) {
 					t.Fatalf("%+v", res)
@@ -118,8 +118,8 @@ func TestDecodeMaxAddrs(t *testing.T) {
 	// with long strings; these fit.
 	m := new(dns.Msg)
 	m.Response = true
-	m.Answer = []dns.RR{ptr(mdns.DefaultService, inst, 120), txt(inst, 120, strs...)}
-	res := mdns.NewDecoder(mdns.DefaultService, 64).Decode(m, false)
+	m.Answer = []dns.RR{ptr(mdns.SpecService, inst, 120), txt(inst, 120, strs...)}
+	res := mdns.NewDecoder(mdns.SpecService, 64).Decode(m, false)
 	if len(res.Candidates) != 1 || len(res.Candidates[0].Addrs) != 64 || res.BadStrings != 1000-64 {
 		t.Fatalf("addrs %d, bad %d", len(res.Candidates[0].Addrs), res.BadStrings)
 	}
@@ -127,13 +127,13 @@ func TestDecodeMaxAddrs(t *testing.T) {
 
 func TestDecodeGoodbyeAndWithdrawn(t *testing.T) {
 	inst := "Abc._p2p._udp.local."
-	m := response([]dns.RR{ptr(mdns.DefaultService, inst, 0), txt(inst, 0, "dnsaddr=/ip4/198.51.100.1/tcp/1/p2p/"+testID)}, nil)
-	res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false)
+	m := response([]dns.RR{ptr(mdns.SpecService, inst, 0), txt(inst, 0, "dnsaddr=/ip4/198.51.100.1/tcp/1/p2p/"+testID)}, nil)
+	res := mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false)
 	if len(res.Candidates) != 1 || res.Candidates[0].TTL != 0 {
 		t.Fatalf("%+v", res)
 	}
-	m = response([]dns.RR{ptr(mdns.DefaultService, inst, 0)}, nil)
-	res = mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false)
+	m = response([]dns.RR{ptr(mdns.SpecService, inst, 0)}, nil)
+	res = mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false)
 	if len(res.Withdrawn) != 1 || res.Withdrawn[0] != strings.ToLower(inst) {
 		t.Fatalf("%+v", res)
 	}
@@ -142,14 +142,14 @@ func TestDecodeGoodbyeAndWithdrawn(t *testing.T) {
 func TestDecodeIgnoresOtherServicesAndQueries(t *testing.T) {
 	inst := "x._other._tcp.local."
 	m := response([]dns.RR{ptr("_other._tcp.local.", inst, 120), txt(inst, 120, "dnsaddr=/ip4/198.51.100.1/tcp/1/p2p/"+testID)}, nil)
-	if res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false); len(res.Candidates) != 0 {
+	if res := mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false); len(res.Candidates) != 0 {
 		t.Fatalf("%+v", res)
 	}
 	q := new(dns.Msg)
-	q.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
-	q.Answer = []dns.RR{ptr(mdns.DefaultService, "y._p2p._udp.local.", 120)}
+	q.Question = []dns.Question{{Name: mdns.SpecService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+	q.Answer = []dns.RR{ptr(mdns.SpecService, "y._p2p._udp.local.", 120)}
 	q.Ns = []dns.RR{txt("y._p2p._udp.local.", 120, "dnsaddr=/ip4/198.51.100.1/tcp/1/p2p/"+testID)}
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	if res := dec.Decode(q, false); len(res.Candidates) != 0 {
 		t.Fatalf("queries carry no discovery data: %+v", res)
 	}
@@ -177,7 +177,7 @@ func TestCustomServiceTag(t *testing.T) {
 	if got := zeroconfView(m, "CHORUS-peer-discovery.local."); len(got[rs.ID]) != 3 {
 		t.Errorf("go-libp2p with the same tag sees %v", got)
 	}
-	if res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false); len(res.Candidates) != 0 {
+	if res := mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false); len(res.Candidates) != 0 {
 		t.Error("a browser of another tag must not see this peer")
 	}
 	if res := mdns.NewDecoder("chorus-PEER-discovery.local.", 0).Decode(m, false); len(res.Candidates) != 1 {

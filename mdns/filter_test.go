@@ -31,7 +31,7 @@ func irrelevantPacket(t testing.TB) []byte {
 }
 
 func TestFilter(t *testing.T) {
-	f := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService, mdns.MetaQuery, "abcdefghijklmnopqrstuvwxyz012345.local.")...)
+	f := mdns.NewFilter(mdns.FilterLabels(mdns.SpecService, mdns.MetaQuery, "abcdefghijklmnopqrstuvwxyz012345.local.")...)
 	if f.Match(irrelevantPacket(t)) {
 		t.Error("irrelevant packet matched")
 	}

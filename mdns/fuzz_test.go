@@ -42,8 +42,8 @@ func FuzzDecode(f *testing.F) {
 	for _, c := range malformed.Cases() {
 		f.Add(c.Data)
 	}
-	dec := mdns.NewDecoder(mdns.DefaultService, 16)
-	filter := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService, mdns.MetaQuery)...)
+	dec := mdns.NewDecoder(mdns.SpecService, 16)
+	filter := mdns.NewFilter(mdns.FilterLabels(mdns.SpecService, mdns.MetaQuery)...)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := mdns.Parse(data)
 		if err != nil {
@@ -77,12 +77,12 @@ func FuzzTXT(f *testing.F) {
 	f.Add("dnsaddr=/ip4/198.51.100.1/tcp/1/p2p/"+testID, "dnsaddr=/ip4/198.51.100.1/tcp/1/p2p/"+otherID)
 	f.Add("dnsaddr=/dns4/x.local/tcp/1/p2p/"+testID, "DNSADDR=\\")
 	f.Add("dnsaddr=/ip4/1.2.3.4", "dnsaddr=\xff")
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	f.Fuzz(func(t *testing.T, s1, s2 string) {
 		inst := "x._p2p._udp.local."
 		m := new(dns.Msg)
 		m.Response = true
-		m.Answer = []dns.RR{ptr(mdns.DefaultService, inst, 120), txt(inst, 120, mdns.EscapeTXT([]string{s1, s2})...)}
+		m.Answer = []dns.RR{ptr(mdns.SpecService, inst, 120), txt(inst, 120, mdns.EscapeTXT([]string{s1, s2})...)}
 		b, err := m.Pack()
 		if err != nil {
 			return // a string over 255 bytes
@@ -140,7 +140,7 @@ func FuzzRoundTrip(f *testing.F) {
 				addrs = append(addrs, a)
 			}
 		}
-		rs, err := mdns.NewRecordSet(mdns.Peer{Service: mdns.DefaultService, PeerName: "abcdefghijklmnopqrstuvwxyz012345", ID: id, Addrs: addrs})
+		rs, err := mdns.NewRecordSet(mdns.Peer{Service: mdns.SpecService, PeerName: "abcdefghijklmnopqrstuvwxyz012345", ID: id, Addrs: addrs})
 		if err != nil {
 			return // e.g. an address that names another peer
 		}
@@ -150,7 +150,7 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("pack: %v", err)
 		}
 		got := map[string]bool{}
-		dec := mdns.NewDecoder(mdns.DefaultService, 10000)
+		dec := mdns.NewDecoder(mdns.SpecService, 10000)
 		for _, p := range pkts {
 			if len(p) > max {
 				t.Fatalf("%d > %d", len(p), max)

@@ -11,7 +11,7 @@ import (
 // TestMalformedCorpus: every hostile packet is either refused by Parse with
 // ErrMalformed, or parses and yields no peer.
 func TestMalformedCorpus(t *testing.T) {
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	for _, c := range malformed.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			m, err := mdns.Parse(c.Data)

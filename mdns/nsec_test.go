@@ -37,7 +37,7 @@ func emptyBitmapBlock(t *testing.T, b []byte) []byte {
 // still yield its peer: only the NSEC is dropped.
 func TestMalformedNSECDropped(t *testing.T) {
 	inst := "py-peer._p2p._udp.local."
-	m := response([]dns.RR{ptr(mdns.DefaultService, inst, 4500)}, []dns.RR{
+	m := response([]dns.RR{ptr(mdns.SpecService, inst, 4500)}, []dns.RR{
 		txt(inst, 4500, "dnsaddr=/ip4/198.51.100.11/tcp/4001/p2p/"+testID),
 		&dns.NSEC{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeNSEC, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 4500}, NextDomain: inst, TypeBitMap: []uint16{dns.TypeTXT, dns.TypeSRV}},
 	})
@@ -54,7 +54,7 @@ func TestMalformedNSECDropped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(got, false)
+	res := mdns.NewDecoder(mdns.SpecService, 0).Decode(got, false)
 	if len(res.Candidates) != 1 || res.Candidates[0].ID.String() != testID {
 		t.Fatalf("decoded %+v", res)
 	}

@@ -77,7 +77,7 @@ func NewRecordSet(p Peer) (*RecordSet, error) {
 		return nil, fmt.Errorf("mdns: invalid peer ID: %w", err)
 	}
 	if p.Service == "" {
-		p.Service = DefaultService
+		p.Service = SpecService
 	}
 	if !strings.HasSuffix(p.Service, ".") {
 		p.Service += "."
@@ -99,9 +99,31 @@ func NewRecordSet(p Peer) (*RecordSet, error) {
 	if rs.TTLOther == 0 {
 		rs.TTLOther = TTLOther
 	}
+	port, err := rs.addStrings(p)
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		port = 4001
+	}
+	rs.PTR = &dns.PTR{Hdr: hdr(rs.Service, dns.TypePTR, rs.TTLOther, false), Ptr: rs.Instance}
+	rs.SRV = &dns.SRV{Hdr: hdr(rs.Instance, dns.TypeSRV, rs.TTLHost, true), Port: port, Target: rs.Host}
+	rs.TXT = &dns.TXT{Hdr: hdr(rs.Instance, dns.TypeTXT, rs.TTLOther, true), Txt: EscapeTXT(rs.Strings)}
+	if len(rs.TXT.Txt) == 0 {
+		// RFC 6763 §6.1: an empty TXT record holds one empty string.
+		rs.TXT.Txt = []string{""}
+	}
+	rs.Meta = &dns.PTR{Hdr: hdr(MetaQuery, dns.TypePTR, rs.TTLOther, false), Ptr: rs.Service}
+	return rs, nil
+}
+
+// addStrings makes the dnsaddr strings of p's addresses (each with the
+// /p2p/<id> suffix, duplicates once) and returns the SRV port: p.Port, or
+// the first address's port (0 when none has one).
+func (rs *RecordSet) addStrings(p Peer) (uint16, error) {
 	p2p, err := ma.NewComponent("p2p", p.ID.String())
 	if err != nil {
-		return nil, fmt.Errorf("mdns: peer ID as multiaddr: %w", err)
+		return 0, fmt.Errorf("mdns: peer ID as multiaddr: %w", err)
 	}
 	port := p.Port
 	seen := make(map[string]bool, len(p.Addrs))
@@ -111,7 +133,7 @@ func NewRecordSet(p Peer) (*RecordSet, error) {
 		}
 		full, err := withID(a, p.ID, p2p)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		s := DNSAddrPrefix + full.String()
 		if seen[s] {
@@ -131,18 +153,7 @@ func NewRecordSet(p Peer) (*RecordSet, error) {
 		rs.Strings = append(rs.Strings, s)
 		rs.Addrs = append(rs.Addrs, full)
 	}
-	if port == 0 {
-		port = 4001
-	}
-	rs.PTR = &dns.PTR{Hdr: hdr(rs.Service, dns.TypePTR, rs.TTLOther, false), Ptr: rs.Instance}
-	rs.SRV = &dns.SRV{Hdr: hdr(rs.Instance, dns.TypeSRV, rs.TTLHost, true), Port: port, Target: rs.Host}
-	rs.TXT = &dns.TXT{Hdr: hdr(rs.Instance, dns.TypeTXT, rs.TTLOther, true), Txt: EscapeTXT(rs.Strings)}
-	if len(rs.TXT.Txt) == 0 {
-		// RFC 6763 §6.1: an empty TXT record holds one empty string.
-		rs.TXT.Txt = []string{""}
-	}
-	rs.Meta = &dns.PTR{Hdr: hdr(MetaQuery, dns.TypePTR, rs.TTLOther, false), Ptr: rs.Service}
-	return rs, nil
+	return port, nil
 }
 
 // withID returns a with "/p2p/<id>" appended, or a itself if it already

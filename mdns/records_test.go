@@ -45,7 +45,7 @@ func testPeer(t testing.TB, n int) mdns.Peer {
 		}
 		addrs = append(addrs, ma.StringCast(s))
 	}
-	return mdns.Peer{Service: mdns.DefaultService, PeerName: testName, ID: id, Addrs: addrs}
+	return mdns.Peer{Service: mdns.SpecService, PeerName: testName, ID: id, Addrs: addrs}
 }
 
 var hostIPs = []netip.Addr{netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("2001:db8:53::11")}
@@ -300,9 +300,9 @@ func TestPackTooSmall(t *testing.T) {
 func TestPackQueryKnownAnswers(t *testing.T) {
 	var known []dns.RR
 	for i := 0; i < 60; i++ {
-		known = append(known, &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: mdns.NewPeerName(nil) + "." + mdns.DefaultService})
+		known = append(known, &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: mdns.NewPeerName(nil) + "." + mdns.SpecService})
 	}
-	q := &mdns.Query{Questions: []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET | mdns.CacheFlushBit}}, Known: known, MaxSize: 1472}
+	q := &mdns.Query{Questions: []dns.Question{{Name: mdns.SpecService, Qtype: dns.TypePTR, Qclass: dns.ClassINET | mdns.CacheFlushBit}}, Known: known, MaxSize: 1472}
 	pkts, err := mdns.PackQuery(q)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ var ErrBadTag = errors.New("mdns: invalid service tag")
 // enforce because custom libp2p tags exceed it).
 func ServiceName(tag string) (string, error) {
 	if tag == "" {
-		tag = DefaultServiceTag
+		tag = SpecTag
 	}
 	t := strings.Trim(tag, ".")
 	if t == "" {

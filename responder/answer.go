@@ -1,7 +1,6 @@
 package responder
 
 import (
-	"bytes"
 	"net/netip"
 	"slices"
 	"time"
@@ -44,7 +43,7 @@ func (r *Responder) handleQuery(st *ifState, p *rxPacket, m *dns.Msg, probe bool
 			}
 			return
 		}
-		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		r.st.DroppedIrrelevant.Add(1)
 		return
 	}
 	if m.Truncated && !legacy && !probe {
@@ -65,7 +64,7 @@ func (r *Responder) handleQuery(st *ifState, p *rxPacket, m *dns.Msg, probe bool
 		}
 		// Too many sources hold state: answer now with what we have.
 	}
-	r.answer(st, p, m.Question, r.knownKinds(st, m.Answer), m.Id, probe, false, now)
+	r.answer(st, &asked{pkt: p, qs: m.Question, known: r.knownKinds(st, m.Answer), id: m.Id, probe: probe}, now)
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -111,22 +110,73 @@ func (r *Responder) match(q dns.Question) (ans, add kinds) {
 	return 0, 0
 }
 
-// answer decides what to send for the questions qs of one query received
-// on st and sends or schedules it (§5.4, §6, §6.7, §7.1).
-func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, kn kinds, id uint16, probe, afterTC bool, now time.Time) {
+// asked is one query to answer: received now, or held until its
+// known-answer list was complete (§7.2).
+type asked struct {
+	pkt     *rxPacket
+	qs      []dns.Question
+	known   kinds  // our records the querier listed as known (§7.1)
+	id      uint16 // echoed in unicast replies
+	probe   bool   // a probe: the answer defends our names (§8.1)
+	afterTC bool   // held for its known-answer continuation (§7.2)
+}
+
+// answer decides what to send for one query received on st and sends or
+// schedules it (§5.4, §6, §6.7, §7.1).
+func (r *Responder) answer(st *ifState, q *asked, now time.Time) {
 	if st.phase == phProbing {
 		// §8.1: nothing is answered on an interface before probing ends.
-		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		r.st.DroppedIrrelevant.Add(1)
 		return
 	}
+	ansM, ansU, add := r.route(st, q, now)
+	if ansM|ansU == 0 {
+		r.st.DroppedIrrelevant.Add(1)
+		return
+	}
+	// §7.1: leave out what the querier already knows with ≥ half our TTL.
+	if kn := q.known; kn != 0 {
+		r.st.SuppressedKnown.Add(uint64(popcount((ansM | ansU) & kn)))
+		ansM &^= kn
+		ansU &^= kn
+		add &^= kn
+	}
+	add &= r.present(st)
+	p := q.pkt
+	if ansU != 0 {
+		r.sendUnicast(st, p, q.qs, q.id, ansU, add&^ansU, p.src.Port() != mdns.Port)
+	}
+	if ansM == 0 {
+		return
+	}
+	if q.probe || q.afterTC || ansM&kShared == 0 {
+		// §6: answers made only of unique records go out at once; a probe
+		// defence is also exempt from the rate limit (§6, §8.1).
+		r.sendMulticast(st, p.v4, ansM, add&^ansM, q.probe, now)
+		return
+	}
+	// §6: shared answers wait 20–120 ms and are aggregated with others due
+	// on this interface.
+	pd := &st.fam[famIdx(p.v4)].pend
+	at := now.Add(r.randDur(sharedDelayMin, sharedDelayMax))
+	if pd.at.IsZero() || at.Before(pd.at) {
+		pd.at = at
+	}
+	pd.ans |= ansM
+	pd.add |= add
+}
+
+// route returns the records answering q, split into those sent by
+// multicast and by unicast, and their additional records.
+func (r *Responder) route(st *ifState, q *asked, now time.Time) (ansM, ansU, add kinds) {
+	p := q.pkt
 	legacy := p.src.Port() != mdns.Port
 	fs := &st.fam[famIdx(p.v4)]
-	var ansM, ansU, add kinds
-	for _, q := range qs {
-		if qc := q.Qclass &^ mdns.CacheFlushBit; qc != dns.ClassINET && qc != dns.ClassANY {
+	for _, question := range q.qs {
+		if qc := question.Qclass &^ mdns.CacheFlushBit; qc != dns.ClassINET && qc != dns.ClassANY {
 			continue
 		}
-		a, ad := r.match(q)
+		a, ad := r.match(question)
 		a &= r.present(st)
 		if a == 0 {
 			continue
@@ -144,7 +194,7 @@ func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, kn kinds
 			ansM |= kPTR
 		case legacy || !p.multicast:
 			ansU |= a
-		case mdns.IsQU(q):
+		case mdns.IsQU(question):
 			// §5.4: unicast unless not multicast here within a quarter TTL.
 			for k := kinds(1); k <= kAAAA; k <<= 1 {
 				if a&k == 0 {
@@ -161,39 +211,7 @@ func (r *Responder) answer(st *ifState, p *rxPacket, qs []dns.Question, kn kinds
 			ansM |= a
 		}
 	}
-	if ansM|ansU == 0 {
-		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
-		return
-	}
-	// §7.1: leave out what the querier already knows with ≥ half our TTL.
-	if kn != 0 {
-		r.inc(&r.st.SuppressedKnown, "SuppressedKnown", uint64(popcount((ansM|ansU)&kn)))
-		ansM &^= kn
-		ansU &^= kn
-		add &^= kn
-	}
-	add &= r.present(st)
-	if ansU != 0 {
-		r.sendUnicast(st, p, qs, id, ansU, add&^ansU, legacy)
-	}
-	if ansM == 0 {
-		return
-	}
-	if probe || afterTC || ansM&kShared == 0 {
-		// §6: answers made only of unique records go out at once; a probe
-		// defence is also exempt from the rate limit (§6, §8.1).
-		r.sendMulticast(st, p.v4, ansM, add&^ansM, probe, now)
-		return
-	}
-	// §6: shared answers wait 20–120 ms and are aggregated with others due
-	// on this interface.
-	pd := &fs.pend
-	at := now.Add(r.randDur(sharedDelayMin, sharedDelayMax))
-	if pd.at.IsZero() || at.Before(pd.at) {
-		pd.at = at
-	}
-	pd.ans |= ansM
-	pd.add |= add
+	return ansM, ansU, add
 }
 
 // present returns the kinds st has records of.
@@ -238,7 +256,7 @@ func (r *Responder) markKnown(st *ifState, found []bool, known []dns.RR) []bool 
 			continue
 		}
 		found[i] = slices.ContainsFunc(known, func(rr dns.RR) bool {
-			return rr.Header().Ttl >= o.rr.Header().Ttl/2 && sameRR(o.rr, rr)
+			return rr.Header().Ttl >= o.rr.Header().Ttl/2 && mdns.SameRecord(o.rr, rr)
 		})
 	}
 	return found
@@ -289,7 +307,7 @@ func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bo
 		for k := kinds(1); k <= kAAAA; k <<= 1 {
 			if last := fs.last[kindIdx(k)]; ans&k != 0 && !last.IsZero() && now.Sub(last) < rateLimit {
 				ans &^= k
-				r.inc(&r.st.SuppressedRate, "SuppressedRate", 1)
+				r.st.SuppressedRate.Add(1)
 			}
 		}
 	}
@@ -308,7 +326,7 @@ func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bo
 		st.cache[key] = pkts
 	}
 	if n := r.sendPackets(st, v4, pkts, netip.AddrPort{}); n > 0 {
-		r.inc(&r.st.AnswersMulticast, "AnswersMulticast", uint64(n))
+		r.st.AnswersMulticast.Add(uint64(n))
 		for k := kinds(1); k <= kAAAA; k <<= 1 {
 			if (ans|add)&k != 0 {
 				fs.last[kindIdx(k)] = now
@@ -323,12 +341,12 @@ func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bo
 func (r *Responder) sendUnicast(st *ifState, p *rxPacket, qs []dns.Question, id uint16, ans, add kinds, legacy bool) {
 	if !st.ifc.OnLink(p.src.Addr()) || !p.src.Addr().IsValid() || p.src.Port() == 0 {
 		// Never unicast off-link (§11, VU#550620).
-		r.inc(&r.st.DroppedOffLink, "DroppedOffLink", 1)
+		r.st.DroppedOffLink.Add(1)
 		return
 	}
 	resp := r.response(st, p.v4, ans, add)
 	if !legacy {
-		r.inc(&r.st.AnswersUnicast, "AnswersUnicast", uint64(r.sendResponse(st, p.v4, resp, p.src)))
+		r.st.AnswersUnicast.Add(uint64(r.sendResponse(st, p.v4, resp, p.src)))
 		return
 	}
 	// §6.7: a conventional DNS reply: the query's ID and question, TTLs of
@@ -344,12 +362,12 @@ func (r *Responder) sendUnicast(st *ifState, p *rxPacket, qs []dns.Question, id 
 	}
 	b, err := mdns.PackLegacy(resp, min(p.udpSize, st.ifc.MaxPayload(p.v4)))
 	if err != nil {
-		r.inc(&r.st.SendErrors, "SendErrors", 1)
-		r.log.Warn("responder: pack legacy reply", "if", st.ifc.Name, "err", err)
+		r.st.SendErrors.Add(1)
+		r.log.Warn("pack legacy reply", "if", st.ifc.Name, "err", err)
 		return
 	}
 	if r.write(st, p.v4, b, p.src) {
-		r.inc(&r.st.AnswersLegacy, "AnswersLegacy", 1)
+		r.st.AnswersLegacy.Add(1)
 	}
 }
 
@@ -408,12 +426,12 @@ func (r *Responder) pack(st *ifState, resp *mdns.Response) [][]byte {
 	}
 	pkts, skipped, err := mdns.PackResponse(resp)
 	if err != nil {
-		r.inc(&r.st.SendErrors, "SendErrors", 1)
-		r.log.Warn("responder: pack response", "if", st.ifc.Name, "err", err)
+		r.st.SendErrors.Add(1)
+		r.log.Warn("pack response", "if", st.ifc.Name, "err", err)
 		return nil
 	}
 	if skipped > 0 {
-		r.log.Debug("responder: TXT strings too long for the MTU left out", "if", st.ifc.Name, "skipped", skipped)
+		r.log.Debug("TXT strings too long for the MTU left out", "if", st.ifc.Name, "skipped", skipped)
 	}
 	return pkts
 }
@@ -440,32 +458,9 @@ func (r *Responder) write(st *ifState, v4 bool, b []byte, dst netip.AddrPort) bo
 	}
 	r.wpkt = transport.Packet{Data: b, Dst: dst, IfIndex: st.ifc.Index}
 	if err := r.conn.WritePacket(&r.wpkt); err != nil {
-		r.inc(&r.st.SendErrors, "SendErrors", 1)
-		r.log.Debug("responder: write", "if", st.ifc.Name, "dst", dst, "err", err)
+		r.st.SendErrors.Add(1)
+		r.log.Debug("write", "if", st.ifc.Name, "dst", dst, "err", err)
 		return false
 	}
 	return true
-}
-
-// sameRR reports whether a and b are the same record apart from TTL and
-// the cache-flush bit (names compared case-insensitively, §16).
-func sameRR(a, b dns.RR) bool {
-	ha, hb := a.Header(), b.Header()
-	if ha.Rrtype != hb.Rrtype || ha.Class&^mdns.CacheFlushBit != hb.Class&^mdns.CacheFlushBit || !mdns.EqualNames(ha.Name, hb.Name) {
-		return false
-	}
-	switch x := a.(type) {
-	case *dns.PTR:
-		return mdns.EqualNames(x.Ptr, b.(*dns.PTR).Ptr)
-	case *dns.SRV:
-		y := b.(*dns.SRV)
-		return x.Port == y.Port && x.Priority == y.Priority && x.Weight == y.Weight && mdns.EqualNames(x.Target, y.Target)
-	case *dns.TXT:
-		return slices.Equal(x.Txt, b.(*dns.TXT).Txt)
-	case *dns.A:
-		return bytes.Equal(x.A.To4(), b.(*dns.A).A.To4())
-	case *dns.AAAA:
-		return bytes.Equal(x.AAAA.To16(), b.(*dns.AAAA).AAAA.To16())
-	}
-	return dns.IsDuplicate(a, b)
 }

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -31,7 +32,7 @@ func TestSharedAnswerDelay(t *testing.T) {
 		for i := 0; i < 40; i++ {
 			time.Sleep(1500 * time.Millisecond) // past the 1 s rate limit
 			t0 := time.Now()
-			b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+			b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 			time.Sleep(200 * time.Millisecond)
 			ans := answersAfter(t, b, t0)
 			if len(ans) != 1 {
@@ -53,7 +54,7 @@ func TestSharedAnswerDelay(t *testing.T) {
 		// Aggregation: a PTR and a meta-query 5 ms apart get one response.
 		time.Sleep(1500 * time.Millisecond)
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 		time.Sleep(5 * time.Millisecond)
 		b.inject(query(0, false, nil, q(mdns.MetaQuery, dns.TypePTR)), "10.0.0.201:5353", 0)
 		time.Sleep(200 * time.Millisecond)
@@ -65,7 +66,7 @@ func TestSharedAnswerDelay(t *testing.T) {
 		// additional record above: wait out the rate limit).
 		time.Sleep(1500 * time.Millisecond)
 		t0 = time.Now()
-		b.inject(query(0, false, nil, q(mdns.InstanceName(testName, mdns.DefaultService), dns.TypeSRV)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.InstanceName(testName, mdns.SpecService), dns.TypeSRV)), "", 0)
 		time.Sleep(200 * time.Millisecond)
 		ans = answersAfter(t, b, t0)
 		if len(ans) != 1 || ans[0].Time != t0 || !hasRR(ans[0].m.Answer, dns.TypeSRV) || !hasRR(ans[0].m.Extra, dns.TypeA) {
@@ -87,9 +88,9 @@ func TestKnownAnswerSuppression(t *testing.T) {
 		r := b.start(b.host("a"), Config{PeerName: testName})
 		announced()
 		ptr := func(ttl uint32) dns.RR {
-			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: mdns.InstanceName(testName, mdns.DefaultService)}
+			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: mdns.InstanceName(testName, mdns.SpecService)}
 		}
-		other := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: "x." + mdns.DefaultService}
+		other := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: "x." + mdns.SpecService}
 		step := func(name string, send func(), want int, wantAt [2]time.Duration) {
 			t.Helper()
 			time.Sleep(2 * time.Second)
@@ -106,24 +107,24 @@ func TestKnownAnswerSuppression(t *testing.T) {
 				}
 			}
 		}
-		step("known", func() { b.inject(query(0, false, []dns.RR{ptr(4500)}, q(mdns.DefaultService, dns.TypePTR)), "", 0) }, 0, [2]time.Duration{})
-		step("known-low-ttl", func() { b.inject(query(0, false, []dns.RR{ptr(2000)}, q(mdns.DefaultService, dns.TypePTR)), "", 0) }, 1, [2]time.Duration{20 * time.Millisecond, 120 * time.Millisecond})
+		step("known", func() { b.inject(query(0, false, []dns.RR{ptr(4500)}, q(mdns.SpecService, dns.TypePTR)), "", 0) }, 0, [2]time.Duration{})
+		step("known-low-ttl", func() { b.inject(query(0, false, []dns.RR{ptr(2000)}, q(mdns.SpecService, dns.TypePTR)), "", 0) }, 1, [2]time.Duration{20 * time.Millisecond, 120 * time.Millisecond})
 		step("tc-continued", func() {
-			b.inject(query(0, true, []dns.RR{other}, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+			b.inject(query(0, true, []dns.RR{other}, q(mdns.SpecService, dns.TypePTR)), "", 0)
 			time.Sleep(100 * time.Millisecond)
 			b.inject(query(0, false, []dns.RR{ptr(4500)}), "", 0)
 		}, 0, [2]time.Duration{})
-		step("tc-alone", func() { b.inject(query(0, true, []dns.RR{other}, q(mdns.DefaultService, dns.TypePTR)), "", 0) }, 1, [2]time.Duration{400 * time.Millisecond, 500 * time.Millisecond})
+		step("tc-alone", func() { b.inject(query(0, true, []dns.RR{other}, q(mdns.SpecService, dns.TypePTR)), "", 0) }, 1, [2]time.Duration{400 * time.Millisecond, 500 * time.Millisecond})
 		// A LAN of 1000 peers: the list spans ~50 packets and names us in
 		// the last one; nothing of it but our own records is held.
 		step("tc-long", func() {
 			many := make([]dns.RR, 20)
 			for i := range 50 {
 				for j := range many {
-					many[j] = &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: fmt.Sprintf("peer%04d.%s", 20*i+j, mdns.DefaultService)}
+					many[j] = &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: fmt.Sprintf("peer%04d.%s", 20*i+j, mdns.SpecService)}
 				}
 				if i == 0 {
-					b.inject(query(0, true, many, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+					b.inject(query(0, true, many, q(mdns.SpecService, dns.TypePTR)), "", 0)
 					continue
 				}
 				if i == 49 {
@@ -149,7 +150,7 @@ func TestDuplicateAnswerSuppression(t *testing.T) {
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 		time.Sleep(5 * time.Millisecond)
 		b.inject(response(r.rs.PTR), "10.0.0.201:5353", 0)
 		time.Sleep(time.Second)
@@ -173,9 +174,9 @@ func TestRateLimit(t *testing.T) {
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 		time.Sleep(300 * time.Millisecond)
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "10.0.0.201:5353", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "10.0.0.201:5353", 0)
 		time.Sleep(500 * time.Millisecond)
 		if ans := answersAfter(t, b, t0); len(ans) != 1 {
 			t.Fatalf("%d responses within 1 s, want 1", len(ans))
@@ -185,7 +186,7 @@ func TestRateLimit(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		t1 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 		time.Sleep(500 * time.Millisecond)
 		if ans := answersAfter(t, b, t1); len(ans) != 1 {
 			t.Fatalf("%d responses after 1 s, want 1", len(ans))
@@ -196,10 +197,10 @@ func TestRateLimit(t *testing.T) {
 
 // readUntil reads packets from c (in the bubble) until one parses as a
 // response, or returns nil once nothing more is queued.
-func readResponse(t *testing.T, c *memnet.Conn) (*dns.Msg, transport.Packet) {
+func readResponse(t *testing.T, c testkit.Conn) (*dns.Msg, transport.Packet) {
 	t.Helper()
 	buf := make([]byte, 9000)
-	for c.Stats().Queued > 0 {
+	for c.Queued() > 0 {
 		var p transport.Packet
 		if err := c.ReadPacket(buf, &p); err != nil {
 			t.Fatal(err)
@@ -225,22 +226,16 @@ func TestQUAndLegacyUnicast(t *testing.T) {
 		cb := b.listen(hb, memnet.ListenOptions{})
 		legacy := b.listen(hb, memnet.ListenOptions{Port: 40000})
 		announced()
-		send := func(c *memnet.Conn, data []byte) {
+		send := func(c testkit.Conn, data []byte) {
 			if err := c.WritePacket(&transport.Packet{Data: data, Dst: transport.GroupV4, IfIndex: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		drain := func(c *memnet.Conn) {
-			buf := make([]byte, 9000)
-			var p transport.Packet
-			for c.Stats().Queued > 0 {
-				_ = c.ReadPacket(buf, &p)
-			}
-		}
+		drain := func(c testkit.Conn) { c.Drain() }
 		// Recently multicast (announcements): unicast.
 		drain(cb)
 		t0 := time.Now()
-		send(cb, query(0, false, nil, qu(mdns.DefaultService, dns.TypePTR)))
+		send(cb, query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)))
 		time.Sleep(200 * time.Millisecond)
 		m, p := readResponse(t, cb)
 		if m == nil || p.Dst != netip.MustParseAddrPort("10.0.0.2:5353") || !hasRR(m.Answer, dns.TypePTR) {
@@ -253,7 +248,7 @@ func TestQUAndLegacyUnicast(t *testing.T) {
 		time.Sleep(11 * time.Second)
 		drain(cb)
 		t1 := time.Now()
-		send(cb, query(0, false, nil, qu(mdns.DefaultService, dns.TypePTR)))
+		send(cb, query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)))
 		time.Sleep(200 * time.Millisecond)
 		if m, _ := readResponse(t, cb); m != nil {
 			t.Errorf("QU after a quarter TTL answered by unicast")
@@ -262,7 +257,7 @@ func TestQUAndLegacyUnicast(t *testing.T) {
 			t.Errorf("QU after a quarter TTL: %d responses", len(ans))
 		}
 		// Legacy unicast.
-		qs := q(mdns.DefaultService, dns.TypePTR)
+		qs := q(mdns.SpecService, dns.TypePTR)
 		send(legacy, query(0x1234, false, nil, qs))
 		time.Sleep(200 * time.Millisecond)
 		m, p = readResponse(t, legacy)
@@ -324,12 +319,12 @@ func TestLegacyReplySize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if legacy.Stats().Queued != 0 {
+			if legacy.Queued() != 0 {
 				t.Errorf("%v: more than one reply", q)
 			}
 			return r, len(p.Data)
 		}
-		ptrQ := q(mdns.DefaultService, dns.TypePTR)
+		ptrQ := q(mdns.SpecService, dns.TypePTR)
 		m, n := ask(ptrQ, 0)
 		if n > 512 || !hasRR(m.Answer, dns.TypePTR) || m.Truncated || hasRR(m.Extra, dns.TypeTXT) {
 			t.Errorf("PTR without EDNS0: %d bytes, TC %v, answers %d, TXT in additional %v", n, m.Truncated, len(m.Answer), hasRR(m.Extra, dns.TypeTXT))
@@ -338,7 +333,7 @@ func TestLegacyReplySize(t *testing.T) {
 		if n <= 512 || !hasRR(m.Extra, dns.TypeTXT) || m.Truncated {
 			t.Errorf("PTR with EDNS0 4096: %d bytes, TC %v, TXT in additional %v", n, m.Truncated, hasRR(m.Extra, dns.TypeTXT))
 		}
-		m, n = ask(q(mdns.InstanceName(testName, mdns.DefaultService), dns.TypeTXT), 0)
+		m, n = ask(q(mdns.InstanceName(testName, mdns.SpecService), dns.TypeTXT), 0)
 		if n > 512 || !m.Truncated {
 			t.Errorf("TXT without EDNS0: %d bytes, TC %v", n, m.Truncated)
 		}

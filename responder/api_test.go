@@ -3,7 +3,6 @@ package responder
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -35,7 +34,7 @@ func TestNewValidation(t *testing.T) {
 		if _, err := New(Config{Conn: c, PeerID: id, Addrs: other}); err == nil {
 			t.Error("address of another peer accepted")
 		}
-		for in, want := range map[string]string{"": mdns.DefaultService, "CHORUS-peer-discovery": "CHORUS-peer-discovery.local.", "_x._udp.local.": "_x._udp.local.", "_x._udp.local": "_x._udp.local."} {
+		for in, want := range map[string]string{"": mdns.SpecService, "CHORUS-peer-discovery": "CHORUS-peer-discovery.local.", "_x._udp.local.": "_x._udp.local.", "_x._udp.local": "_x._udp.local."} {
 			r, err := New(Config{Conn: c, PeerID: id, Service: in})
 			if err != nil || r.rs.Service != want {
 				t.Errorf("service %q: %v %v", in, err, r)
@@ -49,19 +48,12 @@ func TestNewValidation(t *testing.T) {
 
 // BCT: goodbye (context end); otherwise API. Run's life cycle: Run twice is
 // refused, Close is idempotent, Run after Close is refused, the end of the
-// context also stops Run (with goodbyes), and the Metrics hook sees the
-// counters.
+// context also stops Run (with goodbyes, returning nil as after Close).
 func TestLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
 		defer b.lan.Close()
-		var mu sync.Mutex
-		seen := map[string]uint64{}
-		r := b.start(b.host("a"), Config{Metrics: func(name string, d uint64) {
-			mu.Lock()
-			seen[name] += d
-			mu.Unlock()
-		}})
+		r := b.start(b.host("a"), Config{})
 		time.Sleep(300 * time.Millisecond)
 		if err := r.Run(context.Background()); !errors.Is(err, ErrRunning) {
 			t.Errorf("second Run: %v", err)
@@ -83,17 +75,15 @@ func TestLifecycle(t *testing.T) {
 		go func() { done <- r2.Run(ctx) }()
 		time.Sleep(5 * time.Second)
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Run: %v", err)
+		if err := <-done; err != nil {
+			t.Errorf("Run after the context ended: %v, want nil", err)
 		}
 		if r2.Stats().Goodbyes == 0 {
 			t.Error("no goodbyes at the end of the context")
 		}
 		r2.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		if s := r.Stats(); seen["Probes"] != s.Probes || seen["Received"] != s.Received || s.Probes == 0 {
-			t.Errorf("metrics %v, stats %+v", seen, s)
+		if s := r.Stats(); s.Probes == 0 || s.Received == 0 {
+			t.Errorf("stats %+v", s)
 		}
 	})
 }

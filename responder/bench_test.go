@@ -11,12 +11,18 @@ import (
 	"github.com/miekg/dns"
 )
 
-// nullConn is a Conn with one interface that discards what is written.
-type nullConn struct{ sent int }
+// nullConn is a Conn with one interface that discards what is written;
+// tests deliver packets through its Hub.
+type nullConn struct {
+	hub  transport.Hub
+	sent int
+}
 
-func (c *nullConn) ReadPacket([]byte, *transport.Packet) error { return transport.ErrClosed }
-func (c *nullConn) WritePacket(*transport.Packet) error        { c.sent++; return nil }
-func (c *nullConn) Close() error                               { return nil }
+func (c *nullConn) View(cfg transport.ViewConfig) (*transport.View, error) {
+	return c.hub.Attach(c, cfg)
+}
+func (c *nullConn) WritePacket(*transport.Packet) error { c.sent++; return nil }
+func (c *nullConn) Close() error                        { c.hub.Close(); return nil }
 func (c *nullConn) Interfaces() []transport.Interface {
 	return []transport.Interface{{
 		Index: 1, Name: "eth0", MTU: 1500, Up: true, Multicast: true, V4: true, V6: true,
@@ -47,7 +53,7 @@ func benchResponder(b *testing.B, n int) (*Responder, *nullConn) {
 // classify, answer, delay, rate limit, pack, write) per op.
 func BenchmarkAnswerPTR(b *testing.B) {
 	r, c := benchResponder(b, 0)
-	data := query(0, false, nil, q(mdns.DefaultService, dns.TypePTR))
+	data := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
 	p := rxPacket{src: netip.MustParseAddrPort("10.0.0.2:5353"), ifIndex: 1, multicast: true, v4: true, data: data}
 	now := time.Now()
 	b.ReportAllocs()

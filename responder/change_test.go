@@ -40,7 +40,7 @@ func TestGoodbyeOnClose(t *testing.T) {
 					t.Errorf("goodbye lacks %s", dns.TypeToString[typ])
 				}
 			}
-			res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(p.m, false)
+			res := mdns.NewDecoder(mdns.SpecService, 0).Decode(p.m, false)
 			if len(res.Candidates) != 1 || res.Candidates[0].TTL != 0 || res.Candidates[0].ID != r.cfg.PeerID {
 				t.Errorf("decoded %+v", res)
 			}
@@ -63,7 +63,7 @@ func TestTXTSplitStable(t *testing.T) {
 		r := b.start(b.host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
 		announced()
 		t1 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 		time.Sleep(time.Second)
 		t2 := time.Now()
 		r.stop(t)
@@ -116,7 +116,7 @@ func TestReannounceOnChange(t *testing.T) {
 		defer b.lan.Close()
 		a := b.host("a")
 		ca := b.listen(a, memnet.ListenOptions{NoV6: true})
-		r := b.start(a, Config{PeerName: testName, Conn: ca, Events: ca.Events()})
+		r := b.start(a, Config{PeerName: testName, Conn: ca})
 		announced()
 
 		t0 := time.Now()
@@ -170,12 +170,11 @@ func TestReannounceOnChange(t *testing.T) {
 		if n := len(only(b.cap.from(t, "a", t2), pkt.probe)); n != 3 {
 			t.Errorf("%d probes after the interface came up", n)
 		}
-		// An address added, reported through the method: probe again.
+		// An address added: probe again.
 		t3 := time.Now()
 		if err := eth.AddPrefix(netip.MustParsePrefix("10.0.8.8/16")); err != nil {
 			t.Fatal(err)
 		}
-		r.InterfacesChanged()
 		time.Sleep(5 * time.Second)
 		if n := len(only(b.cap.from(t, "a", t3), pkt.probe)); n != 3 {
 			t.Errorf("%d probes after an address was added", n)
@@ -207,11 +206,11 @@ func TestPerInterfaceAddrs(t *testing.T) {
 		r := b.start(a, Config{PeerName: testName, Addrs: addrs})
 		announced()
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 		time.Sleep(time.Second)
 		r.stop(t)
 
-		dec := mdns.NewDecoder(mdns.DefaultService, 0)
+		dec := mdns.NewDecoder(mdns.SpecService, 0)
 		for _, tc := range []struct {
 			seg       string
 			own       netip.Addr

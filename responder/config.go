@@ -3,10 +3,8 @@ package responder
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,14 +16,14 @@ import (
 
 // Config configures a Responder. New copies it.
 type Config struct {
-	// Conn is the transport the Responder sends and receives on (required).
-	// The Responder becomes its only reader and closes it when Run returns
-	// (or on Close when Run never ran): a blocked ReadPacket can only be
-	// released by closing the Conn.
+	// Conn is the transport the Responder sends and receives on
+	// (required). Run reads it through a View of its own, which also
+	// brings the interface changes; the Conn may be shared (with a
+	// Browser) and is never closed by the Responder.
 	Conn transport.Conn
 	// Service is a service tag ("_p2p._udp", "CHORUS-peer-discovery", mapped
 	// by mdns.ServiceName) or a fully qualified name ending in ".local."; ""
-	// means mdns.DefaultService.
+	// means mdns.SpecService.
 	Service string
 	// PeerID is the libp2p peer announced (required).
 	PeerID peer.ID
@@ -36,22 +34,20 @@ type Config struct {
 	PeerName string
 	// Port is the SRV port; 0 derives it from Addrs (mdns.Peer.Port).
 	Port uint16
-	// Events, when set, reports interface changes (transport watcher or
-	// memnet Conn.Events); each one makes the Responder re-read
-	// Conn.Interfaces and re-probe / re-announce / say goodbye as needed.
-	Events <-chan transport.Event
 	// TTLHost (SRV, A, AAAA) and TTLOther (PTR, TXT) override the RFC 6762
 	// §10 defaults of 120 s and 4500 s when non-zero.
 	TTLHost, TTLOther uint32
 	// Announcements is the number of unsolicited announcements (RFC 6762
-	// §8.3: at least 2, 1 s apart, then doubling); 0 means 3.
+	// §8.3: at least 2, 1 s apart, then doubling; 0: DefaultAnnouncements).
 	Announcements int
-	// QueueLen bounds the channel from the reader to the scheduler
-	// (0 means 64); packets that do not fit are dropped and counted.
+	// QueueLen bounds the Responder's View of the Conn: packets received
+	// and not yet handled (0: DefaultQueueLen); packets that do not fit
+	// are dropped and counted (DroppedQueueFull).
 	QueueLen int
 	// MaxTCSources bounds the queries held for multi-packet known-answer
-	// lists (RFC 6762 §7.2); 0 means 256. Each holds only the questions
-	// and which of our own records the list named, whatever its length.
+	// lists (RFC 6762 §7.2; 0: DefaultMaxTCSources). Each holds only the
+	// questions and which of our own records the list named, whatever its
+	// length.
 	MaxTCSources int
 	// Logger receives debug and warning logs; nil discards them.
 	Logger *slog.Logger
@@ -59,13 +55,10 @@ type Config struct {
 	// in tests); nil means a randomly seeded one. It is used only by the
 	// Responder's own goroutines after New returns.
 	Rand *rand.Rand
-	// Metrics, when set, is called with the name of a Stats counter (as in
-	// the Stats field, e.g. "Probes") and its increment each time one
-	// changes. It must be fast and safe for concurrent use.
-	Metrics func(counter string, delta uint64)
 }
 
-// Errors returned by New and Run.
+// Errors returned by New and Run (see Run for the contract every Run of
+// this module shares).
 var (
 	ErrNoConn  = errors.New("responder: Config.Conn is required")
 	ErrRunning = errors.New("responder: Run already called")
@@ -103,7 +96,7 @@ type stats struct {
 	AnswersMulticast, AnswersUnicast, AnswersLegacy                 atomic.Uint64
 	SuppressedKnown, SuppressedDuplicate, SuppressedRate            atomic.Uint64
 	DroppedTTL, DroppedOffLink, DroppedMalformed, DroppedIrrelevant atomic.Uint64
-	DroppedQueueFull, SendErrors                                    atomic.Uint64
+	SendErrors                                                      atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -115,7 +108,7 @@ func (s *stats) snapshot() Stats {
 		SuppressedDuplicate: s.SuppressedDuplicate.Load(), SuppressedRate: s.SuppressedRate.Load(),
 		DroppedTTL: s.DroppedTTL.Load(), DroppedOffLink: s.DroppedOffLink.Load(),
 		DroppedMalformed: s.DroppedMalformed.Load(), DroppedIrrelevant: s.DroppedIrrelevant.Load(),
-		DroppedQueueFull: s.DroppedQueueFull.Load(), SendErrors: s.SendErrors.Load(),
+		SendErrors: s.SendErrors.Load(),
 	}
 }
 
@@ -124,51 +117,47 @@ func (s Stats) Dropped() uint64 {
 	return s.DroppedTTL + s.DroppedOffLink + s.DroppedMalformed + s.DroppedIrrelevant + s.DroppedQueueFull
 }
 
-func (r *Responder) inc(c *atomic.Uint64, name string, n uint64) {
-	if n == 0 {
-		return
-	}
-	c.Add(n)
-	if r.cfg.Metrics != nil {
-		r.cfg.Metrics(name, n)
-	}
-}
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultAnnouncements = 3   // RFC 6762 §8.3: at least 2
+	DefaultQueueLen      = 64  // the View's packet queue
+	DefaultMaxTCSources  = 256 // queries held for their known-answer continuation
+)
 
-// serviceFQDN maps a tag or a ".local." FQDN to the service name.
-func serviceFQDN(s string) (string, error) {
-	l := strings.ToLower(s)
-	for _, suf := range []string{".local.", ".local"} {
-		if strings.HasSuffix(l, suf) && len(s) > len(suf) {
-			return mdns.ServiceName(s[:len(s)-len(suf)])
-		}
-	}
-	return mdns.ServiceName(s)
-}
-
-func (c *Config) validate() error {
+// setDefaults checks c and fills its zero fields; errors name the field
+// and its value.
+func (c *Config) setDefaults() error {
 	if c.Conn == nil {
 		return ErrNoConn
 	}
-	svc, err := serviceFQDN(c.Service)
+	svc, err := mdns.ServiceFQDN(c.Service)
 	if err != nil {
-		return fmt.Errorf("responder: %w", err)
+		return fmt.Errorf("responder: Config.Service %q: %w", c.Service, err)
 	}
 	c.Service = svc
-	if c.Announcements == 0 {
-		c.Announcements = 3
+	for _, n := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"Announcements", &c.Announcements, DefaultAnnouncements},
+		{"QueueLen", &c.QueueLen, DefaultQueueLen},
+		{"MaxTCSources", &c.MaxTCSources, DefaultMaxTCSources},
+	} {
+		switch {
+		case *n.v < 0:
+			return fmt.Errorf("responder: Config.%s is negative (%d)", n.name, *n.v)
+		case *n.v == 0:
+			*n.v = n.def
+		}
 	}
 	if c.Announcements < 2 {
-		return fmt.Errorf("responder: Announcements %d < 2 (RFC 6762 §8.3)", c.Announcements)
-	}
-	if c.QueueLen <= 0 {
-		c.QueueLen = 64
-	}
-	if c.MaxTCSources <= 0 {
-		c.MaxTCSources = 256
+		return fmt.Errorf("responder: Config.Announcements is %d (RFC 6762 §8.3 asks for at least 2)", c.Announcements)
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Logger = c.Logger.With("component", "responder")
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}

@@ -23,6 +23,7 @@ func Example() {
 	b, _ := lan.AddHost("b")
 	ca, _ := a.Listen(memnet.ListenOptions{})
 	cb, _ := b.Listen(memnet.ListenOptions{})
+	reader, _ := cb.View(transport.ViewConfig{Name: "b"}) // b reads through a View
 
 	_, pub, _ := crypto.GenerateEd25519Key(mrand.New(mrand.NewSource(1)))
 	id, _ := peer.IDFromPublicKey(pub)
@@ -38,13 +39,8 @@ func Example() {
 	done := make(chan error)
 	go func() { done <- r.Run(context.Background()) }()
 
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
-	buf := make([]byte, mdns.MaxPacketSize)
-	for {
-		var p transport.Packet
-		if cb.ReadPacket(buf, &p) != nil {
-			return
-		}
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
+	for p := range reader.Packets() {
 		m, err := mdns.Parse(p.Data)
 		if err != nil || !m.Response {
 			continue // a probe

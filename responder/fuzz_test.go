@@ -81,8 +81,8 @@ func fzSeeds(tb testing.TB) []fzSeed {
 // fzHandmade returns queries, probes and responses about the fuzzed
 // responder's own names (testName), which the captures cannot contain.
 func fzHandmade(id peer.ID) []fzSeed {
-	inst := mdns.InstanceName(testName, mdns.DefaultService)
-	ptr := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: inst}
+	inst := mdns.InstanceName(testName, mdns.SpecService)
+	ptr := &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: inst}
 	srv := &dns.SRV{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeSRV, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 120}, Target: "other.local.", Port: 9}
 	txt := &dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 4500},
 		Txt: []string{"dnsaddr=/ip4/10.0.0.200/tcp/1/p2p/" + id.String()}}
@@ -94,15 +94,15 @@ func fzHandmade(id peer.ID) []fzSeed {
 		panic(err)
 	}
 	return []fzSeed{
-		{query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), 0},
-		{query(0, false, nil, qu(mdns.DefaultService, dns.TypePTR)), 0},
-		{query(7, false, nil, q(mdns.DefaultService, dns.TypePTR)), 2},
-		{query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), fzV6 | fzQU},
-		{query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), fzBigRecord},
-		{query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), fzBigRecord | fzV6 | 2},
-		{query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), fzUnicast},
-		{query(0, true, []dns.RR{ptr}, q(mdns.DefaultService, dns.TypePTR)), 0},
-		{query(0, false, []dns.RR{ptr}, q(mdns.DefaultService, dns.TypePTR)), 0},
+		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), 0},
+		{query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)), 0},
+		{query(7, false, nil, q(mdns.SpecService, dns.TypePTR)), 2},
+		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzV6 | fzQU},
+		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzBigRecord},
+		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzBigRecord | fzV6 | 2},
+		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzUnicast},
+		{query(0, true, []dns.RR{ptr}, q(mdns.SpecService, dns.TypePTR)), 0},
+		{query(0, false, []dns.RR{ptr}, q(mdns.SpecService, dns.TypePTR)), 0},
 		{query(0, false, nil, q(mdns.MetaQuery, dns.TypePTR), q(inst, dns.TypeANY)), 0},
 		{query(0, false, nil, q(inst, dns.TypeSRV), q(inst, dns.TypeTXT)), fzBigRecord},
 		{pb, 0},
@@ -310,7 +310,7 @@ func fzSentSince(b *bed, t0 time.Time) int {
 // TestFuzzSetQU: the QU rewrite of FuzzResponderPacket sets the bit of
 // every question of a well-formed query and survives truncated input.
 func TestFuzzSetQU(t *testing.T) {
-	data := query(0, false, nil, q(mdns.DefaultService, dns.TypePTR), q(mdns.MetaQuery, dns.TypePTR))
+	data := query(0, false, nil, q(mdns.SpecService, dns.TypePTR), q(mdns.MetaQuery, dns.TypePTR))
 	m, err := mdns.Parse(fzSetQU(data))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -148,13 +149,10 @@ func (b *bed) host(name string, ifs ...memnet.IfaceConfig) *memnet.Host {
 	return h
 }
 
-func (b *bed) listen(h *memnet.Host, o memnet.ListenOptions) *memnet.Conn {
+// listen opens a Conn with a View the test reads through (testkit.Conn).
+func (b *bed) listen(h *memnet.Host, o memnet.ListenOptions) testkit.Conn {
 	b.t.Helper()
-	c, err := h.Listen(o)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return c
+	return testkit.Listen(b.t, h, o)
 }
 
 // running is a Responder whose Run goroutine is running.
@@ -168,7 +166,11 @@ type running struct {
 func (b *bed) start(h *memnet.Host, cfg Config) *running {
 	b.t.Helper()
 	if cfg.Conn == nil {
-		cfg.Conn = b.listen(h, memnet.ListenOptions{})
+		c, err := h.Listen(memnet.ListenOptions{})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		cfg.Conn = c
 	}
 	if cfg.PeerID == "" {
 		cfg.PeerID = testID(b.t, 1)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
 	ma "github.com/multiformats/go-multiaddr"
@@ -92,13 +93,6 @@ func usable(ifc *transport.Interface) bool {
 // connectivity may have changed), removed addresses get goodbyes (§10.1)
 // and the rest is re-announced (§8.4).
 func (r *Responder) refreshIfaces(now time.Time) {
-	if rf, ok := r.conn.(interface{ Refresh() error }); ok {
-		// The UDP transport re-lists its interfaces (and group memberships)
-		// only when asked to.
-		if err := rf.Refresh(); err != nil {
-			r.log.Warn("responder: refresh interfaces", "err", err)
-		}
-	}
 	seen := map[int]bool{}
 	for _, ifc := range r.conn.Interfaces() {
 		if !usable(&ifc) {
@@ -180,7 +174,7 @@ func (r *Responder) buildIface(st *ifState) {
 // interfaces; IPv6 link-local only if it is this interface's own address;
 // never unspecified. Addresses without an IP (dns4, ...) are kept.
 func reachable(ifc *transport.Interface, a ma.Multiaddr) bool {
-	ip, ok := firstIP(a)
+	ip, ok := mdns.AddrIP(a)
 	if !ok {
 		return true
 	}
@@ -204,17 +198,6 @@ func reachable(ifc *transport.Interface, a ma.Multiaddr) bool {
 	return ip.IsGlobalUnicast()
 }
 
-func firstIP(a ma.Multiaddr) (netip.Addr, bool) {
-	for _, c := range a {
-		switch c.Code() {
-		case ma.P_IP4, ma.P_IP6:
-			ip, ok := netip.AddrFromSlice(c.RawValue())
-			return ip.Unmap(), ok
-		}
-	}
-	return netip.Addr{}, false
-}
-
 // addrsChanged rebuilds the records after SetAddrs: changed TXT data is
 // re-announced with the cache-flush bit (§8.4), which makes receivers drop
 // the old rdata one second later (§10.2). No goodbye is sent for the old
@@ -225,7 +208,7 @@ func firstIP(a ma.Multiaddr) (netip.Addr, bool) {
 func (r *Responder) addrsChanged(now time.Time) {
 	oldPort := r.rs.SRV.Port
 	if err := r.setName(r.PeerName()); err != nil {
-		r.log.Warn("responder: SetAddrs", "err", err)
+		r.log.Warn("SetAddrs", "err", err)
 		return
 	}
 	for _, idx := range r.ifOrder {

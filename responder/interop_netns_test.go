@@ -56,6 +56,7 @@ func startResponder(t *testing.T, nt *netns.Net, i int, tag string) (peer.ID, []
 		case <-time.After(10 * time.Second):
 			t.Error("responder did not stop")
 		}
+		conn.Close()
 	})
 	return id, addrs, r
 }

@@ -4,7 +4,6 @@ package responder
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -34,7 +33,12 @@ func TestNetnsFound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	defer c1.Close() // after Run returned: whoever opens a Conn closes it
 	defer c2.Close()
+	v2, err := c2.View(transport.ViewConfig{Name: "querier"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := testID(t, 1)
 	addr := "/ip4/" + h1.V4.Addr().String() + "/tcp/4001"
 	r, err := New(Config{Conn: c1, PeerID: id, Addrs: maddrs(t, addr)})
@@ -46,16 +50,16 @@ func TestNetnsFound(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 	defer func() {
 		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
+		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
 	time.Sleep(5 * time.Second) // probing and announcements (≤ 4 s): past the 1 s rate limit
 
 	ifIndex := nt.Host(2).IfIndex
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	for _, group := range []netip.AddrPort{transport.GroupV4, transport.GroupV6} {
-		qry := query(0, false, nil, q(mdns.DefaultService, dns.TypePTR))
+		qry := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
 		if err := c2.WritePacket(&transport.Packet{Data: qry, Dst: group, IfIndex: ifIndex}); err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +68,7 @@ func TestNetnsFound(t *testing.T) {
 			buf := make([]byte, mdns.MaxPacketSize)
 			for {
 				var p transport.Packet
-				if c2.ReadPacket(buf, &p) != nil {
+				if v2.ReadPacket(buf, &p) != nil {
 					return
 				}
 				m, err := mdns.Parse(p.Data)

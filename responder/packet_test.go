@@ -38,12 +38,12 @@ func TestPacketSize(t *testing.T) {
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
 		time.Sleep(time.Second)
 		r.stop(t)
 
 		ifc := transport.Interface{MTU: 576}
-		dec := mdns.NewDecoder(mdns.DefaultService, 0)
+		dec := mdns.NewDecoder(mdns.SpecService, 0)
 		ps := b.cap.from(t, "a", b.t0)
 		for _, p := range ps {
 			if p.Oversize || len(p.Packet.Data) > ifc.MaxPayload(p.v4()) {

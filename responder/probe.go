@@ -33,7 +33,7 @@ func (r *Responder) step(st *ifState, now time.Time) {
 			return
 		}
 		// 250 ms after the third probe without conflict: the names are ours.
-		r.log.Debug("responder: probing done", "if", st.ifc.Name, "name", r.PeerName())
+		r.log.Debug("probing done", "if", st.ifc.Name, "name", r.PeerName())
 		r.backoff = false
 		r.startAnnouncing(st, now)
 	}
@@ -101,12 +101,12 @@ func (r *Responder) sendProbe(st *ifState, qu bool) {
 				continue
 			}
 			if err != nil {
-				r.inc(&r.st.SendErrors, "SendErrors", 1)
-				r.log.Warn("responder: pack probe", "err", err)
+				r.st.SendErrors.Add(1)
+				r.log.Warn("pack probe", "err", err)
 				break
 			}
 			if r.write(st, v4, pkts[0], netip.AddrPort{}) {
-				r.inc(&r.st.Probes, "Probes", 1)
+				r.st.Probes.Add(1)
 			}
 			break
 		}
@@ -122,7 +122,7 @@ func (r *Responder) sendAnnouncement(st *ifState, now time.Time) {
 		}
 		resp := &mdns.Response{Answers: r.records(st, kAll), TXT: st.txt, TXTInAnswer: true, MaxSize: st.ifc.MaxPayload(f == 0)}
 		if n := r.sendResponse(st, f == 0, resp, netip.AddrPort{}); n > 0 {
-			r.inc(&r.st.Announcements, "Announcements", uint64(n))
+			r.st.Announcements.Add(uint64(n))
 			st.announced = true
 			for i := range st.fam[f].last {
 				st.fam[f].last[i] = now
@@ -143,7 +143,7 @@ func (r *Responder) sendGoodbye(st *ifState, rrs []dns.RR, txt *dns.TXT) {
 			continue
 		}
 		resp := &mdns.Response{Answers: rrs, TXT: txt, TXTInAnswer: true, MaxSize: st.ifc.MaxPayload(f == 0)}
-		r.inc(&r.st.Goodbyes, "Goodbyes", uint64(r.sendResponse(st, f == 0, resp, netip.AddrPort{})))
+		r.st.Goodbyes.Add(uint64(r.sendResponse(st, f == 0, resp, netip.AddrPort{})))
 	}
 }
 
@@ -220,12 +220,12 @@ func (r *Responder) handleProbe(st *ifState, p *rxPacket, m *dns.Msg, now time.T
 	}
 	switch c := compareSets(mine, theirs); {
 	case c > 0:
-		r.log.Debug("responder: simultaneous probe won", "name", r.PeerName(), "from", p.src)
+		r.log.Debug("simultaneous probe won", "name", r.PeerName(), "from", p.src)
 	case c < 0:
 		// §8.2: the loser waits one second and probes again; if the winner
 		// then answers, that is a conflict and we rename.
-		r.inc(&r.st.Conflicts, "Conflicts", 1)
-		r.log.Debug("responder: simultaneous probe lost", "name", r.PeerName(), "from", p.src)
+		r.st.Conflicts.Add(1)
+		r.log.Debug("simultaneous probe lost", "name", r.PeerName(), "from", p.src)
 		r.startProbing(st, now, lostTieWait)
 	}
 	return false
@@ -237,7 +237,7 @@ func (r *Responder) handleProbe(st *ifState, p *rxPacket, m *dns.Msg, now time.T
 func (r *Responder) handleResponse(st *ifState, p *rxPacket, m *dns.Msg, now time.Time) {
 	if p.src.Port() != mdns.Port {
 		// §6: responses not from port 5353 are ignored.
-		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		r.st.DroppedIrrelevant.Add(1)
 		return
 	}
 	pd := &st.fam[famIdx(p.v4)].pend
@@ -246,7 +246,7 @@ func (r *Responder) handleResponse(st *ifState, p *rxPacket, m *dns.Msg, now tim
 		if !acted {
 			// Neither a conflict nor a duplicate of a pending answer: it does
 			// not concern the responder (this includes our own loop-back).
-			r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+			r.st.DroppedIrrelevant.Add(1)
 		}
 	}()
 	for _, sec := range [2][]dns.RR{m.Answer, m.Extra} {
@@ -268,7 +268,7 @@ func (r *Responder) handleResponse(st *ifState, p *rxPacket, m *dns.Msg, now tim
 				if k := r.matchKind(st, rr); k != 0 && pd.ans&k != 0 {
 					pd.ans &^= k
 					acted = true
-					r.inc(&r.st.SuppressedDuplicate, "SuppressedDuplicate", 1)
+					r.st.SuppressedDuplicate.Add(1)
 					if pd.ans == 0 {
 						*pd = pending{}
 					}
@@ -294,7 +294,7 @@ func (r *Responder) matchKind(st *ifState, rr dns.RR) kinds {
 		default:
 			mine = r.records(st, k)
 		}
-		if len(mine) == 1 && sameRR(mine[0], rr) && rr.Header().Ttl >= mine[0].Header().Ttl/2 {
+		if len(mine) == 1 && mdns.SameRecord(mine[0], rr) && rr.Header().Ttl >= mine[0].Header().Ttl/2 {
 			return k
 		}
 	}
@@ -305,7 +305,7 @@ func (r *Responder) matchKind(st *ifState, rr dns.RR) kinds {
 // again (§9); after 15 conflicts within 10 s, wait 5 s first (§8.1).
 func (r *Responder) conflictSeen(now time.Time, p *rxPacket, rr dns.RR) {
 	old := r.PeerName()
-	r.inc(&r.st.Conflicts, "Conflicts", 1)
+	r.st.Conflicts.Add(1)
 	r.conflict = append(r.conflict, now)
 	for len(r.conflict) > 0 && now.Sub(r.conflict[0]) >= conflictWindow {
 		r.conflict = r.conflict[1:]
@@ -314,10 +314,10 @@ func (r *Responder) conflictSeen(now time.Time, p *rxPacket, rr dns.RR) {
 		r.conflict = r.conflict[len(r.conflict)-conflictLimit:]
 	}
 	if err := r.setName(mdns.NewPeerName(r.rnd)); err != nil {
-		r.log.Warn("responder: rename", "err", err)
+		r.log.Warn("rename", "err", err)
 		return
 	}
-	r.inc(&r.st.Renames, "Renames", 1)
+	r.st.Renames.Add(1)
 	wait := r.randDur(0, probeWaitMax)
 	if len(r.conflict) >= conflictLimit {
 		// Sticky until a name is won, as mDNSResponder does: "each
@@ -327,7 +327,7 @@ func (r *Responder) conflictSeen(now time.Time, p *rxPacket, rr dns.RR) {
 	if r.backoff {
 		wait = conflictBackoff
 	}
-	r.log.Info("responder: name conflict, renamed", "old", old, "new", r.PeerName(), "from", p.src, "record", rr.Header().Rrtype, "wait", wait)
+	r.log.Info("name conflict, renamed", "old", old, "new", r.PeerName(), "from", p.src, "record", rr.Header().Rrtype, "wait", wait)
 	clear(r.tc)
 	for _, st := range r.ifs {
 		r.buildIface(st)

@@ -25,7 +25,7 @@ func TestProbeAnnounceSchedule(t *testing.T) {
 		r := b.start(a, Config{PeerName: testName})
 		// A query during probing is not answered (§8.1).
 		time.Sleep(10 * time.Millisecond)
-		b.inject(query(0, false, nil, q(mdns.DefaultService, dns.TypePTR), q(mdns.InstanceName(testName, mdns.DefaultService), dns.TypeSRV)), "", 0)
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR), q(mdns.InstanceName(testName, mdns.SpecService), dns.TypeSRV)), "", 0)
 		time.Sleep(10 * time.Second)
 		r.stop(t)
 
@@ -178,7 +178,7 @@ func TestRenameOnConflict(t *testing.T) {
 			defer b.lan.Close()
 			r := b.start(b.host("a"), Config{PeerName: testName})
 			time.Sleep(after)
-			srv := &dns.SRV{Hdr: dns.RR_Header{Name: mdns.InstanceName(testName, mdns.DefaultService), Rrtype: dns.TypeSRV, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 120}, Port: 9, Target: "other.local."}
+			srv := &dns.SRV{Hdr: dns.RR_Header{Name: mdns.InstanceName(testName, mdns.SpecService), Rrtype: dns.TypeSRV, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 120}, Port: 9, Target: "other.local."}
 			tc := time.Now()
 			b.inject(response(srv), "", 0)
 			time.Sleep(5 * time.Second)
@@ -190,7 +190,7 @@ func TestRenameOnConflict(t *testing.T) {
 				t.Errorf("stats %+v", s)
 			}
 			probes := only(only(b.cap.from(t, "a", tc), pkt.probe), isV4)
-			if len(probes) != 3 || !mdns.EqualNames(probes[0].m.Question[0].Name, mdns.InstanceName(r.PeerName(), mdns.DefaultService)) {
+			if len(probes) != 3 || !mdns.EqualNames(probes[0].m.Question[0].Name, mdns.InstanceName(r.PeerName(), mdns.SpecService)) {
 				t.Fatalf("%d probes for the new name", len(probes))
 			}
 			// Our own loop-back and identical data are no conflict.

@@ -148,7 +148,7 @@ func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 	b.cap.mu.Unlock()
 	r.stop(t)
 
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	want := make([]string, len(addrs))
 	for i, a := range addrs {
 		want[i] = a.String()
@@ -218,7 +218,7 @@ func replayMetaOnly(m *dns.Msg) bool {
 	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
 		for _, rr := range sec {
 			ptr, ok := rr.(*dns.PTR)
-			if !ok || !strings.EqualFold(ptr.Hdr.Name, mdns.MetaQuery) || !strings.EqualFold(ptr.Ptr, mdns.DefaultService) {
+			if !ok || !strings.EqualFold(ptr.Hdr.Name, mdns.MetaQuery) || !strings.EqualFold(ptr.Ptr, mdns.SpecService) {
 				return false
 			}
 			n++

@@ -2,7 +2,7 @@ package responder
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -32,10 +32,8 @@ type Responder struct {
 	addrMu  sync.Mutex
 	addrs   []ma.Multiaddr
 	addrsCh chan struct{} // cap 1: "addrs changed"
-	ifaceCh chan struct{} // cap 1: "interfaces changed"
 
-	rx      chan rxPacket
-	rxDone  chan struct{}
+	view    *transport.View // closed when Run returns, or by Close
 	closing chan struct{}
 	done    chan struct{}
 
@@ -61,6 +59,8 @@ type Responder struct {
 	wpkt     transport.Packet // reused by write (Run goroutine only)
 }
 
+// rxPacket is one received packet as the protocol handles it; data is
+// shared with the Conn's other Views (read-only).
 type rxPacket struct {
 	data      []byte
 	src       netip.AddrPort
@@ -75,7 +75,7 @@ type rxPacket struct {
 // New validates and copies cfg and builds the record set. It starts no
 // goroutine; call Run.
 func New(cfg Config) (*Responder, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	r := &Responder{
@@ -85,9 +85,6 @@ func New(cfg Config) (*Responder, error) {
 		rnd:     cfg.Rand,
 		addrs:   stripZones(cfg.Addrs),
 		addrsCh: make(chan struct{}, 1),
-		ifaceCh: make(chan struct{}, 1),
-		rx:      make(chan rxPacket, cfg.QueueLen),
-		rxDone:  make(chan struct{}),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		ifs:     map[int]*ifState{},
@@ -101,6 +98,13 @@ func New(cfg Config) (*Responder, error) {
 	if err := r.setName(name); err != nil {
 		return nil, err
 	}
+	// The View is taken now, so that nothing received between New and Run
+	// is lost (it waits in the View's bounded queue).
+	view, err := cfg.Conn.View(transport.ViewConfig{Name: "responder", QueueLen: cfg.QueueLen, Accept: r.accept})
+	if err != nil {
+		return nil, fmt.Errorf("responder: %w", err)
+	}
+	r.view = view
 	return r, nil
 }
 
@@ -117,7 +121,7 @@ func (r *Responder) setName(name string) error {
 		return err
 	}
 	if rs.Skipped > 0 {
-		r.log.Warn("responder: multiaddrs too long for a TXT string left out", "skipped", rs.Skipped)
+		r.log.Warn("multiaddrs too long for a TXT string left out", "skipped", rs.Skipped)
 	}
 	renamed := r.rs == nil || r.rs.Instance != rs.Instance
 	r.rs = rs
@@ -140,7 +144,11 @@ func (r *Responder) setName(name string) error {
 func (r *Responder) PeerName() string { return *r.name.Load() }
 
 // Stats returns a snapshot of the counters.
-func (r *Responder) Stats() Stats { return r.st.snapshot() }
+func (r *Responder) Stats() Stats {
+	s := r.st.snapshot()
+	s.DroppedQueueFull = r.view.Stats().Dropped
+	return s
+}
 
 // SetAddrs replaces the announced multiaddrs. Changed records are
 // re-announced (RFC 6762 §8.4) and withdrawn TXT data gets a goodbye
@@ -150,7 +158,7 @@ func (r *Responder) SetAddrs(addrs []ma.Multiaddr) {
 	var a []ma.Multiaddr
 	for _, m := range stripZones(addrs) {
 		if _, err := mdns.NewRecordSet(mdns.Peer{PeerName: "x", ID: r.cfg.PeerID, Addrs: []ma.Multiaddr{m}}); err != nil {
-			r.log.Warn("responder: SetAddrs: address left out", "addr", m, "err", err)
+			r.log.Warn("SetAddrs: address left out", "addr", m, "err", err)
 			continue
 		}
 		a = append(a, m)
@@ -164,19 +172,9 @@ func (r *Responder) SetAddrs(addrs []ma.Multiaddr) {
 	}
 }
 
-// InterfacesChanged tells the Responder that interfaces or their addresses
-// may have changed (for callers that watch them without Config.Events): it
-// re-reads Conn.Interfaces and re-probes, re-announces or says goodbye as
-// RFC 6762 §8 and §10.1 ask. Safe for concurrent use; never blocks.
-func (r *Responder) InterfacesChanged() {
-	select {
-	case r.ifaceCh <- struct{}{}:
-	default:
-	}
-}
-
-// Close stops Run (which sends goodbyes, RFC 6762 §10.1), waits for its
-// goroutines and closes the Conn. It is idempotent.
+// Close stops Run, which sends goodbyes (RFC 6762 §10.1), and waits for
+// it. Safe to call more than once, and without Run. The Conn stays open:
+// whoever opened it closes it.
 func (r *Responder) Close() error {
 	r.mu.Lock()
 	r.closed = true
@@ -185,15 +183,18 @@ func (r *Responder) Close() error {
 	r.closeOnce.Do(func() { close(r.closing) })
 	if started {
 		<-r.done
-		return nil
+	} else {
+		r.view.Close()
 	}
-	return r.conn.Close()
+	return nil
 }
 
 // Run probes, announces and answers until ctx ends or Close is called,
-// then sends goodbyes, closes the Conn and returns once every goroutine it
-// started has ended. It returns nil after Close, ctx.Err() when ctx ended,
-// and the read error when the Conn failed.
+// then sends goodbyes and returns. It reads the Conn through a View of its
+// own (closed on return; the Conn is not). Like every Run of this module
+// it returns nil once stopped by Close or by the end of ctx, ErrRunning
+// when already running, ErrClosed after Close, and otherwise the error
+// that stopped it (transport.ErrClosed: the Conn was closed under it).
 func (r *Responder) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -208,104 +209,70 @@ func (r *Responder) Run(ctx context.Context) error {
 	r.mu.Unlock()
 	defer close(r.done)
 
-	var readErr atomic.Pointer[error]
-	go r.readLoop(&readErr)
-
-	now := time.Now()
-	r.refreshIfaces(now)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	events := r.cfg.Events
-	var err error
-loop:
-	for {
-		now = time.Now()
-		r.runDue(now)
-		if next := r.nextDeadline(); next.IsZero() {
-			timer.Reset(time.Hour)
-		} else {
-			timer.Reset(max(next.Sub(time.Now()), 0))
-		}
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-			break loop
-		case <-r.closing:
-			break loop
-		case <-r.rxDone:
-			if e := readErr.Load(); e != nil {
-				err = *e
-			}
-			break loop
-		case p := <-r.rx:
-			r.handle(&p, time.Now())
-		case <-r.addrsCh:
-			r.addrsChanged(time.Now())
-		case <-r.ifaceCh:
-			r.refreshIfaces(time.Now())
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			r.log.Debug("responder: interface event", "kind", ev.Kind, "if", ev.IfIndex, "prefix", ev.Prefix)
-			r.refreshIfaces(time.Now())
-		case <-timer.C:
-		}
-	}
+	view := r.view
+	defer view.Close()
+	r.refreshIfaces(time.Now())
+	err := r.loop(ctx, view)
 	r.sendGoodbyes()
-	r.conn.Close()
-	<-r.rxDone
 	return err
 }
 
-// readLoop is the only reader of the Conn. It applies the cheap checks
-// (IP TTL, RFC 6762 §11; size; the label prefilter) without allocating and
-// hands the rest to Run through the bounded queue.
-func (r *Responder) readLoop(errp *atomic.Pointer[error]) {
-	defer close(r.rxDone)
-	buf := make([]byte, mdns.MaxPacketSize+1)
-	var p transport.Packet
+// loop is Run's scheduler: packets, interface events, address changes and
+// the timers of probes, announcements and delayed answers.
+func (r *Responder) loop(ctx context.Context, view *transport.View) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		if err := r.conn.ReadPacket(buf, &p); err != nil {
-			select {
-			case <-r.closing:
-				return // Run closed the Conn
-			default:
-			}
-			if !errors.Is(err, transport.ErrClosed) {
-				r.log.Warn("responder: read", "err", err)
-			}
-			errp.Store(&err)
-			return
-		}
-		r.inc(&r.st.Received, "Received", 1)
-		switch {
-		case p.TTL != 255 && p.TTL != -1 && !isLegacyQuery(&p):
-			// §11: a packet not sent with TTL 255 may come from off-link.
-			// Legacy unicast queriers (§6.7: source port ≠ 5353, e.g.
-			// `dig -p 5353 @224.0.0.251`) use the system's default TTL;
-			// their queries are still subject to the on-link source check
-			// in handle, which is what §11 requires of a responder.
-			r.inc(&r.st.DroppedTTL, "DroppedTTL", 1)
-			continue
-		case len(p.Data) > mdns.MaxPacketSize || len(p.Data) < 12:
-			r.inc(&r.st.DroppedMalformed, "DroppedMalformed", 1)
-			continue
-		case !r.filter.Load().Match(p.Data):
-			r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
-			continue
-		}
-		rp := rxPacket{
-			data: append([]byte(nil), p.Data...), src: p.Src, ifIndex: p.IfIndex,
-			multicast: p.Multicast, v4: p.IsV4(),
+		r.runDue(time.Now())
+		if next := r.nextDeadline(); next.IsZero() {
+			timer.Reset(time.Hour)
+		} else {
+			timer.Reset(max(time.Until(next), 0))
 		}
 		select {
-		case r.rx <- rp:
-		default:
-			r.inc(&r.st.DroppedQueueFull, "DroppedQueueFull", 1)
+		case <-ctx.Done():
+			return nil
+		case <-r.closing:
+			return nil
+		case p, ok := <-view.Packets():
+			if !ok {
+				return transport.ErrClosed
+			}
+			rp := rxPacket{data: p.Data, src: p.Src, ifIndex: p.IfIndex, multicast: p.Multicast, v4: p.IsV4()}
+			r.handle(&rp, time.Now())
+		case <-r.addrsCh:
+			r.addrsChanged(time.Now())
+		case ev, ok := <-view.Events():
+			if ok {
+				r.log.Debug("interface event", "kind", ev.Kind, "if", ev.IfIndex, "prefix", ev.Prefix)
+				r.refreshIfaces(time.Now())
+			}
+		case <-timer.C:
 		}
 	}
+}
+
+// accept is the View's prefilter, on the Conn's receiving goroutine: the
+// cheap checks (IP TTL, RFC 6762 §11; size; the label prefilter), without
+// allocating. What it rejects is counted by reason.
+func (r *Responder) accept(p *transport.Packet) bool {
+	r.st.Received.Add(1)
+	switch {
+	case p.TTL != 255 && p.TTL != -1 && !isLegacyQuery(p):
+		// §11: a packet not sent with TTL 255 may come from off-link.
+		// Legacy unicast queriers (§6.7: source port ≠ 5353, e.g.
+		// `dig -p 5353 @224.0.0.251`) use the system's default TTL;
+		// their queries are still subject to the on-link source check
+		// in handle, which is what §11 requires of a responder.
+		r.st.DroppedTTL.Add(1)
+	case len(p.Data) > mdns.MaxPacketSize || len(p.Data) < 12:
+		r.st.DroppedMalformed.Add(1)
+	case !r.filter.Load().Match(p.Data):
+		r.st.DroppedIrrelevant.Add(1)
+	default:
+		return true
+	}
+	return false
 }
 
 // isLegacyQuery reports whether p is a query (QR=0) from a source port other
@@ -318,23 +285,23 @@ func isLegacyQuery(p *transport.Packet) bool {
 func (r *Responder) handle(p *rxPacket, now time.Time) {
 	st := r.ifs[p.ifIndex]
 	if st == nil {
-		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		r.st.DroppedIrrelevant.Add(1)
 		return
 	}
 	if !st.ifc.OnLink(p.src.Addr()) {
 		// §11: only on-link sources are accepted.
-		r.inc(&r.st.DroppedOffLink, "DroppedOffLink", 1)
+		r.st.DroppedOffLink.Add(1)
 		return
 	}
 	m := &r.msg
 	if err := mdns.ParseInto(m, p.data); err != nil {
-		r.inc(&r.st.DroppedMalformed, "DroppedMalformed", 1)
+		r.st.DroppedMalformed.Add(1)
 		return
 	}
 	kind, err := mdns.Classify(m)
 	if err != nil {
 		// §18.3, §18.11: non-zero opcode or rcode is silently ignored.
-		r.inc(&r.st.DroppedIrrelevant, "DroppedIrrelevant", 1)
+		r.st.DroppedIrrelevant.Add(1)
 		return
 	}
 	switch kind {
@@ -365,7 +332,7 @@ func (r *Responder) runDue(now time.Time) {
 		if !now.Before(h.at) {
 			delete(r.tc, k)
 			if st := r.ifs[k.ifIndex]; st != nil {
-				r.answer(st, &h.pkt, h.qs, r.foundKinds(st, h.found), 0, false, true, now)
+				r.answer(st, &asked{pkt: &h.pkt, qs: h.qs, known: r.foundKinds(st, h.found), afterTC: true}, now)
 			}
 		}
 	}

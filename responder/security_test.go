@@ -23,11 +23,11 @@ func TestSecurityDrops(t *testing.T) {
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
-		qry := query(0, false, nil, q(mdns.DefaultService, dns.TypePTR))
-		b.inject(qry, "", 1)                                                                         // TTL 1
-		b.inject(qry, "", 64)                                                                        // TTL 64
-		b.inject(qry, "192.168.9.9:5353", 0)                                                         // off-link, multicast
-		b.inject(query(0, false, nil, qu(mdns.DefaultService, dns.TypePTR)), "192.168.9.9:40000", 0) // off-link legacy QU
+		qry := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
+		b.inject(qry, "", 1)                                                                      // TTL 1
+		b.inject(qry, "", 64)                                                                     // TTL 64
+		b.inject(qry, "192.168.9.9:5353", 0)                                                      // off-link, multicast
+		b.inject(query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)), "192.168.9.9:40000", 0) // off-link legacy QU
 		time.Sleep(time.Second)
 		if ans := b.cap.from(t, "a", t0); len(ans) != 0 {
 			t.Fatalf("%d packets sent", len(ans))
@@ -85,7 +85,7 @@ func TestLegacyQueryTTLExemption(t *testing.T) {
 		r := b.start(b.host("a"), Config{PeerName: testName})
 		announced()
 		t0 := time.Now()
-		qry := query(0x4242, false, nil, q(mdns.DefaultService, dns.TypePTR))
+		qry := query(0x4242, false, nil, q(mdns.SpecService, dns.TypePTR))
 		b.inject(qry, "10.0.0.200:40000", 1)   // on-link, TTL 1
 		b.inject(qry, "192.168.9.9:40000", 64) // off-link
 		time.Sleep(time.Second)

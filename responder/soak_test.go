@@ -27,7 +27,7 @@ func TestSoakNoFalseConflict(t *testing.T) {
 		for i := 1; i <= 5; i++ {
 			h := b.host(fmt.Sprintf("h%d", i))
 			c := b.listen(h, memnet.ListenOptions{})
-			rs = append(rs, b.start(h, Config{Conn: c, Events: c.Events(), PeerID: testID(t, int64(i)), Rand: rand.New(rand.NewPCG(uint64(i), 7)),
+			rs = append(rs, b.start(h, Config{Conn: c, PeerID: testID(t, int64(i)), Rand: rand.New(rand.NewPCG(uint64(i), 7)),
 				Addrs: maddrs(t, fmt.Sprintf("/ip4/10.0.0.%d/tcp/4001", i))}))
 		}
 		qc := b.listen(b.host("q"), memnet.ListenOptions{})
@@ -35,7 +35,7 @@ func TestSoakNoFalseConflict(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			dec := mdns.NewDecoder(mdns.DefaultService, 0)
+			dec := mdns.NewDecoder(mdns.SpecService, 0)
 			buf := make([]byte, 9000)
 			var p transport.Packet
 			for qc.ReadPacket(buf, &p) == nil {
@@ -48,7 +48,7 @@ func TestSoakNoFalseConflict(t *testing.T) {
 		}()
 		for s := 0; s < 60; s++ {
 			time.Sleep(time.Second)
-			_ = qc.WritePacket(&transport.Packet{Data: query(0, false, nil, q(mdns.DefaultService, dns.TypePTR)), Dst: transport.GroupV4, IfIndex: 1})
+			_ = qc.WritePacket(&transport.Packet{Data: query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), Dst: transport.GroupV4, IfIndex: 1})
 			if s%10 == 5 {
 				for i, r := range rs {
 					r.SetAddrs(maddrs(t, fmt.Sprintf("/ip4/10.0.0.%d/tcp/%d", i+1, 4001+s)))

@@ -62,12 +62,9 @@ func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	// The Responder refreshes the sockets itself on interface events.
-	ifEvents, stopWatch := watchInterfaces(ctx, &c, nil, log)
-	defer stopWatch()
-	r, err := responder.New(responder.Config{Conn: conn, Service: service, PeerID: id, Addrs: addrs, PeerName: *name, Events: ifEvents, Logger: log})
+	defer conn.Close() // after the goodbyes: the Conn follows the interfaces itself
+	r, err := responder.New(responder.Config{Conn: conn, Service: service, PeerID: id, Addrs: addrs, PeerName: *name, Logger: log})
 	if err != nil {
-		conn.Close()
 		return err
 	}
 	defer r.Close() // goodbyes (RFC 6762 §10.1); Run has sent them already when it returned

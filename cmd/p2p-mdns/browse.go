@@ -6,7 +6,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/chorus-services/discovery/browser"
@@ -34,11 +33,9 @@ func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ifEvents, stopWatch := watchInterfaces(ctx, &c, conn.Refresh, log)
-	defer stopWatch()
-	b, err := browser.New(browser.Config{Conn: conn, Service: service, Events: ifEvents, Logger: log})
+	defer conn.Close() // after Run: the Conn follows the interfaces itself
+	b, err := browser.New(browser.Config{Conn: conn, Service: service, Logger: log})
 	if err != nil {
-		conn.Close()
 		return err
 	}
 	log.Info("browsing", "service", service)
@@ -50,7 +47,7 @@ func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	start := time.Now()
 	out := newEventWriter(stdout, c.jsonOut)
 	runErr := make(chan error, 1)
-	go func() { runErr <- b.Run(ctx) }() // Run closes conn
+	go func() { runErr <- b.Run(ctx) }()
 	var werr error
 	for ev := range b.Events() { // closed when Run returns
 		if werr != nil || ev.Kind == browser.Probing {
@@ -103,46 +100,4 @@ func (c *common) listen(log *slog.Logger) (*transport.UDP, error) {
 		log.Info("listening", "iface", ifc.Name, "v4", ifc.V4, "v6", ifc.V6)
 	}
 	return conn, nil
-}
-
-// watchInterfaces follows interface changes of the interfaces the flags
-// select (RFC 6762 §13) and relays them, after calling refresh (when not
-// nil) so that the sockets join the groups of new interfaces first. Without
-// a watcher it returns a nil channel. stop ends the watcher and closes the
-// channel.
-func watchInterfaces(ctx context.Context, c *common, refresh func() error, log *slog.Logger) (_ <-chan transport.Event, stop func()) {
-	w, err := transport.NewWatcher(transport.WatcherConfig{Interfaces: c.ifaces, IncludeLoopback: c.loopback, Logger: log})
-	if err != nil {
-		log.Warn("no interface watcher: interface changes will go unnoticed", "err", err)
-		return nil, func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	out := make(chan transport.Event, 16)
-	var wg sync.WaitGroup
-	wg.Go(func() { w.Run(ctx) })
-	wg.Go(func() {
-		defer close(out)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-w.Events():
-				if !ok {
-					return
-				}
-				log.Info("interface change", "kind", ev.Kind.String(), "iface", ev.IfName)
-				if refresh != nil {
-					if err := refresh(); err != nil {
-						log.Warn("refresh interfaces", "err", err)
-					}
-				}
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	})
-	return out, func() { cancel(); wg.Wait() }
 }

@@ -88,7 +88,6 @@ func doctorBrowse(service string, log *slog.Logger) doctor.BrowseFunc {
 	return func(ctx context.Context, conn transport.Conn, found func(doctor.Found)) (doctor.BrowseStats, error) {
 		b, err := browser.New(browser.Config{Conn: conn, Service: service, Logger: log})
 		if err != nil {
-			conn.Close()
 			return doctor.BrowseStats{}, err
 		}
 		var wg sync.WaitGroup

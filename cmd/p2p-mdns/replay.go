@@ -150,12 +150,12 @@ func (r *replayer) run(ctx context.Context, dgs []pcapread.Datagram) error {
 		Rand:       rand.New(rand.NewPCG(1, 2)),
 	})
 	if err != nil {
-		conn.Close()
 		return err
 	}
+	defer conn.Close()
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.Run(runCtx) }() // Run closes conn
+	go func() { done <- b.Run(runCtx) }()
 	defer func() {
 		cancel()
 		<-done
@@ -188,7 +188,7 @@ func (r *replayer) run(ctx context.Context, dgs []pcapread.Datagram) error {
 			return err
 		}
 		cur = off
-		p := dg.Packet
+		p := transport.Packet(dg.Packet)
 		p.IfIndex = 1
 		if err := r.feed(p, off); err != nil {
 			return err
@@ -303,6 +303,7 @@ func replayInterface(dgs []pcapread.Datagram, name string) transport.Interface {
 // (packets come through Feed) and discards what the browser sends.
 type replayConn struct {
 	ifc    transport.Interface
+	hub    transport.Hub
 	closed chan struct{}
 	once   sync.Once
 }
@@ -311,9 +312,8 @@ func newReplayConn(ifc transport.Interface) *replayConn {
 	return &replayConn{ifc: ifc, closed: make(chan struct{})}
 }
 
-func (c *replayConn) ReadPacket(buf []byte, p *transport.Packet) error {
-	<-c.closed
-	return transport.ErrClosed
+func (c *replayConn) View(cfg transport.ViewConfig) (*transport.View, error) {
+	return c.hub.Attach(c, cfg)
 }
 
 func (c *replayConn) WritePacket(p *transport.Packet) error {
@@ -332,6 +332,6 @@ func (c *replayConn) Interfaces() []transport.Interface {
 }
 
 func (c *replayConn) Close() error {
-	c.once.Do(func() { close(c.closed) })
+	c.once.Do(func() { close(c.closed); c.hub.Close() })
 	return nil
 }

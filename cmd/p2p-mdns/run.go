@@ -57,7 +57,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	tag := c.service
 	if tag == "" {
-		tag = mdns.DefaultServiceTag
+		tag = mdns.SpecTag
 	}
 	if _, err := mdns.ServiceName(tag); err != nil {
 		return usageError{err}

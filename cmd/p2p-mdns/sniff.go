@@ -39,7 +39,8 @@ func runSniff(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 		for i := range dgs {
-			r := s.Describe(&dgs[i].Packet, dgs[i].Time.Sub(dgs[0].Time), "")
+			p := transport.Packet(dgs[i].Packet)
+			r := s.Describe(&p, dgs[i].Time.Sub(dgs[0].Time), "")
 			if err := out.Print(&r); err != nil {
 				return err
 			}
@@ -70,34 +71,31 @@ func runSniff(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("listening", "iface", ifc.Name, "v4", ifc.V4, "v6", ifc.V6)
 	}
 
+	view, err := conn.View(transport.ViewConfig{Name: "sniff", QueueLen: 1024})
+	if err != nil {
+		return err
+	}
 	ctx, cancel := c.withDuration(ctx)
 	defer cancel()
 	start := nowFunc()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-ctx.Done()
-		conn.Close() // unblocks ReadPacket
-	}()
-	buf := make([]byte, mdns.MaxPacketSize+1)
-	var p transport.Packet
 	for {
-		if err := conn.ReadPacket(buf, &p); err != nil {
-			<-done
-			if errors.Is(err, transport.ErrClosed) && ctx.Err() != nil {
-				return nil
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-view.Events():
+			names[ev.IfIndex] = ev.IfName
+		case p, ok := <-view.Packets():
+			if !ok {
+				return fmt.Errorf("read: %w", transport.ErrClosed)
 			}
-			return fmt.Errorf("read: %w", err)
-		}
-		name := names[p.IfIndex]
-		if name == "" {
-			name = fmt.Sprint(p.IfIndex)
-		}
-		r := s.Describe(&p, nowFunc().Sub(start), name)
-		if err := out.Print(&r); err != nil {
-			cancel()
-			<-done
-			return err
+			name := names[p.IfIndex]
+			if name == "" {
+				name = fmt.Sprint(p.IfIndex)
+			}
+			r := s.Describe(p, nowFunc().Sub(start), name)
+			if err := out.Print(&r); err != nil {
+				return err
+			}
 		}
 	}
 }

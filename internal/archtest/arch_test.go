@@ -16,12 +16,14 @@ import (
 const module = "github.com/chorus-services/discovery"
 
 type pkg struct {
-	Name       string
-	ImportPath string
-	Dir        string
-	GoFiles    []string
-	Imports    []string
-	Deps       []string
+	Name         string
+	ImportPath   string
+	Dir          string
+	GoFiles      []string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+	Deps         []string
 }
 
 func listPackages(t *testing.T) []pkg {
@@ -69,26 +71,127 @@ func touchSources(t *testing.T) {
 	}
 }
 
+// The layers of the library, as the README draws them (imports point
+// down only):
+//
+//	mdns (0) ← mdns/transport (1) ← responder, browser (2) ← discovery (4) ← programs (5)
+//	                                 dialer (2: imports nothing of this module)
+const (
+	layerMdns      = 0
+	layerTransport = 1
+	layerProtocol  = 2 // responder, browser, dialer
+	layerFacade    = 4
+	layerProgram   = 5 // cmd, the interop peers, every main package
+	layerHelper    = -1
+)
+
 // layer returns the rank of a module package in the dependency direction,
-// or -1 for internal helpers.
+// or layerHelper for internal helpers (ranked by what they import: see
+// helperLayers).
 func layer(path string) int {
 	rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
 	switch {
 	case rel == "mdns":
-		return 0
+		return layerMdns
 	case strings.HasPrefix(rel, "mdns/transport"):
-		return 1
-	case strings.HasPrefix(rel, "responder"), strings.HasPrefix(rel, "browser"):
-		return 2
-	case strings.HasPrefix(rel, "dialer"):
-		return 3
+		return layerTransport
+	case strings.HasPrefix(rel, "responder"), strings.HasPrefix(rel, "browser"), strings.HasPrefix(rel, "dialer"):
+		return layerProtocol
 	case rel == "":
-		return 4
-	case strings.HasPrefix(rel, "cmd"), strings.HasPrefix(rel, "internal/interop"):
-		// Programs: the CLI and the interop peers the tests run.
-		return 5
+		return layerFacade
+	case strings.HasPrefix(rel, "cmd"):
+		// Programs: the CLI and the tools (the interop peers and every
+		// other main package are programs too; see the callers).
+		return layerProgram
 	}
-	return -1
+	return layerHelper
+}
+
+func isDialer(path string) bool { return strings.HasPrefix(path, module+"/dialer") }
+
+// helperLayers ranks each internal helper package by the highest layer
+// its non-test code imports (through other helpers too): a helper that
+// imports memnet sits at the transport layer, and only packages at or
+// above it may use it.
+func helperLayers(pkgs []pkg) map[string]int {
+	imports := map[string][]string{}
+	for _, p := range pkgs {
+		imports[p.ImportPath] = p.Imports
+	}
+	out := map[string]int{}
+	var rank func(path string, seen map[string]bool) int
+	rank = func(path string, seen map[string]bool) int {
+		if l := layer(path); l != layerHelper {
+			return l
+		}
+		if l, ok := out[path]; ok {
+			return l
+		}
+		if seen[path] {
+			return layerMdns
+		}
+		seen[path] = true
+		l := layerMdns
+		for _, imp := range imports[path] {
+			if strings.HasPrefix(imp, module) {
+				l = max(l, rank(imp, seen))
+			}
+		}
+		out[path] = l
+		return l
+	}
+	for _, p := range pkgs {
+		rank(p.ImportPath, map[string]bool{})
+	}
+	return out
+}
+
+// TestDependencyDirection: imports point down only, in the library's code
+// and in its tests; responder and browser never import each other; the
+// dialer imports nothing of this module; internal helpers import no
+// protocol layer.
+func TestDependencyDirection(t *testing.T) {
+	pkgs := listPackages(t)
+	helpers := helperLayers(pkgs)
+	rank := func(path string) int {
+		if l := layer(path); l != layerHelper {
+			return l
+		}
+		return helpers[path]
+	}
+	for _, p := range pkgs {
+		me := layer(p.ImportPath)
+		if p.Name == "main" {
+			me = layerProgram
+		}
+		check := func(imp, what string) {
+			if !strings.HasPrefix(imp, module) {
+				return
+			}
+			them := rank(imp)
+			switch {
+			case me == layerHelper && them >= layerProtocol && what == "imports":
+				t.Errorf("internal helper %s imports %s", p.ImportPath, imp)
+			case me == layerHelper:
+			case isDialer(p.ImportPath) && !isDialer(imp):
+				t.Errorf("%s %s %s: the dialer imports nothing of this module", p.ImportPath, what, imp)
+			case them > me:
+				t.Errorf("%s (layer %d) %s %s (layer %d): imports go downwards only", p.ImportPath, me, what, imp, them)
+			case me == layerProtocol && layer(imp) == layerProtocol && !sameTop(p.ImportPath, imp):
+				t.Errorf("%s %s %s: responder, browser and dialer never import each other", p.ImportPath, what, imp)
+			}
+		}
+		for _, imp := range p.Imports {
+			check(imp, "imports")
+		}
+		// Test files obey the layers too (the helpers' own tests are
+		// integration suites and may use anything).
+		for _, imp := range append(append([]string(nil), p.TestImports...), p.XTestImports...) {
+			if imp != p.ImportPath {
+				check(imp, "imports in its tests")
+			}
+		}
+	}
 }
 
 // libp2pHost are the packages only dialer, the facade and cmd may import
@@ -99,29 +202,6 @@ func isLibp2pHost(p string) bool {
 		strings.HasPrefix(p, "github.com/libp2p/go-libp2p/core/network") ||
 		strings.HasPrefix(p, "github.com/libp2p/go-libp2p/p2p/host") ||
 		strings.HasPrefix(p, "github.com/libp2p/go-libp2p/p2p/net")
-}
-
-func TestDependencyDirection(t *testing.T) {
-	for _, p := range listPackages(t) {
-		me := layer(p.ImportPath)
-		if p.Name == "main" {
-			me = 5 // a program: at the top, like cmd
-		}
-		for _, imp := range p.Imports {
-			if !strings.HasPrefix(imp, module) {
-				continue
-			}
-			them := layer(imp)
-			switch {
-			case me >= 0 && them > me:
-				t.Errorf("%s (layer %d) imports %s (layer %d): imports go downwards only", p.ImportPath, me, imp, them)
-			case me == -1 && them >= 2:
-				t.Errorf("internal helper %s imports %s", p.ImportPath, imp)
-			case me == 2 && them == 2 && !sameTop(p.ImportPath, imp):
-				t.Errorf("%s imports %s: responder and browser never import each other", p.ImportPath, imp)
-			}
-		}
-	}
 }
 
 func sameTop(a, b string) bool {
@@ -165,7 +245,7 @@ func TestMdnsIsPure(t *testing.T) {
 
 func TestLibp2pHostOnlyAtTheTop(t *testing.T) {
 	for _, p := range listPackages(t) {
-		if l := layer(p.ImportPath); l >= 3 || p.Name == "main" {
+		if l := layer(p.ImportPath); l >= layerFacade || p.Name == "main" || isDialer(p.ImportPath) {
 			continue
 		}
 		for _, d := range deps(t, p.ImportPath) {
@@ -188,7 +268,7 @@ func TestNoGlobalSideEffects(t *testing.T) {
 		"flag": {"*": true},
 	}
 	for _, p := range listPackages(t) {
-		if layer(p.ImportPath) == 5 || p.Name == "main" || strings.Contains(p.ImportPath, "/internal/archtest") {
+		if layer(p.ImportPath) == layerProgram || p.Name == "main" || strings.Contains(p.ImportPath, "/internal/archtest") {
 			continue
 		}
 		for _, f := range p.GoFiles {

@@ -131,8 +131,8 @@ func (c *collector) result() activeResult {
 	return r
 }
 
-// active runs the browser on one child of a split conn for cfg.Duration and
-// describes every datagram of the other child. conn is closed on return.
+// active runs the browser on conn for cfg.Duration and describes every
+// datagram heard, read through a View of its own. conn is closed on return.
 func active(ctx context.Context, conn transport.Conn, cfg Config, log *slog.Logger) (activeResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -142,8 +142,11 @@ func active(ctx context.Context, conn transport.Conn, cfg Config, log *slog.Logg
 		names[ifc.Index] = ifc.Name
 	}
 	col := newCollector(cfg.Service, ifs)
-	kids := transport.Split(conn, 2, 512)
-	browseConn, raw := kids[0], kids[1]
+	defer conn.Close()
+	raw, err := conn.View(transport.ViewConfig{Name: "doctor", QueueLen: 512})
+	if err != nil {
+		return activeResult{}, err
+	}
 
 	readDone := make(chan struct{})
 	go func() {
@@ -168,14 +171,12 @@ func active(ctx context.Context, conn transport.Conn, cfg Config, log *slog.Logg
 	}()
 
 	var st BrowseStats
-	var err error
 	if cfg.Browse != nil {
-		st, err = cfg.Browse(ctx, browseConn, col.found)
+		st, err = cfg.Browse(ctx, conn, col.found)
 	} else {
 		<-ctx.Done()
 	}
-	browseConn.Close()
-	raw.Close() // the last child: closes conn and waits for its reader
+	raw.Close() // ends the reader
 	<-readDone
 	res := col.result()
 	res.stats = st

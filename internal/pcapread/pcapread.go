@@ -1,7 +1,7 @@
 // Package pcapread reads mDNS datagrams out of pcap and pcapng captures:
 // Ethernet and Linux cooked (SLL, SLL2) link types, IPv4 and IPv6, with IP
 // fragments reassembled (and counted when incomplete). Each UDP datagram to
-// or from port 5353 becomes a transport.Packet with the capture's time.
+// or from port 5353 becomes a Packet (a transport.Packet) with the capture's time.
 //
 // Packet flow: file → pcapgo reader → link layer → IPv4/IPv6 (defragment)
 // → UDP → Datagram{Time, Packet}.
@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/mdns"
-	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/ip4defrag"
 	"github.com/gopacket/gopacket/ip6defrag"
@@ -32,7 +31,20 @@ type Datagram struct {
 	Frame int
 	Time  time.Time
 	// Packet has Data, Src, Dst, TTL and Multicast set; IfIndex is 1.
-	Packet transport.Packet
+	Packet Packet
+}
+
+// Packet has the fields of transport.Packet, in its order, so that
+// transport.Packet(d.Packet) converts it: this package stays below the
+// transport layer, and the codec's own tests (package mdns) can read
+// captures.
+type Packet struct {
+	Data      []byte
+	Src       netip.AddrPort
+	Dst       netip.AddrPort
+	IfIndex   int
+	TTL       int
+	Multicast bool
 }
 
 // Stats counts what the reader saw.
@@ -190,7 +202,7 @@ func Read(r io.Reader) ([]Datagram, Stats, error) {
 		out = append(out, Datagram{
 			Frame: st.Frames,
 			Time:  ci.Timestamp,
-			Packet: transport.Packet{
+			Packet: Packet{
 				Data:      body,
 				Src:       netip.AddrPortFrom(src.Unmap(), sport),
 				Dst:       netip.AddrPortFrom(dst.Unmap(), dport),

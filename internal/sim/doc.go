@@ -13,8 +13,8 @@
 // multiaddrs (IPv4 TCP and QUIC-v1 on port 4001, plus IPv6 TCP and/or QUIC
 // with probability 1/2 each). Params.Stack starts the node's protocol
 // stack on its Conn; the tests use the repository's responder and browser
-// sharing the Conn through transport.Split, exactly as the facade wires
-// them, without a libp2p host. (The stack is injected because
+// sharing the Conn (a View each), exactly as the facade wires them, without
+// a libp2p host. (The stack is injected because
 // internal/archtest forbids internal helper packages from importing the
 // responder and browser; the wiring lives in this package's tests.)
 //

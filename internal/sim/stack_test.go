@@ -8,17 +8,15 @@ import (
 	"sync"
 
 	"github.com/chorus-services/discovery/browser"
-	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/responder"
 )
 
 // mdnsNode is our protocol stack as the facade wires it, without a libp2p
-// host: one Conn shared by a responder and a browser through
-// transport.Split.
+// host: one Conn shared by a responder and a browser, each through a View
+// of its own.
 type mdnsNode struct {
 	resp   *responder.Responder
 	brow   *browser.Browser
-	kids   []*transport.SplitConn
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -26,29 +24,25 @@ type mdnsNode struct {
 // mdnsStack is the Stack of the simulations: the repository's responder
 // and browser with their defaults, queues sized by Params.QueueLen.
 func mdnsStack(cfg NodeConfig) (Node, error) {
-	kids := transport.Split(cfg.Conn, 2, cfg.QueueLen)
 	resp, err := responder.New(responder.Config{
-		Conn: kids[0], PeerID: cfg.ID, Addrs: cfg.Addrs, QueueLen: cfg.QueueLen,
+		Conn: cfg.Conn, PeerID: cfg.ID, Addrs: cfg.Addrs, QueueLen: cfg.QueueLen,
 		TTLHost: cfg.TTLHost, TTLOther: cfg.TTLOther,
 		Rand: rand.New(rand.NewPCG(cfg.Seed, 1)),
 	})
 	if err != nil {
-		kids[0].Close()
-		kids[1].Close()
 		return nil, err
 	}
 	brow, err := browser.New(browser.Config{
-		Conn: kids[1], Self: cfg.ID, ReceiveQueue: cfg.QueueLen, EventQueue: cfg.QueueLen,
+		Conn: cfg.Conn, Self: cfg.ID, ReceiveQueue: cfg.QueueLen, EventQueue: cfg.QueueLen,
 		MaxPeers: max(browser.DefaultMaxPeers, 2*cfg.Nodes), MaxRecords: max(browser.DefaultMaxRecords, 8*cfg.Nodes),
 		Rand: rand.New(rand.NewPCG(cfg.Seed, 2)),
 	})
 	if err != nil {
 		resp.Close()
-		kids[1].Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &mdnsNode{resp: resp, brow: brow, kids: kids, cancel: cancel}
+	n := &mdnsNode{resp: resp, brow: brow, cancel: cancel}
 	n.wg.Go(func() { _ = resp.Run(ctx) })
 	n.wg.Go(func() { _ = brow.Run(ctx) })
 	n.wg.Go(func() {
@@ -68,7 +62,6 @@ func (n *mdnsNode) Stats() map[string]uint64 {
 	out := map[string]uint64{}
 	addFields(out, "responder.", n.resp.Stats())
 	addFields(out, "browser.", n.brow.Stats())
-	out["split.SplitDropped"] = n.kids[0].Dropped() + n.kids[1].Dropped()
 	return out
 }
 

@@ -32,11 +32,11 @@ func TestClassify(t *testing.T) {
 		return pkts[0]
 	}
 	resp := func(r *mdns.Response) ([][]byte, error) { p, _, err := mdns.PackResponse(r); return p, err }
-	q := []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+	q := []dns.Question{{Name: mdns.SpecService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
 	known := make([]dns.RR, 60)
 	for i := range known {
-		known[i] = &dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500},
-			Ptr: strings.Repeat("a", 40) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "." + mdns.DefaultService}
+		known[i] = &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500},
+			Ptr: strings.Repeat("a", 40) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "." + mdns.SpecService}
 	}
 	multi, err := mdns.PackQuery(&mdns.Query{Questions: q, Known: known})
 	if err != nil || len(multi) < 2 {

@@ -26,13 +26,14 @@ func TestSniffCaptures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := sniff.New(mdns.DefaultService)
+		s := sniff.New(mdns.SpecService)
 		var table, js bytes.Buffer
 		tp, jp := sniff.NewPrinter(&table, false), sniff.NewPrinter(&js, true)
 		peers := map[string]bool{}
 		kinds := map[string]int{}
 		for _, d := range dgs {
-			r := s.Describe(&d.Packet, d.Time.Sub(dgs[0].Time), "br0")
+			p := transport.Packet(d.Packet)
+			r := s.Describe(&p, d.Time.Sub(dgs[0].Time), "br0")
 			kinds[r.Kind]++
 			if r.Kind == "malformed" || r.Kind == "invalid" {
 				t.Errorf("%s frame %d: %s", filepath.Base(f), d.Frame, r.Error)
@@ -72,7 +73,7 @@ func TestSniffCaptures(t *testing.T) {
 }
 
 func TestSniffMalformed(t *testing.T) {
-	s := sniff.New(mdns.DefaultService)
+	s := sniff.New(mdns.SpecService)
 	for _, c := range malformed.Cases() {
 		p := transport.Packet{Data: c.Data}
 		r := s.Describe(&p, 0, "")
@@ -95,7 +96,8 @@ func TestSniffOtherService(t *testing.T) {
 	s := sniff.New() // no configured service
 	n := 0
 	for _, d := range dgs {
-		r := s.Describe(&d.Packet, 0, "")
+		p := transport.Packet(d.Packet)
+		r := s.Describe(&p, 0, "")
 		n += len(r.Peers)
 	}
 	if n == 0 {

@@ -1,8 +1,6 @@
 package transport_test
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"os"
 
@@ -11,9 +9,10 @@ import (
 )
 
 // Example shows the life of a UDP Conn: listen on the chosen interfaces,
-// read packets in one goroutine, send on the interface a packet came from,
-// and refresh the group memberships when the watcher reports a change.
-// (Compile-only: running it needs port 5353 and a network.)
+// take a View with a prefilter, read its packets and interface events in
+// one loop, and answer on the interface a packet came from. The Conn
+// follows interface changes itself: an event arrives after the sockets
+// were refreshed. (Compile-only: running it needs port 5353 and a network.)
 func Example() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	conn, err := transport.Listen(transport.Config{
@@ -24,39 +23,36 @@ func Example() {
 		log.Error("listen", "err", err)
 		return
 	}
-	defer conn.Close()
+	defer conn.Close() // we opened it, we close it
 	for _, p := range conn.Problems() {
 		log.Warn("partly working", "problem", p.String())
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	w, err := transport.NewWatcher(transport.WatcherConfig{Interfaces: []string{"eth0"}, Logger: log})
+	view, err := conn.View(transport.ViewConfig{
+		Name: "example",
+		// RFC 6762 §11: a packet not sent with TTL 255 is not from the local link.
+		Accept: func(p *transport.Packet) bool { return p.TTL == -1 || p.TTL == 255 },
+	})
 	if err != nil {
-		log.Error("watcher", "err", err)
+		log.Error("view", "err", err)
 		return
 	}
-	go func() { _ = w.Run(ctx) }()
-	go func() {
-		for range w.Events() {
-			_ = conn.Refresh() // then probe and announce again (RFC 6762 §13)
-		}
-	}()
-
-	buf := make([]byte, mdns.MaxPacketSize)
+	defer view.Close()
 	for {
-		var p transport.Packet
-		if err := conn.ReadPacket(buf, &p); err != nil {
-			if errors.Is(err, transport.ErrClosed) {
+		select {
+		case p, ok := <-view.Packets():
+			if !ok {
 				return
 			}
-			continue
+			// … decode p.Data (read-only: other Views share it), then
+			// answer on the interface it came from:
+			reply := transport.Packet{Data: p.Data[:min(len(p.Data), mdns.MaxPacketSize)],
+				Dst: transport.Group(p.Src.Addr()), IfIndex: p.IfIndex}
+			_ = view.WritePacket(&reply)
+		case ev := <-view.Events():
+			// Interfaces() already reflects the change: probe and
+			// announce again where it calls for it (RFC 6762 §13).
+			log.Info("interface changed", "kind", ev.Kind.String(), "iface", ev.IfName, "now", len(view.Interfaces()))
 		}
-		if p.TTL != -1 && p.TTL != 255 {
-			continue // RFC 6762 §11: not from the local link
-		}
-		// … decode p.Data, then answer on the interface it came from:
-		reply := transport.Packet{Data: p.Data, Dst: transport.Group(p.Src.Addr()), IfIndex: p.IfIndex}
-		_ = conn.WritePacket(&reply)
 	}
 }

@@ -117,10 +117,10 @@ func validateNames(names []string) error {
 	seen := make(map[string]bool, len(names))
 	for _, n := range names {
 		if n == "" {
-			return errors.New("transport: empty interface name")
+			return errors.New("transport: Config.Interfaces has an empty name")
 		}
 		if seen[n] {
-			return fmt.Errorf("transport: interface %q named twice", n)
+			return fmt.Errorf("transport: Config.Interfaces names %q twice", n)
 		}
 		seen[n] = true
 	}

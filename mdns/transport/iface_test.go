@@ -82,13 +82,16 @@ func TestValidate(t *testing.T) {
 		{DisableIPv4: true, DisableIPv6: true},
 		{Interfaces: []string{""}},
 		{Interfaces: []string{"eth0", "eth0"}},
+		{QueueLen: -1},
+		{PollInterval: -1},
 	} {
-		if _, err := cfg.validate(); err == nil {
+		if err := cfg.setDefaults(); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
 	}
 	in := []string{"eth0"}
-	cfg, err := Config{Interfaces: in}.validate()
+	cfg := Config{Interfaces: in}
+	err := cfg.setDefaults()
 	if err != nil || cfg.Logger == nil {
 		t.Fatalf("%+v %v", cfg, err)
 	}

@@ -106,16 +106,20 @@ func (ifc *Interface) MaxPayload(v4 bool) int {
 
 // Conn sends and receives mDNS datagrams on a set of interfaces.
 // Implementations: the UDP sockets of this package (Listen) and the in-memory
-// LAN (package memnet). A Conn is safe for one reader and many writers.
+// LAN (package memnet). Its readers are Views: one per protocol layer, each
+// with its own prefilter and bounded queue, all fed by the Conn's receiving
+// goroutine. A Conn is safe for concurrent use.
 type Conn interface {
-	// ReadPacket blocks until a datagram arrives and fills p, with p.Data a
-	// slice of buf. It returns ErrClosed after Close.
-	ReadPacket(buf []byte, p *Packet) error
+	// View attaches a reader: every later packet its Filter accepts, and
+	// every later interface event (see View). It fails with ErrClosed
+	// after Close.
+	View(cfg ViewConfig) (*View, error)
 	// WritePacket sends p.Data to p.Dst on interface p.IfIndex.
 	WritePacket(p *Packet) error
 	// Interfaces returns a snapshot of the interfaces this Conn uses.
 	Interfaces() []Interface
-	// Close releases the sockets and unblocks ReadPacket. Safe to call twice.
+	// Close releases the sockets and closes every View. Safe to call
+	// twice. Only whoever opened the Conn closes it.
 	Close() error
 }
 

@@ -1,14 +1,15 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chorus-services/discovery/mdns"
 )
@@ -23,23 +24,47 @@ type Config struct {
 	IncludeLoopback bool
 	// DisableIPv4 and DisableIPv6 turn a family off (not both).
 	DisableIPv4, DisableIPv6 bool
+	// RequireInterface makes Listen fail (ErrNoInterface) when the group
+	// cannot be joined on any interface yet. By default Listen succeeds
+	// and the Conn waits: its watcher joins the groups when an interface
+	// comes up (a machine that boots before its Wi-Fi, a service started
+	// before the network).
+	RequireInterface bool
+	// NoWatch turns the interface watcher off: the Conn then keeps the
+	// interfaces it found at Listen until Refresh is called, and its Views
+	// get no events. For short-lived tools only.
+	NoWatch bool
+	// PollInterval is the watcher's listing interval where the platform
+	// sends no change notifications (0: DefaultPollInterval).
+	PollInterval time.Duration
+	// QueueLen is the packet queue of a View whose ViewConfig.QueueLen is
+	// 0 (0: DefaultViewQueue).
+	QueueLen int
 	// Logger receives the diagnostics; nil discards them.
 	Logger *slog.Logger
 }
 
-// validate checks cfg and returns a copy the caller cannot change.
-func (cfg Config) validate() (Config, error) {
-	if cfg.DisableIPv4 && cfg.DisableIPv6 {
-		return cfg, errors.New("transport: both IPv4 and IPv6 disabled")
+// setDefaults checks c, fills its zero fields and makes its slices its
+// own; errors name the field and its value.
+func (c *Config) setDefaults() error {
+	if c.DisableIPv4 && c.DisableIPv6 {
+		return errors.New("transport: Config.DisableIPv4 and DisableIPv6 are both set (no family left)")
 	}
-	if err := validateNames(cfg.Interfaces); err != nil {
-		return cfg, err
+	if err := validateNames(c.Interfaces); err != nil {
+		return err
 	}
-	cfg.Interfaces = slices.Clone(cfg.Interfaces)
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	c.Interfaces = slices.Clone(c.Interfaces)
+	switch {
+	case c.QueueLen < 0:
+		return fmt.Errorf("transport: Config.QueueLen is negative (%d)", c.QueueLen)
+	case c.PollInterval < 0:
+		return fmt.Errorf("transport: Config.PollInterval is negative (%v)", c.PollInterval)
 	}
-	return cfg, nil
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Logger = c.Logger.With("component", "transport")
+	return nil
 }
 
 // Problem is one thing that failed while opening or refreshing a UDP Conn
@@ -63,8 +88,8 @@ func (p Problem) String() string {
 // Stats counts what a UDP Conn received and dropped, and how its sockets
 // failed and recovered.
 type Stats struct {
-	Received uint64 // datagrams handed to ReadPacket
-	Dropped  uint64 // dropped because the receive queue was full
+	Received uint64 // datagrams read on an interface in use
+	Dropped  uint64 // copies dropped because a View's queue was full (each View counts its own: View.Stats)
 	Oversize uint64 // dropped because larger than mdns.MaxPacketSize
 	Foreign  uint64 // dropped because they arrived on an interface not in use
 
@@ -74,15 +99,9 @@ type Stats struct {
 	ReopenFailures uint64 // reopen attempts that failed (retried with backoff)
 }
 
-const (
-	// rxQueueLen bounds the datagrams read from the sockets and not yet
-	// taken by ReadPacket. When full, newly read datagrams are dropped and
-	// counted (as a full socket buffer would).
-	rxQueueLen = 64
-	// rxBufSize lets an oversize datagram be told from one of exactly
-	// mdns.MaxPacketSize bytes.
-	rxBufSize = mdns.MaxPacketSize + 1
-)
+// rxBufSize lets an oversize datagram be told from one of exactly
+// mdns.MaxPacketSize bytes.
+const rxBufSize = mdns.MaxPacketSize + 1
 
 type rxBuf struct {
 	b    []byte
@@ -95,11 +114,19 @@ type rxBuf struct {
 // family bound to port 5353, joined to the mDNS group on every selected
 // interface. Create it with Listen.
 //
+// It owns its interface watcher: on a change it refreshes the sockets
+// (joins and leaves groups) and then tells every View (View.Events), so a
+// reader that re-reads Interfaces on an event sees the change.
+//
 // On Linux, the sockets live in the network namespace of the thread that
 // called Listen, and Refresh lists the interfaces of that same namespace.
 type UDP struct {
 	cfg Config
 	log *slog.Logger
+	hub Hub
+
+	watch     *Watcher // nil with Config.NoWatch or when it could not start
+	stopWatch context.CancelFunc
 
 	// sockMu guards socks: a family's socket is replaced when it is
 	// reopened (udp_recover.go). Close closes them under it.
@@ -120,9 +147,6 @@ type UDP struct {
 	ifProb   []Problem   // from the last refresh
 	failProb [2]*Problem // a family's current read or reopen failure
 
-	rx   chan *rxBuf
-	pool sync.Pool
-
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -135,17 +159,17 @@ type UDP struct {
 var _ Conn = (*UDP)(nil)
 
 // Listen opens the sockets of the families not disabled, joins the mDNS
-// groups 224.0.0.251 and ff02::fb on the selected interfaces (RFC 6762 §5)
-// and starts one reader goroutine per open family.
+// groups 224.0.0.251 and ff02::fb on the selected interfaces (RFC 6762 §5),
+// starts one reader goroutine per open family and the interface watcher.
 //
 // A family that cannot be opened, or an interface on which the group cannot
-// be joined, is logged and reported by Problems; the others go on. Listen
-// fails when cfg is invalid, when a named interface does not exist, when no
-// socket could be opened, or when the group could not be joined on any
-// interface (ErrNoInterface).
+// be joined, is logged and reported by Problems; the others go on. With no
+// usable interface yet, Listen logs that it waits for one and succeeds
+// (Config.RequireInterface makes that an ErrNoInterface error). Listen fails
+// when cfg is invalid, when a named interface does not exist or when no
+// socket could be opened.
 func Listen(cfg Config) (*UDP, error) {
-	cfg, err := cfg.validate()
-	if err != nil {
+	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	// Sockets and the namespace handle must come from the same thread.
@@ -153,24 +177,45 @@ func Listen(cfg Config) (*UDP, error) {
 	defer runtime.UnlockOSThread()
 
 	u := newUDP(cfg)
-	for _, n := range cfg.Interfaces {
-		u.named[n] = true
-	}
+	var err error
 	if u.ns, err = captureNS(); err != nil {
-		u.log.Warn("mdns transport: interface refresh may look at the wrong namespace", "err", err)
+		u.log.Warn("interface refresh may look at the wrong namespace", "err", err)
 	}
 	all, err := systemInterfaces()
 	if err == nil {
 		_, err = selectInterfaces(all, cfg.Interfaces, cfg.IncludeLoopback, true)
 	}
+	if err == nil {
+		err = u.openFamilies()
+	}
 	if err != nil {
 		u.ns.close()
 		return nil, err
 	}
+	u.apply(all)
+	if len(u.ifs) == 0 {
+		err := fmt.Errorf("%w: the mDNS group could not be joined on any interface", ErrNoInterface)
+		if probs := u.Problems(); len(probs) > 0 {
+			err = fmt.Errorf("%w (%s)", err, probs[0])
+		}
+		if cfg.RequireInterface || cfg.NoWatch {
+			_ = u.Close()
+			return nil, err
+		}
+		u.log.Warn("no usable interface yet; waiting for one to come up", "why", err)
+	}
+	u.startWatch()
+	u.start()
+	u.log.Info("listening", "interfaces", len(u.ifs))
+	return u, nil
+}
 
+// openFamilies opens the socket of every family not disabled; it fails
+// only when none could be opened.
+func (u *UDP) openFamilies() error {
 	var openErr error
 	for i, v4 := range []bool{true, false} {
-		if (v4 && cfg.DisableIPv4) || (!v4 && cfg.DisableIPv6) {
+		if (v4 && u.cfg.DisableIPv4) || (!v4 && u.cfg.DisableIPv6) {
 			continue
 		}
 		s, probs, err := u.open(v4)
@@ -185,22 +230,35 @@ func Listen(cfg Config) (*UDP, error) {
 		u.socks[i] = s
 	}
 	if u.socks[0] == nil && u.socks[1] == nil {
-		u.ns.close()
-		return nil, fmt.Errorf("transport: no socket could be opened: %w", openErr)
+		return fmt.Errorf("transport: no socket could be opened: %w", openErr)
 	}
+	return nil
+}
 
-	u.apply(all)
-	if len(u.ifs) == 0 {
-		err := fmt.Errorf("%w: the mDNS group could not be joined on any interface", ErrNoInterface)
-		if probs := u.Problems(); len(probs) > 0 {
-			err = fmt.Errorf("%w (%s)", err, probs[0])
-		}
-		_ = u.Close()
-		return nil, err
+// startWatch starts the interface watcher (on the calling thread's
+// namespace): each batch of changes refreshes the sockets, then reaches
+// every View.
+func (u *UDP) startWatch() {
+	if u.cfg.NoWatch {
+		return
 	}
-	u.start()
-	u.log.Info("mdns transport listening", "interfaces", len(u.ifs))
-	return u, nil
+	w, err := NewWatcher(WatcherConfig{Interfaces: u.cfg.Interfaces, IncludeLoopback: u.cfg.IncludeLoopback,
+		PollInterval: u.cfg.PollInterval, Logger: u.log, keepLogger: true})
+	if err != nil {
+		u.log.Warn("no interface watcher; interface changes will not be followed", "err", err)
+		return
+	}
+	w.onBatch = func(evs []Event) {
+		if err := u.Refresh(); err != nil {
+			return // closed, or logged by Refresh
+		}
+		for _, ev := range evs {
+			u.hub.Broadcast(ev)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	u.watch, u.stopWatch = w, cancel
+	u.wg.Go(func() { _ = w.Run(ctx) })
 }
 
 // newUDP returns a UDP with no socket open yet.
@@ -211,10 +269,9 @@ func newUDP(cfg Config) *UDP {
 		open:  openSock,
 		ifs:   map[int]*Interface{},
 		named: map[string]bool{},
-		rx:    make(chan *rxBuf, rxQueueLen),
 		done:  make(chan struct{}),
 	}
-	u.pool.New = func() any { return &rxBuf{b: make([]byte, rxBufSize)} }
+	u.hub.QueueLen = cfg.QueueLen
 	for _, n := range cfg.Interfaces {
 		u.named[n] = true
 	}
@@ -247,7 +304,7 @@ func openSock(v4 bool) (famSock, []Problem, error) {
 }
 
 func (u *UDP) addSockProblem(p Problem) {
-	u.log.Warn("mdns transport problem", "family", p.Family, "step", p.Step, "err", p.Err)
+	u.log.Warn("problem", "family", p.Family, "step", p.Step, "err", p.Err)
 	u.mu.Lock()
 	u.sockProb = append(u.sockProb, p)
 	u.mu.Unlock()
@@ -331,37 +388,9 @@ func (u *UDP) guessIfIndex(rb *rxBuf) int {
 	return 0
 }
 
-// ReadPacket blocks until a datagram arrives on either family and fills p,
-// with p.Data a slice of buf. buf should hold mdns.MaxPacketSize bytes: a
-// longer datagram is cut to len(buf) and io.ErrShortBuffer returned with p
-// filled. After Close it returns ErrClosed.
-func (u *UDP) ReadPacket(buf []byte, p *Packet) error {
-	if u.closed() {
-		return ErrClosed
-	}
-	var rb *rxBuf
-	select {
-	case <-u.done:
-		return ErrClosed
-	case rb = <-u.rx:
-	}
-	defer u.pool.Put(rb)
-	u.received.Add(1)
-	n := copy(buf, rb.b[:rb.n])
-	m := &rb.meta
-	*p = Packet{
-		Data:      buf[:n],
-		Src:       m.src,
-		Dst:       netipAddrPort(m.dst, mdns.Port),
-		IfIndex:   m.ifIndex,
-		TTL:       m.ttl,
-		Multicast: m.dst.IsMulticast(),
-	}
-	if n < rb.n {
-		return io.ErrShortBuffer
-	}
-	return nil
-}
+// View attaches a reader (see View): the responder, the browser and tools
+// each take one, and each gets every packet its Filter accepts.
+func (u *UDP) View(cfg ViewConfig) (*View, error) { return u.hub.Attach(u, cfg) }
 
 // Interfaces returns a snapshot of the interfaces on which the group of at
 // least one family is joined, sorted by index.
@@ -406,14 +435,17 @@ func (u *UDP) Stats() Stats {
 	}
 }
 
-// Close closes the sockets, which unblocks ReadPacket, and waits for the
-// reader goroutines to end, also one that is backing off or reopening its
-// socket. Safe to call more than once; later calls return nil.
+// Close stops the watcher, closes the sockets and waits for the reader
+// goroutines to end (also one that is backing off or reopening its
+// socket), then closes every View. Safe to call more than once; later calls return nil.
 func (u *UDP) Close() error {
 	first := false
 	u.closeOnce.Do(func() {
 		first = true
 		close(u.done)
+		if u.stopWatch != nil {
+			u.stopWatch()
+		}
 		// A reopen installs its new socket under sockMu only while done is
 		// open, so none can appear after this.
 		u.sockMu.Lock()
@@ -424,6 +456,7 @@ func (u *UDP) Close() error {
 		}
 		u.sockMu.Unlock()
 		u.wg.Wait()
+		u.hub.Close()
 		u.refreshMu.Lock()
 		u.ns.close()
 		u.refreshMu.Unlock()

@@ -37,6 +37,7 @@ func leakCheck(t *testing.T) {
 // collects what it receives.
 type peer struct {
 	c    *transport.UDP
+	v    *transport.View
 	host netns.Host
 	pkts chan transport.Packet
 	done chan struct{}
@@ -55,7 +56,11 @@ func listenIn(t *testing.T, n *netns.Net, i int, cfg transport.Config) *peer {
 	}); err != nil {
 		t.Fatalf("Listen in host %d: %v", i, err)
 	}
-	p := &peer{c: c, host: n.Host(i), pkts: make(chan transport.Packet, 256), done: make(chan struct{})}
+	v, err := c.View(transport.ViewConfig{Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{c: c, v: v, host: n.Host(i), pkts: make(chan transport.Packet, 256), done: make(chan struct{})}
 	go p.read()
 	t.Cleanup(p.close)
 	return p
@@ -66,7 +71,7 @@ func (p *peer) read() {
 	buf := make([]byte, mdns.MaxPacketSize)
 	for {
 		var pk transport.Packet
-		if err := p.c.ReadPacket(buf, &pk); err != nil {
+		if err := p.v.ReadPacket(buf, &pk); err != nil {
 			if errors.Is(err, transport.ErrClosed) {
 				return
 			}
@@ -359,8 +364,11 @@ func TestUDPInterfacesAndRefresh(t *testing.T) {
 	if err := p.c.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := p.c.ReadPacket(make([]byte, 10), &transport.Packet{}); !errors.Is(err, transport.ErrClosed) {
+	if err := p.v.ReadPacket(make([]byte, 10), &transport.Packet{}); !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("ReadPacket after Close: %v", err)
+	}
+	if _, err := p.c.View(transport.ViewConfig{}); !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("View after Close: %v", err)
 	}
 	if err := p.c.WritePacket(&transport.Packet{Data: []byte("x"), Dst: transport.GroupV4, IfIndex: h.IfIndex}); !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("WritePacket after Close: %v", err)
@@ -384,14 +392,28 @@ func TestUDPFamilies(t *testing.T) {
 	}
 
 	err = n.Do(1, func() error {
-		c, err := transport.Listen(transport.Config{DisableIPv4: true, Logger: testLogger(t)})
+		c, err := transport.Listen(transport.Config{DisableIPv4: true, RequireInterface: true, Logger: testLogger(t)})
 		if err == nil {
 			_ = c.Close()
 		}
 		return err
 	})
 	if !errors.Is(err, transport.ErrNoInterface) {
-		t.Errorf("IPv6-only Listen without IPv6 addresses: %v, want ErrNoInterface", err)
+		t.Errorf("IPv6-only Listen without IPv6 addresses, RequireInterface: %v, want ErrNoInterface", err)
+	}
+	err = n.Do(1, func() error {
+		c, err := transport.Listen(transport.Config{DisableIPv4: true, Logger: testLogger(t)})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if ifs := c.Interfaces(); len(ifs) != 0 {
+			return fmt.Errorf("interfaces %+v, want none (waiting)", ifs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("IPv6-only Listen without IPv6 addresses should wait for one: %v", err)
 	}
 	err = n.Do(1, func() error {
 		_, err := transport.Listen(transport.Config{Interfaces: []string{"nosuch0"}})
@@ -519,5 +541,50 @@ func TestUDPLoopbackInterface(t *testing.T) {
 			t.Errorf("%+v", got)
 		}
 		t.Logf("%v: from %v ifindex %d ttl %d", group, got.Src, got.IfIndex, got.TTL)
+	}
+}
+
+// TestUDPWaitsForInterface: with the only link down, Listen succeeds and
+// waits; when the link comes up the Conn's own watcher joins the groups
+// and only then tells the Views, so a View reading Interfaces on the event
+// already sees the link; packets then flow.
+func TestUDPWaitsForInterface(t *testing.T) {
+	leakCheck(t)
+	n := netns.New(t, 2)
+	if err := n.SetLinkUp(1, false); err != nil {
+		t.Fatal(err)
+	}
+	p := listenIn(t, n, 1, transport.Config{})
+	if ifs := p.c.Interfaces(); len(ifs) != 0 {
+		t.Fatalf("Interfaces %+v with the link down, want none", ifs)
+	}
+	ev, err := p.c.View(transport.ViewConfig{Name: "events", Accept: transport.NoPackets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	if err := n.SetLinkUp(1, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitReady(1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(waitLimit)
+	for joined := false; !joined; {
+		select {
+		case e := <-ev.Events():
+			for _, ifc := range ev.Interfaces() {
+				joined = joined || (ifc.Name == netns.LinkName && ifc.V4)
+			}
+			t.Logf("event %s on %s: joined %v", e.Kind, e.IfName, joined)
+		case <-deadline:
+			t.Fatalf("no event with lan0 joined within %v (interfaces %+v)", waitLimit, p.c.Interfaces())
+		}
+	}
+	q := listenIn(t, n, 2, transport.Config{})
+	pk := transport.Packet{Data: []byte("after link up"), Dst: transport.GroupV4, IfIndex: n.Host(2).IfIndex}
+	sendUntil(t, q, pk, p)
+	if len(ev.Packets()) != 0 {
+		t.Error("an events-only View received packets")
 	}
 }

@@ -65,39 +65,44 @@ func (u *UDP) readLoop(fi int) {
 	defer u.wg.Done()
 	v4 := fi == 0
 	var ep episode
+	rb := &rxBuf{b: make([]byte, rxBufSize)}
+	var p Packet
 	for {
 		s := u.sockAt(fi)
-		rb := u.pool.Get().(*rxBuf)
 		n, err := s.read(rb.b, &rb.meta)
 		if err != nil {
-			u.pool.Put(rb)
 			if u.closed() || !u.readFailed(fi, s, err, &ep) {
 				return
 			}
 			continue
 		}
 		if ep.active {
-			u.log.Info("mdns transport: reads work again", "family", familyName(v4),
+			u.log.Info("reads work again", "family", familyName(v4),
 				"failed_reads", ep.total, "after", time.Since(ep.start).Round(time.Millisecond))
 			u.setFailure(fi, nil)
 			ep = episode{}
 		}
 		if n > mdns.MaxPacketSize {
 			u.oversize.Add(1)
-			u.pool.Put(rb)
 			continue
 		}
 		rb.n, rb.v4 = n, v4
 		if !u.accept(rb) {
 			u.foreign.Add(1)
-			u.pool.Put(rb)
 			continue
 		}
-		select {
-		case u.rx <- rb:
-		default:
-			u.dropped.Add(1)
-			u.pool.Put(rb)
+		u.received.Add(1)
+		m := &rb.meta
+		p = Packet{
+			Data:      rb.b[:n],
+			Src:       m.src,
+			Dst:       netipAddrPort(m.dst, mdns.Port),
+			IfIndex:   m.ifIndex,
+			TTL:       m.ttl,
+			Multicast: m.dst.IsMulticast(),
+		}
+		if _, dropped := u.hub.Deliver(&p, false); dropped > 0 {
+			u.dropped.Add(uint64(dropped))
 		}
 	}
 }
@@ -111,7 +116,7 @@ func (u *UDP) readFailed(fi int, s famSock, err error, ep *episode) bool {
 	now := time.Now()
 	if !ep.active || now.Sub(ep.last) > episodeGap {
 		*ep = episode{active: true, start: now, delay: readBackoffMin}
-		u.log.Warn("mdns transport: read failed; retrying with backoff, the socket is reopened if this persists",
+		u.log.Warn("read failed; retrying with backoff, the socket is reopened if this persists",
 			"family", fam, "err", err)
 	}
 	ep.last = now
@@ -137,9 +142,9 @@ func (u *UDP) readFailed(fi int, s famSock, err error, ep *episode) bool {
 	case rerr != nil:
 		u.reopenFails.Add(1)
 		u.setFailure(fi, &Problem{Family: fam, Step: "reopen", Err: rerr})
-		u.log.Warn("mdns transport: reopening the socket failed; retrying", "family", fam, "err", rerr, "in", ep.delay)
+		u.log.Warn("reopening the socket failed; retrying", "family", fam, "err", rerr, "in", ep.delay)
 	default:
-		u.log.Info("mdns transport: socket reopened", "family", fam, "after", time.Since(ep.start).Round(time.Millisecond),
+		u.log.Info("socket reopened", "family", fam, "after", time.Since(ep.start).Round(time.Millisecond),
 			"failed_reads", ep.total)
 	}
 	return true
@@ -195,9 +200,36 @@ func (u *UDP) reopen(fi int, old famSock) error {
 		return fmt.Errorf("open: %w", err)
 	}
 	for _, p := range probs {
-		u.log.Warn("mdns transport problem on the reopened socket", "family", p.Family, "step", p.Step, "err", p.Err)
+		u.log.Warn("problem on the reopened socket", "family", p.Family, "step", p.Step, "err", p.Err)
 	}
+	failed, err := u.rejoin(s, v4)
+	if err != nil {
+		_ = s.close()
+		return err
+	}
+	u.sockMu.Lock()
+	if u.closed() {
+		u.sockMu.Unlock()
+		_ = s.close()
+		return ErrClosed
+	}
+	u.socks[fi] = s
+	u.sockMu.Unlock()
+	_ = old.close() // it failed; its error says nothing new
+	u.mu.Lock()
+	for _, p := range failed {
+		u.dropFamily(p, v4)
+	}
+	u.failProb[fi] = nil
+	u.mu.Unlock()
+	u.reopens.Add(1)
+	return nil
+}
 
+// rejoin joins the family's group with the new socket s on every
+// interface the family used. It returns the joins that failed, and an
+// error when all of them did.
+func (u *UDP) rejoin(s famSock, v4 bool) ([]Problem, error) {
 	u.mu.RLock()
 	var was []Interface
 	for _, ifc := range u.ifs {
@@ -213,45 +245,31 @@ func (u *UDP) reopen(fi int, old famSock) error {
 		}
 	}
 	if len(was) > 0 && len(failed) == len(was) {
-		_ = s.close()
-		return fmt.Errorf("rejoin the group: %w", failed[0].Err)
+		return nil, fmt.Errorf("rejoin the group: %w", failed[0].Err)
 	}
+	return failed, nil
+}
 
-	u.sockMu.Lock()
-	if u.closed() {
-		u.sockMu.Unlock()
-		_ = s.close()
-		return ErrClosed
-	}
-	u.socks[fi] = s
-	u.sockMu.Unlock()
-	_ = old.close() // it failed; its error says nothing new
-
-	// Interfaces on which the group could not be joined again lose the
-	// family until a Refresh manages to join it.
-	u.mu.Lock()
-	for _, p := range failed {
-		for idx, ifc := range u.ifs {
-			if ifc.Name != p.Interface {
-				continue
-			}
-			c := cloneInterface(ifc)
-			if v4 {
-				c.V4 = false
-			} else {
-				c.V6 = false
-			}
-			if c.V4 || c.V6 {
-				u.ifs[idx] = &c
-			} else {
-				delete(u.ifs, idx)
-			}
+// dropFamily takes the family off the interface on which the group could
+// not be joined again (p), until a Refresh manages to join it. u.mu is
+// held.
+func (u *UDP) dropFamily(p Problem, v4 bool) {
+	for idx, ifc := range u.ifs {
+		if ifc.Name != p.Interface {
+			continue
 		}
-		u.ifProb = append(u.ifProb, p)
-		u.log.Warn("mdns transport: cannot join group again", "interface", p.Interface, "family", p.Family, "err", p.Err)
+		c := cloneInterface(ifc)
+		if v4 {
+			c.V4 = false
+		} else {
+			c.V6 = false
+		}
+		if c.V4 || c.V6 {
+			u.ifs[idx] = &c
+		} else {
+			delete(u.ifs, idx)
+		}
 	}
-	u.failProb[fi] = nil
-	u.mu.Unlock()
-	u.reopens.Add(1)
-	return nil
+	u.ifProb = append(u.ifProb, p)
+	u.log.Warn("cannot join group again", "interface", p.Interface, "family", p.Family, "err", p.Err)
 }

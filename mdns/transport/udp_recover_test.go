@@ -148,6 +148,7 @@ func (l *logRecorder) count(level slog.Level, msgPart string) int {
 // families; every socket its reopens open is kept in opened.
 type rig struct {
 	u      *UDP
+	view   *View
 	v4, v6 *fakeSock
 	logs   *logRecorder
 
@@ -182,8 +183,12 @@ func newRig() *rig {
 		return s, nil, nil
 	}
 	u.socks[0], u.socks[1] = r.v4, r.v6
+	v, err := u.View(ViewConfig{Name: "test"})
+	if err != nil {
+		panic(err)
+	}
 	u.start()
-	r.u = u
+	r.u, r.view = u, v
 	return r
 }
 
@@ -197,11 +202,11 @@ func (r *rig) reopened() []*fakeSock {
 // (synctest.Wait).
 func (r *rig) recv(t *testing.T) string {
 	t.Helper()
-	if len(r.u.rx) == 0 {
+	if len(r.view.Packets()) == 0 {
 		t.Fatal("no datagram queued")
 	}
 	var p Packet
-	if err := r.u.ReadPacket(make([]byte, 100), &p); err != nil {
+	if err := r.view.ReadPacket(make([]byte, 100), &p); err != nil {
 		t.Fatal(err)
 	}
 	return string(p.Data)
@@ -368,7 +373,7 @@ func TestCloseWhileRecovering(t *testing.T) {
 			if !r.v6.isClosed() || len(r.reopened()) != 0 {
 				t.Errorf("IPv6 closed %v, %d opens", r.v6.isClosed(), len(r.reopened()))
 			}
-			if err := r.u.ReadPacket(make([]byte, 10), &Packet{}); !errors.Is(err, ErrClosed) {
+			if err := r.view.ReadPacket(make([]byte, 10), &Packet{}); !errors.Is(err, ErrClosed) {
 				t.Errorf("ReadPacket after Close: %v", err)
 			}
 		})

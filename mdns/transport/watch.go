@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"runtime"
@@ -26,6 +27,8 @@ type WatcherConfig struct {
 	PollInterval time.Duration
 	// Logger receives the diagnostics; nil discards them.
 	Logger *slog.Logger
+	// keepLogger: Logger already carries the component (a UDP's watcher).
+	keepLogger bool
 }
 
 const (
@@ -37,8 +40,9 @@ const (
 
 // Watcher reports interface changes: an interface going up or down, an
 // address added or removed. RFC 6762 §13 asks a responder to probe and
-// announce again after such changes; the consumer calls UDP.Refresh and does
-// that.
+// announce again after such changes. A UDP Conn runs its own Watcher and
+// hands the changes to its Views after refreshing its sockets; a Watcher of
+// one's own is for programs that follow interfaces without a Conn.
 //
 // On Linux it follows netlink notifications (RTNLGRP_LINK and the address
 // groups) in the network namespace it was created in; elsewhere it polls.
@@ -52,6 +56,9 @@ type Watcher struct {
 	dropped atomic.Uint64
 	started atomic.Bool
 	state   map[int]ifState // owned by Run once started
+	// onBatch, when set (by the UDP Conn that owns the watcher), receives
+	// each listing's changes at once instead of Events.
+	onBatch func([]Event)
 }
 
 // ifState is what the watcher compares between two listings.
@@ -69,18 +76,24 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 		return nil, err
 	}
 	cfg.Interfaces = slices.Clone(cfg.Interfaces)
-	if cfg.PollInterval <= 0 {
+	switch {
+	case cfg.PollInterval < 0:
+		return nil, fmt.Errorf("transport: WatcherConfig.PollInterval is negative (%v)", cfg.PollInterval)
+	case cfg.PollInterval == 0:
 		cfg.PollInterval = DefaultPollInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !cfg.keepLogger {
+		cfg.Logger = cfg.Logger.With("component", "transport")
 	}
 	w := &Watcher{cfg: cfg, log: cfg.Logger, events: make(chan Event, EventQueueLen)}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var err error
 	if w.ns, err = captureNS(); err != nil {
-		w.log.Warn("mdns watcher: may look at the wrong namespace", "err", err)
+		w.log.Warn("may look at the wrong namespace", "err", err)
 	}
 	all, err := systemInterfaces()
 	if err != nil {
@@ -137,14 +150,22 @@ func (w *Watcher) resync() {
 		return err
 	})
 	if err != nil {
-		w.log.Warn("mdns watcher: list interfaces", "err", err)
+		w.log.Warn("list interfaces", "err", err)
 		return
 	}
 	next := w.states(all)
-	for _, ev := range diffStates(w.state, next) {
+	evs := diffStates(w.state, next)
+	w.state = next
+	if w.onBatch != nil {
+		if len(evs) > 0 {
+			w.log.Debug("interfaces changed", "events", len(evs))
+			w.onBatch(evs)
+		}
+		return
+	}
+	for _, ev := range evs {
 		w.emit(ev)
 	}
-	w.state = next
 }
 
 func (w *Watcher) states(all []Interface) map[int]ifState {
@@ -165,7 +186,7 @@ func (w *Watcher) states(all []Interface) map[int]ifState {
 // Only Run's goroutine sends, so the second attempt cannot race another
 // sender.
 func (w *Watcher) emit(ev Event) {
-	w.log.Debug("mdns watcher event", "kind", ev.Kind.String(), "interface", ev.IfName, "prefix", ev.Prefix)
+	w.log.Debug("event", "kind", ev.Kind.String(), "interface", ev.IfName, "prefix", ev.Prefix)
 	select {
 	case w.events <- ev:
 		return

@@ -24,7 +24,7 @@ func (w *Watcher) run(ctx context.Context) {
 	for {
 		sub, err := w.subscribe()
 		if err != nil {
-			w.log.Warn("mdns watcher: netlink subscription failed, polling", "err", err)
+			w.log.Warn("netlink subscription failed, polling", "err", err)
 			w.poll(ctx)
 			return
 		}
@@ -34,7 +34,7 @@ func (w *Watcher) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.log.Warn("mdns watcher: netlink subscription lost, resubscribing")
+		w.log.Warn("netlink subscription lost, resubscribing")
 		t := time.NewTimer(resubscribeDelay)
 		select {
 		case <-ctx.Done():
@@ -67,7 +67,7 @@ func (w *Watcher) subscribe() (*nlSub, error) {
 	}
 	onErr := func(err error) {
 		if !s.stopping.Load() {
-			w.log.Warn("mdns watcher: netlink", "err", err)
+			w.log.Warn("netlink", "err", err)
 		}
 	}
 	err := w.ns.do(func() error {

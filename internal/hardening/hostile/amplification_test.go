@@ -61,7 +61,7 @@ func TestAmplification(t *testing.T) {
 	query := func(id, edns uint16) []byte {
 		m := new(dns.Msg)
 		m.Id = id
-		m.Question = []dns.Question{{Name: mdns.DefaultService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+		m.Question = []dns.Question{{Name: mdns.SpecService, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
 		m.RecursionDesired = true
 		if edns > 0 {
 			m.SetEdns0(edns, false)
@@ -130,7 +130,7 @@ func TestAmplification(t *testing.T) {
 			if err := m.Unpack(buf[:n]); err != nil {
 				t.Fatal(err)
 			}
-			if m.Id != 0x4242 || !m.Response || len(m.Question) != 1 || m.Question[0].Name != mdns.DefaultService || len(m.Answer) == 0 || m.Truncated {
+			if m.Id != 0x4242 || !m.Response || len(m.Question) != 1 || m.Question[0].Name != mdns.SpecService || len(m.Answer) == 0 || m.Truncated {
 				t.Errorf("answer %v", m)
 			}
 			for _, rr := range append(m.Answer, m.Extra...) {

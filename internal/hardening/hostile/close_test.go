@@ -139,7 +139,7 @@ func closeChild(t *testing.T, realID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := discovery.NewMDNSDiscovery(context.Background(), h, mdns.DefaultServiceTag, discovery.WithInterfaces(netns.LinkName))
+	d, err := discovery.NewMDNSDiscovery(context.Background(), h, mdns.SpecTag, discovery.WithInterfaces(netns.LinkName))
 	if err != nil {
 		h.Close()
 		t.Fatal(err)

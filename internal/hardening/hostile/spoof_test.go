@@ -263,7 +263,7 @@ func candidateIDs(t *testing.T, pkt []byte) []string {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, c := range mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false).Candidates {
+	for _, c := range mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false).Candidates {
 		ids = append(ids, c.ID.String())
 	}
 	return ids
@@ -274,10 +274,10 @@ func candidateIDs(t *testing.T, pkt []byte) []string {
 func mismatched(t *testing.T, id1, id2 peer.ID, ip string) []byte {
 	t.Helper()
 	name := mdns.NewPeerName(nil)
-	inst := mdns.InstanceName(name, mdns.DefaultService)
+	inst := mdns.InstanceName(name, mdns.SpecService)
 	m := new(dns.Msg)
 	m.Response, m.Authoritative = true, true
-	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.DefaultService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: inst}}
+	m.Answer = []dns.RR{&dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: inst}}
 	m.Extra = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 4500}, Txt: []string{
 		fmt.Sprintf("dnsaddr=/ip4/%s/tcp/4001/p2p/%s", ip, id1), fmt.Sprintf("dnsaddr=/ip4/%s/tcp/4002/p2p/%s", ip, id2),
 	}}}

@@ -68,10 +68,12 @@ func startRustAnnouncer(t *testing.T, nt *netns.Net, i int, f family, id string,
 	t.Helper()
 	rx := listenFamily(t, nt, i, f)
 	tx, group := ephemeral(t, nt, i, f)
+	queries, err := rx.View(transport.ViewConfig{Name: "rust-format announcer"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		buf := make([]byte, 9000)
-		var p transport.Packet
-		for rx.ReadPacket(buf, &p) == nil {
+		for p := range queries.Packets() {
 			m, err := mdns.Parse(p.Data)
 			if err != nil || !rustwire.Asks(m) {
 				continue
@@ -136,13 +138,15 @@ func rustFinds(ctx context.Context, t *testing.T, nt *netns.Net, i int, f family
 		path  string
 	}
 	hits := make(chan hit, 16)
+	heard, err := rx.View(transport.ViewConfig{Name: "rust-format finder"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		buf := make([]byte, 9000)
-		var p transport.Packet
-		for rx.ReadPacket(buf, &p) == nil {
+		for p := range heard.Packets() {
 			if a := rustDecode(p.Data, id); len(a) > 0 {
 				select {
 				case hits <- hit{a, "multicast"}:

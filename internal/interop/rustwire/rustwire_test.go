@@ -23,7 +23,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || m.Id != q.Id || len(m.Question) != 0 || len(m.Extra) != 2 {
 		t.Fatalf("response: %v %v", err, m)
 	}
-	res := mdns.NewDecoder(mdns.DefaultService, 0).Decode(m, false)
+	res := mdns.NewDecoder(mdns.SpecService, 0).Decode(m, false)
 	if len(res.Candidates) != 1 || res.Candidates[0].Flavour != mdns.FlavourRust || len(res.Candidates[0].Addrs) != 2 {
 		t.Fatalf("decoded %+v", res)
 	}

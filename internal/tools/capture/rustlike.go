@@ -81,9 +81,11 @@ func rustlike(args []string) int {
 		<-ctx.Done()
 		rx.Close()
 	}()
-	buf := make([]byte, 9000)
-	var p transport.Packet
-	for rx.ReadPacket(buf, &p) == nil {
+	queries, err := rx.View(transport.ViewConfig{Name: "rust wire emulator"})
+	if err != nil {
+		return 1
+	}
+	for p := range queries.Packets() {
 		m, err := mdns.Parse(p.Data)
 		if err != nil || m.Response {
 			continue

@@ -265,7 +265,7 @@ func decodeCapture(path string) (map[string]*decoded, []string, error) {
 	if st.Incomplete > 0 {
 		return nil, nil, fmt.Errorf("%d fragments never completed", st.Incomplete)
 	}
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	peers := map[string]*decoded{}
 	instanceID := map[string]string{}
 	for _, dg := range dgs {

@@ -9,22 +9,28 @@ import (
 )
 
 // benchLAN builds a segment of n single-interface hosts, one Conn each.
-func benchLAN(b *testing.B, n int) (*memnet.LAN, []*memnet.Conn) {
+func benchLAN(b *testing.B, n int) (*memnet.LAN, []conn) {
 	b.Helper()
 	l, err := memnet.New(memnet.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { l.Close() })
-	conns := make([]*memnet.Conn, n)
+	conns := make([]conn, n)
 	for i := range conns {
 		h, err := l.AddHost(fmt.Sprintf("h%d", i))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if conns[i], err = h.Listen(memnet.ListenOptions{}); err != nil {
+		c, err := h.Listen(memnet.ListenOptions{})
+		if err != nil {
 			b.Fatal(err)
 		}
+		v, err := c.View(transport.ViewConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns[i] = conn{c, v}
 	}
 	return l, conns
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sync"
 
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
@@ -31,7 +30,8 @@ type ListenOptions struct {
 	// are not delivered back to the sending interface (Conns of other
 	// interfaces of the host on the segment still receive them).
 	NoLoopback bool
-	// QueueLen bounds the receive queue; 0 means Config.QueueLen.
+	// QueueLen is the packet queue of each View of the Conn whose
+	// ViewConfig.QueueLen is 0; 0 means Config.QueueLen.
 	QueueLen int
 }
 
@@ -39,77 +39,35 @@ type ListenOptions struct {
 type ConnStats struct {
 	Sent          uint64
 	SentBytes     uint64
-	Received      uint64 // packets queued to the Conn
+	Received      uint64 // packets queued to at least one View
 	ReceivedBytes uint64
-	Overflow      uint64 // packets dropped because the queue was full
-	Truncated     uint64 // packets cut to fit the ReadPacket buffer
-	Queued        int    // packets waiting in the queue now
+	Overflow      uint64 // copies dropped because a View's queue was full
+	Queued        int    // packets waiting in the Views' queues now
 }
 
 // Conn is a host's mDNS socket on the LAN; it implements transport.Conn.
-// Create it with Host.Listen.
+// Create it with Host.Listen. Its readers are Views (transport.View): the
+// LAN's delivery hands each packet to every View whose filter accepts it,
+// sharing the sender's immutable copy.
 type Conn struct {
-	lan    *LAN
-	host   *Host
-	port   uint16
-	joins  bool
-	v4, v6 bool
-	loop   bool
-	names  []string
-	qmax   int
+	lan   *LAN
+	host  *Host
+	port  uint16
+	joins bool
+	v4    bool
+	v6    bool
+	loop  bool
+	names []string
+	hub   transport.Hub
 
 	// Guarded by lan.mu.
 	lclosed   bool
-	events    chan transport.Event
 	sent      uint64
 	sentBytes uint64
-
-	mu     sync.Mutex
-	q      ring
-	closed bool
-	rstats ConnStats
-	notify chan struct{} // capacity 1: "queue became non-empty"
-	done   chan struct{} // closed by Close
+	rstats    ConnStats
 }
 
 var _ transport.Conn = (*Conn)(nil)
-
-// delivery is one queued packet: the shared message and the receiving
-// interface.
-type delivery struct {
-	m       *message
-	ifIndex int
-}
-
-// ring is a FIFO of deliveries that grows on demand up to its bound.
-type ring struct {
-	buf     []delivery
-	head, n int
-}
-
-func (r *ring) push(d delivery, bound int) bool {
-	if r.n >= bound {
-		return false
-	}
-	if r.n == len(r.buf) {
-		nb := make([]delivery, min(max(2*len(r.buf), 8), bound))
-		for i := range r.n {
-			nb[i] = r.buf[(r.head+i)%len(r.buf)]
-		}
-		r.buf, r.head = nb, 0
-	}
-	r.buf[(r.head+r.n)%len(r.buf)] = d
-	r.n++
-	return true
-}
-
-func (r *ring) pop() delivery {
-	d := r.buf[r.head]
-	r.buf[r.head] = delivery{}
-	r.head = (r.head + 1) % len(r.buf)
-	r.n--
-	return d
-}
 
 // Listen opens a Conn on the host.
 func (h *Host) Listen(opts ListenOptions) (*Conn, error) {
@@ -131,11 +89,11 @@ func (h *Host) Listen(opts ListenOptions) (*Conn, error) {
 	c := &Conn{
 		lan: l, host: h, port: opts.Port, joins: opts.Port == mdns.Port,
 		v4: !opts.NoV4, v6: !opts.NoV6, loop: !opts.NoLoopback,
-		names: slices.Clone(opts.Ifaces), qmax: opts.QueueLen,
-		notify: make(chan struct{}, 1), done: make(chan struct{}),
+		names: slices.Clone(opts.Ifaces),
 	}
-	if c.qmax == 0 {
-		c.qmax = l.cfg.QueueLen
+	c.hub.QueueLen = opts.QueueLen
+	if c.hub.QueueLen == 0 {
+		c.hub.QueueLen = l.cfg.QueueLen
 	}
 	h.conns = append(h.conns, c)
 	for _, ifc := range h.ifaces {
@@ -157,24 +115,19 @@ func (c *Conn) family(v4 bool) bool {
 	return c.v6
 }
 
-// push queues d and wakes the reader. It reports false on overflow.
-func (c *Conn) push(d delivery) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return true // racing Close: not an overflow
+// deliver hands m, received on ifc, to the Views (called with lan.mu):
+// the message is immutable, so the Views share it without a copy. It
+// reports whether a View queued it and how many copies were dropped on
+// full queues.
+func (c *Conn) deliver(m *message, ifc *Iface) (queued bool, dropped int) {
+	p := transport.Packet{Data: m.data, Src: m.src, Dst: m.dst, IfIndex: ifc.index, TTL: m.ttl, Multicast: m.multicast}
+	n, dropped := c.hub.Deliver(&p, true)
+	if n > 0 {
+		c.rstats.Received++
+		c.rstats.ReceivedBytes += uint64(len(m.data))
 	}
-	if !c.q.push(d, c.qmax) {
-		c.rstats.Overflow++
-		return false
-	}
-	c.rstats.Received++
-	c.rstats.ReceivedBytes += uint64(len(d.m.data))
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-	return true
+	c.rstats.Overflow += uint64(dropped)
+	return n > 0, dropped
 }
 
 // Host returns the host of the Conn.
@@ -183,41 +136,8 @@ func (c *Conn) Host() *Host { return c.host }
 // Port returns the Conn's local port.
 func (c *Conn) Port() uint16 { return c.port }
 
-// ReadPacket blocks until a packet is queued, then copies its payload into
-// buf (truncating, and counting, when buf is too small) and fills p. It
-// returns transport.ErrClosed once the Conn or the LAN is closed; packets
-// still queued then are discarded.
-func (c *Conn) ReadPacket(buf []byte, p *transport.Packet) error {
-	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return transport.ErrClosed
-		}
-		if c.q.n > 0 {
-			d := c.q.pop()
-			n := copy(buf, d.m.data)
-			if n < len(d.m.data) {
-				c.rstats.Truncated++
-			}
-			c.mu.Unlock()
-			*p = transport.Packet{
-				Data:      buf[:n],
-				Src:       d.m.src,
-				Dst:       d.m.dst,
-				IfIndex:   d.ifIndex,
-				TTL:       d.m.ttl,
-				Multicast: d.m.multicast,
-			}
-			return nil
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.notify:
-		case <-c.done:
-		}
-	}
-}
+// View attaches a reader (see transport.View).
+func (c *Conn) View(cfg transport.ViewConfig) (*transport.View, error) { return c.hub.Attach(c, cfg) }
 
 // WritePacket sends p.Data to p.Dst from interface p.IfIndex with source
 // port Conn.Port. The data is copied. p.IfIndex is required for a group
@@ -357,36 +277,18 @@ func (c *Conn) Interfaces() []transport.Interface {
 	return out
 }
 
-// Events returns this Conn's own interface watcher, reporting changes of
-// the interfaces it uses from the first call on; bounded like Host.Events
-// and closed by Close.
-func (c *Conn) Events() <-chan transport.Event {
-	l := c.lan
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if c.events == nil {
-		c.events = make(chan transport.Event, l.cfg.EventQueueLen)
-		if c.lclosed {
-			close(c.events)
-		}
-	}
-	return c.events
-}
-
 // Stats returns the Conn's cumulative counters.
 func (c *Conn) Stats() ConnStats {
 	l := c.lan
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := c.rstats
-	s.Sent, s.SentBytes, s.Queued = c.sent, c.sentBytes, c.q.n
+	s.Sent, s.SentBytes, s.Queued = c.sent, c.sentBytes, c.hub.Queued()
 	return s
 }
 
-// Close closes the Conn: ReadPacket returns transport.ErrClosed, queued
-// packets are dropped. Safe to call twice.
+// Close closes the Conn and every View (their queues are closed; packets
+// still queued can be read). Safe to call twice.
 func (c *Conn) Close() error {
 	l := c.lan
 	l.mu.Lock()
@@ -405,12 +307,5 @@ func (l *LAN) closeConnLocked(c *Conn) {
 	for _, ifc := range h.ifaces {
 		ifc.conns = slices.DeleteFunc(ifc.conns, func(o *Conn) bool { return o == c })
 	}
-	if c.events != nil {
-		close(c.events)
-	}
-	c.mu.Lock()
-	c.closed = true
-	c.q = ring{}
-	close(c.done)
-	c.mu.Unlock()
+	c.hub.Close()
 }

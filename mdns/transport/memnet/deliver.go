@@ -165,14 +165,14 @@ func (l *LAN) deliverIface(ifc *Iface, m *message) {
 
 func (l *LAN) enqueue(c *Conn, ifc *Iface, m *message) {
 	h := c.host
-	if c.push(delivery{m: m, ifIndex: ifc.index}) {
+	queued, dropped := c.deliver(m, ifc)
+	if queued {
 		l.stats.Delivered++
 		h.stats.Received++
 		h.stats.ReceivedBytes += uint64(len(m.data))
-	} else {
-		l.stats.Overflow++
-		h.stats.Overflow++
 	}
+	l.stats.Overflow += uint64(dropped)
+	h.stats.Overflow += uint64(dropped)
 }
 
 // event is one scheduled delivery: of m to ifc, or to every interface of

@@ -17,13 +17,14 @@ func Example() {
 	b, _ := lan.AddHost("b")
 	ca, _ := a.Listen(memnet.ListenOptions{})
 	cb, _ := b.Listen(memnet.ListenOptions{})
+	va, _ := ca.View(transport.ViewConfig{Name: "reader a"}) // a Conn's readers are Views
+	vb, _ := cb.View(transport.ViewConfig{Name: "reader b"})
 
 	_ = ca.WritePacket(&transport.Packet{Data: []byte("hello"), Dst: transport.GroupV4, IfIndex: 1})
 
-	var p transport.Packet
-	_ = cb.ReadPacket(make([]byte, 9000), &p)
+	p := <-vb.Packets()
 	fmt.Printf("%s from %v to %v on if %d, ttl %d, multicast %v\n", p.Data, p.Src, p.Dst, p.IfIndex, p.TTL, p.Multicast)
-	_ = ca.ReadPacket(make([]byte, 9000), &p) // multicast loopback
+	p = <-va.Packets() // multicast loopback
 	fmt.Printf("loopback: %s from %v\n", p.Data, p.Src)
 	fmt.Printf("sent %d, delivered %d\n", lan.Stats().Sent, lan.Stats().Delivered)
 	// Output:

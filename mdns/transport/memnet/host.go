@@ -58,7 +58,7 @@ type HostStats struct {
 	Oversize      uint64 // of which larger than the interface's MaxPayload
 	Received      uint64 // copies queued to the host's Conns
 	ReceivedBytes uint64
-	Overflow      uint64 // copies dropped on full Conn queues
+	Overflow      uint64 // copies dropped on full View queues
 }
 
 // Host is a machine on the LAN. Create it with LAN.AddHost.
@@ -157,36 +157,8 @@ func (l *LAN) newIfaceLocked(h *Host, ic IfaceConfig) (*Iface, error) {
 			return nil, fmt.Errorf("memnet: unknown segment %q", ic.Segment)
 		}
 	}
-	if ic.MTU == 0 {
-		ic.MTU = mdns.DefaultMTU
-	} else if ic.MTU < 576 {
-		return nil, fmt.Errorf("memnet: MTU %d below 576", ic.MTU)
-	}
-	if ic.Name == "" {
-		ic.Name = fmt.Sprintf("eth%d", len(h.ifaces))
-	}
-	maxIdx := 0
-	for _, o := range h.ifaces {
-		if o.name == ic.Name {
-			return nil, fmt.Errorf("memnet: host %s: duplicate interface %q", h.name, ic.Name)
-		}
-		if ic.Index != 0 && o.index == ic.Index {
-			return nil, fmt.Errorf("memnet: host %s: duplicate interface index %d", h.name, ic.Index)
-		}
-		maxIdx = max(maxIdx, o.index)
-	}
-	if ic.Index < 0 {
-		return nil, fmt.Errorf("memnet: negative interface index %d", ic.Index)
-	}
-	if ic.Index == 0 {
-		ic.Index = maxIdx + 1
-	}
-	if ic.Link != nil {
-		if err := ic.Link.validate(); err != nil {
-			return nil, err
-		}
-		k := *ic.Link
-		ic.Link = &k
+	if err := h.ifaceDefaults(&ic); err != nil {
+		return nil, err
 	}
 	ifc := &Iface{
 		host: h, seg: seg, index: ic.Index, name: ic.Name, mtu: ic.MTU,
@@ -209,9 +181,53 @@ func (l *LAN) newIfaceLocked(h *Host, ic IfaceConfig) (*Iface, error) {
 	if ic.Family == FamilyNone {
 		return ifc, nil
 	}
+	return ifc, seg.autoAddrs(ifc, ic)
+}
+
+// ifaceDefaults checks ic against the host's interfaces and fills its
+// zero fields (MTU, name, index) and copies its Link.
+func (h *Host) ifaceDefaults(ic *IfaceConfig) error {
+	if ic.MTU == 0 {
+		ic.MTU = mdns.DefaultMTU
+	} else if ic.MTU < 576 {
+		return fmt.Errorf("memnet: MTU %d below 576", ic.MTU)
+	}
+	if ic.Name == "" {
+		ic.Name = fmt.Sprintf("eth%d", len(h.ifaces))
+	}
+	maxIdx := 0
+	for _, o := range h.ifaces {
+		if o.name == ic.Name {
+			return fmt.Errorf("memnet: host %s: duplicate interface %q", h.name, ic.Name)
+		}
+		if ic.Index != 0 && o.index == ic.Index {
+			return fmt.Errorf("memnet: host %s: duplicate interface index %d", h.name, ic.Index)
+		}
+		maxIdx = max(maxIdx, o.index)
+	}
+	if ic.Index < 0 {
+		return fmt.Errorf("memnet: negative interface index %d", ic.Index)
+	}
+	if ic.Index == 0 {
+		ic.Index = maxIdx + 1
+	}
+	if ic.Link != nil {
+		if err := ic.Link.validate(); err != nil {
+			return err
+		}
+		k := *ic.Link
+		ic.Link = &k
+	}
+	return nil
+}
+
+// autoAddrs gives ifc the segment's next automatic addresses of ic's
+// family: 10.<seg>.<n>/16, fe80::<seg+1>:<n>/64 and, with GlobalV6,
+// 2001:db8:<seg>::<n>/64.
+func (seg *segment) autoAddrs(ifc *Iface, ic IfaceConfig) error {
 	n := seg.nextAuto + 1
 	if n > 0xfffe {
-		return nil, fmt.Errorf("memnet: segment %q: automatic addresses exhausted", seg.name)
+		return fmt.Errorf("memnet: segment %q: automatic addresses exhausted", seg.name)
 	}
 	seg.nextAuto = n
 	s := seg.num
@@ -227,7 +243,7 @@ func (l *LAN) newIfaceLocked(h *Host, ic IfaceConfig) (*Iface, error) {
 			ifc.prefixes = append(ifc.prefixes, netip.PrefixFrom(netip.AddrFrom16(g), 64))
 		}
 	}
-	return ifc, nil
+	return nil
 }
 
 func normPrefix(p netip.Prefix) (netip.Prefix, error) {
@@ -295,7 +311,7 @@ func (h *Host) Stats() HostStats {
 // it. The channel is created on the first call (changes before it are not
 // reported), is bounded by Config.EventQueueLen (overflow is dropped and
 // counted in Stats.EventsDropped) and is closed by LAN.Close. All callers
-// share the one channel; Conn.Events gives each Conn its own.
+// share the one channel; each View of a Conn gets its own (View.Events).
 func (h *Host) Events() <-chan transport.Event {
 	l := h.lan
 	l.mu.Lock()
@@ -316,9 +332,7 @@ func (l *LAN) emitLocked(ifc *Iface, ev transport.Event) {
 		l.sendEvent(h.events, ev)
 	}
 	for _, c := range ifc.conns {
-		if c.events != nil {
-			l.sendEvent(c.events, ev)
-		}
+		c.hub.Broadcast(ev)
 	}
 }
 

@@ -102,7 +102,7 @@ type Stats struct {
 	Injected   uint64 // packets injected with LAN.Inject
 	Oversize   uint64 // sent packets larger than the sending interface's MaxPayload
 	Delivered  uint64 // copies queued to a Conn
-	Overflow   uint64 // copies dropped because a Conn's queue was full
+	Overflow   uint64 // copies dropped because a View's queue was full
 	Lost       uint64 // per-interface copies dropped by Link.Loss
 	Duplicated uint64 // per-interface extra copies made by Link.Duplicate
 	Reordered  uint64 // per-interface copies delayed by Link.Reorder
@@ -297,9 +297,7 @@ func (l *LAN) ResetStats() {
 		h.stats = HostStats{}
 		for _, c := range h.conns {
 			c.sent, c.sentBytes = 0, 0
-			c.mu.Lock()
 			c.rstats = ConnStats{}
-			c.mu.Unlock()
 		}
 	}
 }

@@ -37,17 +37,31 @@ func addHost(t *testing.T, l *memnet.LAN, name string, ifs ...memnet.IfaceConfig
 	return h
 }
 
-func listen(t *testing.T, h *memnet.Host, o memnet.ListenOptions) *memnet.Conn {
+// conn is a Conn with one View open from the start: the reader the tests
+// look through.
+type conn struct {
+	*memnet.Conn
+	v *transport.View
+}
+
+func (c conn) ReadPacket(buf []byte, p *transport.Packet) error { return c.v.ReadPacket(buf, p) }
+func (c conn) Events() <-chan transport.Event                   { return c.v.Events() }
+
+func listen(t *testing.T, h *memnet.Host, o memnet.ListenOptions) conn {
 	t.Helper()
 	c, err := h.Listen(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	v, err := c.View(transport.ViewConfig{Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn{c, v}
 }
 
 // drain reads every packet queued on c without blocking.
-func drain(t *testing.T, c *memnet.Conn) []transport.Packet {
+func drain(t *testing.T, c conn) []transport.Packet {
 	t.Helper()
 	var out []transport.Packet
 	for c.Stats().Queued > 0 {
@@ -60,7 +74,7 @@ func drain(t *testing.T, c *memnet.Conn) []transport.Packet {
 	return out
 }
 
-func write(t *testing.T, c *memnet.Conn, p transport.Packet) {
+func write(t *testing.T, c conn, p transport.Packet) {
 	t.Helper()
 	if err := c.WritePacket(&p); err != nil {
 		t.Fatal(err)
@@ -88,7 +102,7 @@ func TestMulticastDeliveryAndLoopback(t *testing.T) {
 			t.Fatalf("auto address = %v", src.Addr())
 		}
 		for _, tc := range []struct {
-			c     *memnet.Conn
+			c     conn
 			index int
 		}{{c1, 1}, {c2, 7}} {
 			got := drain(t, tc.c)
@@ -258,7 +272,7 @@ func TestInjectSpoofed(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []*memnet.Conn{c1, c2} {
+		for _, c := range []conn{c1, c2} {
 			got := drain(t, c)
 			if len(got) != 1 || got[0].Src != spoof || got[0].TTL != 1 || !got[0].Multicast ||
 				!bytes.Equal(got[0].Data, []byte{0xde, 0xad}) || got[0].IfIndex != 1 {

@@ -22,7 +22,7 @@ func TestFakePeersDistinctAndValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	ids := map[peer.ID]bool{}
 	insts := map[string]bool{}
 	buf := make([]byte, mdns.MaxPacketSize)
@@ -62,7 +62,7 @@ func TestGarbageAndChatter(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := Garbage(rnd, f, 400)
-	dec := mdns.NewDecoder(mdns.DefaultService, 0)
+	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	buf := make([]byte, mdns.MaxPacketSize)
 	short, unparsable := 0, 0
 	for range 500 {
@@ -86,7 +86,7 @@ func TestGarbageAndChatter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	filter := mdns.NewFilter(mdns.FilterLabels(mdns.DefaultService)...)
+	filter := mdns.NewFilter(mdns.FilterLabels(mdns.SpecService)...)
 	for i := range 60 {
 		b := c.Next(buf)
 		if _, err := mdns.Parse(b); err != nil {

@@ -55,7 +55,7 @@ type fakeTemplate struct {
 
 // FakePeerConfig configures NewFakePeers.
 type FakePeerConfig struct {
-	// Service is the FQDN of the service announced (mdns.DefaultService if
+	// Service is the FQDN of the service announced (mdns.SpecService if
 	// empty).
 	Service string
 	// Templates is the number of distinct templates (default 64): peer-ID
@@ -75,7 +75,7 @@ type FakePeerConfig struct {
 // NewFakePeers builds the templates.
 func NewFakePeers(cfg FakePeerConfig) (*FakePeers, error) {
 	if cfg.Service == "" {
-		cfg.Service = mdns.DefaultService
+		cfg.Service = mdns.SpecService
 	}
 	if cfg.Templates <= 0 {
 		cfg.Templates = 64
