@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -107,13 +108,13 @@ func TestSimulate(t *testing.T) {
 	for _, fam := range fams {
 		for _, loss := range losses {
 			for _, n := range ns {
+				start := time.Now()
 				p := Params{N: n, Seed: *flagSeed, Family: fam, Loss: loss, StartJitter: *flagJitter,
 					Startup: *flagStartup, Steady: *flagSteady, Stack: mdnsStack,
-					TTLHost: uint32(*flagTTLHost), TTLOther: uint32(*flagTTLOth), Logf: t.Logf}
+					TTLHost: uint32(*flagTTLHost), TTLOther: uint32(*flagTTLOth), Logf: wallLogf(t)}
 				if p.Steady == 0 {
 					p.Steady = -1
 				}
-				start := time.Now()
 				res := RunTest(t, p)
 				res.WallSeconds = time.Since(start).Seconds()
 				results = append(results, res)
@@ -123,6 +124,31 @@ func TestSimulate(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// wallLogf logs with the wall-clock seconds since the call (the cost of
+// each window of a run). Inside a synctest bubble time.Now is virtual, so
+// a goroutine outside it (this call must be made outside) keeps the real
+// elapsed time, to 100 ms, until the test ends.
+func wallLogf(t *testing.T) func(string, ...any) {
+	var elapsed atomic.Int64
+	start, done := time.Now(), make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				elapsed.Store(int64(time.Since(start)))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func(format string, args ...any) {
+		t.Logf("[wall %6.1fs] %s", time.Duration(elapsed.Load()).Seconds(), fmt.Sprintf(format, args...))
 	}
 }
 
