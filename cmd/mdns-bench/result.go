@@ -3,9 +3,9 @@
 package main
 
 import (
-	"encoding/json"
 	"math"
-	"slices"
+
+	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
 // Result is one run's metrics and parameters (one JSON object per run).
@@ -113,33 +113,11 @@ type window struct {
 	BytesPerNodePerMin   float64 `json:"bytes_per_node_per_min"`
 }
 
-// stats summarise a metric over the nodes (or runs).
-type stats struct {
-	N      int     `json:"n"` // values (nodes that reached it)
-	Mean   float64 `json:"mean"`
-	Median float64 `json:"median"`
-	P99    float64 `json:"p99"`
-	Max    float64 `json:"max"`
-}
+// stats summarise a metric over the nodes, pairs (or runs); NaN is
+// written as null.
+type stats = benchstat.Summary
 
-func summarize(v []float64) stats {
-	v = slices.DeleteFunc(slices.Clone(v), math.IsNaN)
-	if len(v) == 0 {
-		return stats{Mean: math.NaN(), Median: math.NaN(), P99: math.NaN(), Max: math.NaN()}
-	}
-	slices.Sort(v)
-	sum := 0.0
-	for _, x := range v {
-		sum += x
-	}
-	med := v[len(v)/2]
-	if len(v)%2 == 0 {
-		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	// Nearest rank.
-	p99 := v[int(math.Ceil(0.99*float64(len(v))))-1]
-	return stats{N: len(v), Mean: sum / float64(len(v)), Median: med, P99: p99, Max: v[len(v)-1]}
-}
+var summarize = benchstat.Summarize
 
 func ptr(x float64) *float64 {
 	if math.IsNaN(x) {
@@ -325,15 +303,4 @@ func (r *run) join() *joinResult {
 		jr.Traffic = newWindow(j0, r.snaps["conv"], n)
 	}
 	return jr
-}
-
-// MarshalJSON writes NaN (no value) as null.
-func (s stats) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		N      int      `json:"n"`
-		Mean   *float64 `json:"mean"`
-		Median *float64 `json:"median"`
-		P99    *float64 `json:"p99"`
-		Max    *float64 `json:"max"`
-	}{s.N, ptr(s.Mean), ptr(s.Median), ptr(s.P99), ptr(s.Max)})
 }

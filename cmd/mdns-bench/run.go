@@ -376,11 +376,7 @@ func (r *run) measure(ctx context.Context) (*Result, error) {
 		timed["join"] = joinAt.Add(-min(joinSnapLead, r.cfg.Join/2))
 	}
 	for !r.converged() && time.Now().Before(convDeadline) {
-		next := convDeadline
-		for _, at := range timed {
-			next = minTime(next, at)
-		}
-		if err := r.pump(ctx, next, r.converged, ""); err != nil {
+		if err := r.pump(ctx, nextOf(timed, convDeadline), r.converged, ""); err != nil {
 			return nil, err
 		}
 		if err := r.snapDue(ctx, timed); err != nil {
@@ -394,13 +390,7 @@ func (r *run) measure(ctx context.Context) (*Result, error) {
 		}
 	}
 	for len(timed) > 0 {
-		next := time.Time{}
-		for _, at := range timed {
-			if next.IsZero() || at.Before(next) {
-				next = at
-			}
-		}
-		if err := r.pump(ctx, next, nil, ""); err != nil {
+		if err := r.pump(ctx, nextOf(timed, time.Now().Add(time.Hour)), nil, ""); err != nil {
 			return nil, err
 		}
 		if err := r.snapDue(ctx, timed); err != nil {
@@ -462,11 +452,14 @@ func (r *run) snapDue(ctx context.Context, timed map[string]time.Time) error {
 	return nil
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+// nextOf is the earliest instant of timed, or limit if that is earlier.
+func nextOf(timed map[string]time.Time, limit time.Time) time.Time {
+	for _, at := range timed {
+		if at.Before(limit) {
+			limit = at
+		}
 	}
-	return a
+	return limit
 }
 
 // stop sends SIGTERM to every node and waits for their final lines and

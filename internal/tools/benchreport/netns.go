@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
 // netnsRun is the part of a cmd/mdns-bench result (one JSON line per run)
@@ -58,13 +60,8 @@ type joinRun struct {
 	Traffic        wire       `json:"traffic"`
 }
 
-type dist struct {
-	N      int     `json:"n"`
-	Mean   float64 `json:"mean"`
-	Median float64 `json:"median"`
-	P99    float64 `json:"p99"`
-	Max    float64 `json:"max"`
-}
+// dist is a summary over nodes (or runs) as cmd/mdns-bench writes it.
+type dist = benchstat.Summary
 
 type wire struct {
 	Seconds              float64 `json:"seconds"`

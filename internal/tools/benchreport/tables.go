@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"math"
-	"slices"
 	"strings"
+
+	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
 // impls are the implementations of the namespace tables, in their order.
@@ -38,25 +38,7 @@ func poolValues(v []*float64) pooled {
 	return p
 }
 
-// summarize returns the median (mean of the middle two), max and mean of
-// v; NaN for an empty v.
-func summarize(v []float64) dist {
-	if len(v) == 0 {
-		return dist{Mean: math.NaN(), Median: math.NaN(), P99: math.NaN(), Max: math.NaN()}
-	}
-	v = slices.Clone(v)
-	slices.Sort(v)
-	sum := 0.0
-	for _, x := range v {
-		sum += x
-	}
-	med := v[len(v)/2]
-	if len(v)%2 == 0 {
-		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	p99 := v[int(math.Ceil(0.99*float64(len(v))))-1]
-	return dist{N: len(v), Mean: sum / float64(len(v)), Median: med, P99: p99, Max: v[len(v)-1]}
-}
+var summarize = benchstat.Summarize
 
 // of returns the runs of one implementation.
 func of(runs []netnsRun, impl string) []netnsRun {
