@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -131,7 +132,7 @@ func TestSimulate(t *testing.T) {
 }
 
 // wallLogf logs with the wall-clock seconds since the call (the cost of
-// each window of a run). Inside a synctest bubble time.Now is virtual, so
+// each window of a run) and the heap in use and obtained from the OS. Inside a synctest bubble time.Now is virtual, so
 // a goroutine outside it (this call must be made outside) keeps the real
 // elapsed time, to 100 ms, until the test ends.
 func wallLogf(t *testing.T) func(string, ...any) {
@@ -151,7 +152,10 @@ func wallLogf(t *testing.T) func(string, ...any) {
 		}
 	}()
 	return func(format string, args ...any) {
-		t.Logf("[wall %6.1fs] %s", time.Duration(elapsed.Load()).Seconds(), fmt.Sprintf(format, args...))
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		t.Logf("[wall %6.1fs, heap %.2f GiB, from the OS %.2f GiB] %s", time.Duration(elapsed.Load()).Seconds(),
+			float64(m.HeapAlloc)/(1<<30), float64(m.Sys)/(1<<30), fmt.Sprintf(format, args...))
 	}
 }
 

@@ -41,6 +41,10 @@ type simTraffic struct {
 	PerNodePerMinute *dist             `json:"per_node_per_minute"`
 }
 
+// simMemLimit is the simulation's soft memory limit (GOMEMLIMIT) unless
+// the environment sets one.
+const simMemLimit = "15GiB"
+
 func simFile(data string) string { return filepath.Join(data, "sim.json") }
 
 // runSim runs the simulation test for every size, the steady window only up
@@ -60,7 +64,13 @@ func runSim(c *config) error {
 		args := []string{"test", "-count=1", "-run", "^TestSimulate$", "-timeout", "120m", "./internal/sim",
 			"-args", "-sim.n=" + strconv.Itoa(n), "-sim.out=" + part, "-sim.steady=" + steady}
 		fmt.Fprintf(os.Stderr, "benchreport: go %v\n", args)
-		if err := command("go", args...).Run(); err != nil {
+		cmd := command("go", args...)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// N=1000 holds ~5 GiB live and peaks near 15 GiB with the
+			// default GOGC; a soft limit keeps it there on a 24 GiB machine.
+			cmd.Env = append(os.Environ(), "GOMEMLIMIT="+simMemLimit)
+		}
+		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("simulation N=%d: %w", n, err)
 		}
 		var rs []json.RawMessage
