@@ -75,9 +75,9 @@ func (r *report) plots() error {
 // implementation, with issue #13's targets on the last pair.
 func (r *report) connectedPlot(path string) error {
 	var ss []series
-	for i, impl := range impls {
-		all := series{Name: implName[impl] + ": every pair", Color: i}
-		med := series{Name: implName[impl] + ": median pair", Color: i, Dashed: true}
+	for _, impl := range impls {
+		all := series{Name: plotName[impl] + ": every pair", Color: implColor[impl]}
+		med := series{Name: plotName[impl] + ": median pair", Color: implColor[impl], Dashed: true}
 		for _, n := range r.cfg.ns {
 			runs := of(r.fast[n], impl)
 			if len(runs) == 0 {
@@ -88,23 +88,30 @@ func (r *report) connectedPlot(path string) error {
 		}
 		ss = append(ss, all, med)
 	}
-	goal := series{Name: "target (every pair): N=2 300 ms, N=10 600 ms", Color: 4, Dashed: true}
+	goal := series{Name: "target, every pair: 300 ms at N=2, 600 ms at N=10", Color: 4, Dashed: true}
 	goal.add(2, 300)
 	goal.add(10, 600)
 	ss = append(ss, goal)
 	return linePlot(path, "Time until connected, N nodes started together (median over runs)", "nodes N", "ms after the start", true, ss)
 }
 
+// plotName and implColor name and colour an implementation in the plots.
+var (
+	plotName  = map[string]string{"ours": "this project", "ours-dropin": "this project, drop-in", "go-libp2p": "go-libp2p mdns"}
+	implColor = map[string]int{"ours": 0, "ours-dropin": 3, "go-libp2p": 1}
+)
+
 var palette = []color.Color{
 	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // ours
 	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, // go-libp2p
-	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
-	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // the simulation
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // ours, drop-in
+	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, // targets
 }
 
 // linePlot writes an SVG line plot with points, one line per series; logY
-// uses a logarithmic Y axis (values ≤ 0 are left out there).
+// uses a logarithmic Y axis (values ≤ 0 are left out there); the X axis is
+// logarithmic when it spans a factor of 50 or more.
 func linePlot(path, title, xLabel, yLabel string, logY bool, ss []series) error {
 	p := plot.New()
 	p.Title.Text = title
@@ -119,6 +126,11 @@ func linePlot(path, title, xLabel, yLabel string, logY bool, ss []series) error 
 	if logY {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	if lo, hi := xRange(ss); lo > 0 && hi/lo >= 50 {
+		// N from 2 to 1000: a log axis keeps the small sizes apart.
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	for _, s := range ss {
 		pts := make(plotter.XYs, 0, len(s.X))
@@ -147,7 +159,32 @@ func linePlot(path, title, xLabel, yLabel string, logY bool, ss []series) error 
 		p.Add(line, points)
 		p.Legend.Add(s.Name, line, points)
 	}
-	return p.Save(7*vg.Inch, 4*vg.Inch, path)
+	if logY {
+		// Room above the data for the legend (top left): a log axis
+		// reaching ~8 times the largest value leaves its top quarter free.
+		p.Y.Max = math.Max(p.Y.Max, maxY(ss)*8)
+	}
+	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
+
+func xRange(ss []series) (lo, hi float64) {
+	lo = math.Inf(1)
+	for _, s := range ss {
+		for _, x := range s.X {
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
+		}
+	}
+	return lo, hi
+}
+
+func maxY(ss []series) float64 {
+	m := 0.0
+	for _, s := range ss {
+		for _, y := range s.Y {
+			m = math.Max(m, y)
+		}
+	}
+	return m
 }
 
 func positive(ss []series) bool {
