@@ -252,7 +252,7 @@ func (r *report) shortTable(runs []netnsRun) string {
 
 func (r *report) simTable() string {
 	var b strings.Builder
-	b.WriteString("| N | converged | find all ms (virtual): median / p99 / max | packets/node until convergence: mean / max | by kind (all nodes) | packets/node in the first 2 s | steady packets/node/min | wall s |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| N | converged | find all ms (virtual): median / p99 / max | packets/node until convergence: mean / max | by kind (all nodes) | packets/node in the first 2 s | steady packets/node/min (window) | steady packets by kind | wall s |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.sim {
 		cv := s.Convergence
 		kinds := make([]string, 0, len(s.ToConvergence.ByKind))
@@ -260,14 +260,16 @@ func (r *report) simTable() string {
 			kinds = append(kinds, fmt.Sprintf("%s %d", k, v))
 		}
 		slices.Sort(kinds)
-		steady := "–"
+		steady, steadyKinds := "–", "–"
 		if s.Steady.PerNodePerMinute != nil {
-			steady = fmt.Sprintf("%.2f", s.Steady.PerNodePerMinute.Mean)
+			steady = fmt.Sprintf("%.2f (%s)", s.Steady.PerNodePerMinute.Mean, time.Duration(s.Params.SteadyNs))
+			steadyKinds = fmt.Sprintf("query %d (%d of them known-answer continuations, §7.2), response %d",
+				s.Steady.ByKind["query"], s.Steady.Details.QueryContinuations, s.Steady.ByKind["response"])
 		}
 		tot := s.ToConvergence.PerNode["total"]
-		fmt.Fprintf(&b, "| %d | %d/%d | %s / %s / %s | %.1f / %.0f | %s | %.1f | %s | %.0f |\n", s.Params.N, cv.Converged, s.Params.N,
+		fmt.Fprintf(&b, "| %d | %d/%d | %s / %s / %s | %.1f / %.0f | %s | %.1f | %s | %s | %.0f |\n", s.Params.N, cv.Converged, s.Params.N,
 			ms(cv.NodeMedianMS), ms(cv.NodeP99MS), ms(cv.NodeMaxMS), tot.Mean, tot.Max, strings.Join(kinds, ", "),
-			s.ToTarget.PerNode["total"].Mean, steady, s.WallSeconds)
+			s.ToTarget.PerNode["total"].Mean, steady, steadyKinds, s.WallSeconds)
 	}
 	return b.String()
 }

@@ -11,9 +11,10 @@ import (
 // simResult is the part of an internal/sim Result the report uses.
 type simResult struct {
 	Params struct {
-		N      int     `json:"n"`
-		Loss   float64 `json:"loss"`
-		Family string  `json:"family"`
+		N        int     `json:"n"`
+		Loss     float64 `json:"loss"`
+		SteadyNs int64   `json:"steady_ns"`
+		Family   string  `json:"family"`
 	} `json:"params"`
 	WallSeconds float64 `json:"wall_seconds"`
 	Convergence struct {
@@ -39,6 +40,9 @@ type simTraffic struct {
 	ByKind           map[string]uint64 `json:"packets_by_kind"`
 	PerNode          map[string]dist   `json:"per_node"`
 	PerNodePerMinute *dist             `json:"per_node_per_minute"`
+	Details          struct {
+		QueryContinuations uint64 `json:"query_continuations"`
+	} `json:"details"`
 }
 
 // simMemLimit is the simulation's soft memory limit (GOMEMLIMIT) unless
