@@ -73,7 +73,7 @@ func perRun(runs []netnsRun, get func(*netnsRun) *float64) pooled {
 func medMax(p pooled) string {
 	s := ms(p.Median) + " / " + ms(p.Max)
 	if p.N == 0 {
-		s = "never"
+		return "never"
 	}
 	if p.Missing > 0 {
 		s += fmt.Sprintf(" (%d never)", p.Missing)
