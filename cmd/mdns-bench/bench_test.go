@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,21 +51,25 @@ func requireNetns(t *testing.T) {
 	}
 }
 
-// TestBenchBothSmoke runs the harness at N=4 with both implementations and
-// short windows, and checks that it works, not how fast anything is.
+// TestBenchBothSmoke runs the harness at N=4 with the three
+// implementations, in the join scenario (three nodes start together, the
+// fourth 2.5 s later), with short windows, and checks that it works, not
+// how fast anything is.
 func TestBenchBothSmoke(t *testing.T) {
 	requireNetns(t)
 	jsonFile := filepath.Join(t.TempDir(), "results.jsonl")
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	code := runBench(t.Context(), []string{"-n", "4", "--impl", "both", "--window", "2s", "--steady", "4s",
+	code := runBench(t.Context(), []string{"-n", "4", "--impl", "all", "--join", "2500ms", "--window", "2s", "--steady", "4s",
 		"--converge-timeout", "20s", "--json", jsonFile}, &stdout, &stderr)
 	t.Logf("ran in %v\n%s\n%s", time.Since(start).Round(time.Millisecond), stderr.String(), stdout.String())
 	if code != exitOK {
 		t.Fatalf("exit code %d", code)
 	}
-	if !strings.Contains(stdout.String(), "ours/go") || !strings.Contains(stdout.String(), "steady pkt/node/min") {
-		t.Error("the table or the ratios are missing from stdout")
+	for _, want := range []string{"ours/go", "ours-dropin/go", "steady pkt/node/min", "others found it", "join: joiner found all"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("%q is missing from stdout", want)
+		}
 	}
 	if ns := namespaceList(t); strings.Contains(ns, fmt.Sprintf("%s%d-", netns.Prefix, os.Getpid())) {
 		t.Errorf("namespaces left behind:\n%s", ns)
@@ -89,12 +94,49 @@ func TestBenchBothSmoke(t *testing.T) {
 		}
 		impls = append(impls, r.Impl)
 		checkResult(t, &r)
+		checkJoin(t, &r)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(impls, ",") != implOurs+","+implGo {
-		t.Fatalf("runs %v, want ours then go-libp2p", impls)
+	if got, want := strings.Join(impls, ","), strings.Join(allImpls, ","); got != want {
+		t.Fatalf("runs %v, want %s", got, want)
+	}
+}
+
+// checkJoin checks the join metrics of a smoke run: the joiner (node 4)
+// starts 2.5 s after the others.
+func checkJoin(t *testing.T, r *Result) {
+	t.Helper()
+	j := r.Join
+	if j == nil {
+		t.Fatalf("%s: no join result", r.Impl)
+	}
+	if j.SettleS != 2.5 || len(j.FoundByMS) != 3 {
+		t.Errorf("%s: join %+v", r.Impl, j)
+	}
+	if !j.Settled {
+		t.Logf("%s: the three first nodes had not settled when the fourth started (settled at %v ms)", r.Impl, j.SettledMS)
+	}
+	// The joiner's times count from its own start, so they are far below
+	// the 2.5 s it started after the others.
+	for what, v := range map[string]*float64{"found all": j.FoundAllMS, "found by all": j.FoundByAllMS} {
+		if v == nil || *v <= 0 || *v > 15000 {
+			t.Errorf("%s: joiner %s at %v ms", r.Impl, what, v)
+		}
+	}
+	if r.Impl != implGo && (j.ConnectedAllMS == nil || *j.ConnectedAllMS <= 0) {
+		t.Errorf("%s: joiner connected all at %v ms", r.Impl, j.ConnectedAllMS)
+	}
+	if j.FoundBy.N != 3 || j.FoundBy.Max != *j.FoundByAllMS {
+		t.Errorf("%s: found by %+v", r.Impl, j.FoundBy)
+	}
+	// The joiner sends at least one query (and ours its probes).
+	if j.Traffic.Packets == 0 || j.Traffic.Seconds <= 0 {
+		t.Errorf("%s: join traffic %+v", r.Impl, j.Traffic)
+	}
+	if r.FindAll.Max*1e-3 < j.SettleS {
+		t.Errorf("%s: every node had found all at %.0f ms, before the joiner started", r.Impl, r.FindAll.Max)
 	}
 }
 
@@ -105,7 +147,7 @@ func checkResult(t *testing.T, r *Result) {
 		t.Errorf("%s: parameters %+v", name, r.runConfig)
 	}
 	// Every node must find every other. Every pair must be connected with
-	// ours; go-libp2p's notifee is told of a peer once and dials once, so
+	// ours (and its drop-in, whose notifee connects); go-libp2p's notifee is told of a peer once and dials once, so
 	// a failed (e.g. simultaneous) dial leaves its pair unconnected for
 	// good: that is the baseline's behaviour, logged, not a harness fault.
 	if r.MissedPairs != 0 || r.MeshFoundMS == nil {
@@ -159,11 +201,14 @@ func checkResult(t *testing.T, r *Result) {
 	if len(r.RSSMiB) != 4 || r.RSS.Median < 5 || r.RSS.Max > 2048 {
 		t.Errorf("%s: peak rss %v MiB", name, r.RSSMiB)
 	}
-	if r.Impl == implGo && r.FoundCalls < 12 {
-		t.Errorf("go-libp2p: %d HandlePeerFound calls for 12 ordered pairs", r.FoundCalls)
+	if r.Impl != implOurs && r.FoundCalls < 12 {
+		t.Errorf("%s: %d HandlePeerFound calls for 12 ordered pairs", name, r.FoundCalls)
 	}
-	if r.EventsDropped != 0 {
-		t.Errorf("%s: %d events dropped", name, r.EventsDropped)
+	if r.EventsDropped != 0 || r.ChanDropped != 0 {
+		t.Errorf("%s: %d events, %d PeersChan deliveries dropped", name, r.EventsDropped, r.ChanDropped)
+	}
+	if len(r.PairConnectMS) != 6 || (connectedAll && r.PairConnect.N != 6) || r.PairConnect.Max > orNaN(r.MeshConnectedMS) {
+		t.Errorf("%s: pair connection times %+v", name, r.PairConnect)
 	}
 }
 
@@ -218,7 +263,8 @@ func namespaceList(t *testing.T) string {
 func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-n", "1"}, {"-n", "51"}, {"--impl", "rust"}, {"--runs", "0"}, {"--loss", "101"},
-		{"--impl", "go-libp2p", "--probe-hints"}, {"--steady", "-1s"}, {"extra"},
+		{"--impl", "go-libp2p", "--probe-hints"}, {"--steady", "-1s"}, {"extra"}, {"--impl", "ours,ours"},
+		{"--impl", "ours,rust"}, {"--join", "-1s"}, {"-n", "2", "--join", "5s"},
 	} {
 		var stderr bytes.Buffer
 		if _, err := parseBenchFlags(args, &stderr); err == nil {
@@ -242,5 +288,42 @@ func TestSummarizeAndSNMP(t *testing.T) {
 	}
 	if v, err := snmp6Field("Udp6InDatagrams 3\nUdp6RcvbufErrors 9\n", "Udp6RcvbufErrors"); err != nil || v != 9 {
 		t.Fatalf("Udp6RcvbufErrors = %d, %v", v, err)
+	}
+}
+
+func TestImplList(t *testing.T) {
+	for in, want := range map[string]string{
+		"both": "ours,go-libp2p", "all": "ours,ours-dropin,go-libp2p", "ours-dropin": "ours-dropin",
+		"go-libp2p, ours": "go-libp2p,ours", "ours,ours": "", "": "", "rust": "",
+	} {
+		if got := strings.Join(implList(in), ","); got != want {
+			t.Errorf("implList(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestJoinMetrics: the join and pair metrics from hand-made matrices.
+// Nodes 0 and 1 start at 0 and settle by 0.9 s; node 2 joins at 5 s.
+func TestJoinMetrics(t *testing.T) {
+	nan := math.NaN()
+	r := &run{cfg: runConfig{N: 3, Join: 5 * time.Second}, offset: []float64{0, 0, 5}, snaps: map[string]snapshot{}}
+	r.found = [][]float64{{nan, 0.8, 5.9}, {0.7, nan, 5.8}, {5.05, 5.07, nan}}
+	r.conn = [][]float64{{nan, 0.9, nan}, {nan, nan, nan}, {5.1, 5.2, nan}}
+	j := r.join()
+	near := func(p *float64, want float64) bool { return p != nil && math.Abs(*p-want) < 1e-6 }
+	if !j.Settled || !near(j.SettledMS, 900) || !near(j.FoundAllMS, 70) || !near(j.ConnectedAllMS, 200) ||
+		!near(j.FoundByAllMS, 900) || j.FoundBy.N != 2 || math.Abs(j.FoundBy.Median-850) > 1e-6 {
+		t.Errorf("join %+v (settled %v, found all %v, connected all %v, found by all %v)", j, *j.SettledMS, *j.FoundAllMS, *j.ConnectedAllMS, *j.FoundByAllMS)
+	}
+	pairs, st := r.pairConnect()
+	// (0,1) at 0.9 s from 0; (0,2) at 5.1 s, (1,2) at 5.2 s, from 5 s.
+	if len(pairs) != 3 || !near(pairs[0], 900) || !near(pairs[1], 100) || !near(pairs[2], 200) || st.Max != 900 {
+		t.Errorf("pairs %v %+v", pairs, st)
+	}
+	// Node 1 never found the joiner: no "found by all"; a pair never
+	// connected leaves the LAN unsettled.
+	r.found[1][2], r.conn[0][1] = nan, nan
+	if j := r.join(); j.FoundByAllMS != nil || j.FoundBy.N != 1 || j.Settled || j.SettledMS != nil {
+		t.Errorf("join with a miss %+v", j)
 	}
 }

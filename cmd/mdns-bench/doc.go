@@ -1,7 +1,17 @@
 // Command mdns-bench measures mDNS peer discovery on a LAN of network
-// namespaces: this project (discovery.NewMDNSDiscovery with auto-connect)
-// against go-libp2p's p2p/discovery/mdns (v0.51) as the baseline, both
-// built into the same binary.
+// namespaces as its users feel it: this project against go-libp2p's
+// p2p/discovery/mdns (v0.51) as the baseline, all built into the same
+// binary, each with its default options. Three implementations:
+//
+//   - ours: discovery.NewMDNSDiscovery (auto-connect); a peer is found
+//     when PeersChan first delivers it, as a user reading PeersChan sees
+//     it (Peers(), a snapshot of the browser's peers, is not polled);
+//   - ours-dropin: the drop-in discovery.NewMdnsService with a notifee
+//     that calls host.Connect, as go-libp2p users switching have it; found
+//     at the first HandlePeerFound. It calls the notifee from one
+//     goroutine, in order, so a slow Connect delays the next peer's
+//     HandlePeerFound; go-libp2p calls it in a new goroutine each time;
+//   - go-libp2p: its NewMdnsService with the same notifee.
 //
 // It needs Linux, root, iproute2 and nftables. All traffic stays inside
 // namespaces the command creates (internal/netns: a bridge namespace with
@@ -14,12 +24,15 @@
 //
 //	mdns-bench -n 10 --impl both --runs 3 --steady 5m --json results.jsonl
 //	mdns-bench -n 30 --impl ours --probe-hints --loss 5
+//	mdns-bench -n 10 --impl all --runs 3 --join 10s --steady 0   # one node joins 9 settled ones
 //
 // Flags:
 //
 //	-n N                 nodes, 2…50 (default 10)
-//	--impl I             ours | go-libp2p | both (default both: runs alternate,
-//	                     ours first, and the summary adds the ratio ours/go)
+//	--impl I             ours | ours-dropin | go-libp2p, a comma list of them,
+//	                     both (ours,go-libp2p; the default) or all (the
+//	                     three); runs alternate in that order, and the
+//	                     summary adds each one's ratio to go-libp2p
 //	--runs R             runs per implementation (default 1)
 //	--loss P             drop P % of the UDP datagrams to port 5353 arriving
 //	                     at each host, at random (nftables numgen on the
@@ -31,6 +44,10 @@
 //	--converge-timeout D stop waiting for the full mesh after D (default 30s)
 //	--window D           the fixed first window (default 10s)
 //	--settle D           extra wait before the steady window (default 0)
+//	--join D             the join scenario: the last node starts D after
+//	                     the others (their settle time: long enough for
+//	                     their start-up traffic to be over, e.g. 10s;
+//	                     default 0: every node starts together; -n ≥ 3)
 //	--steady D           the steady window (default 1m; 0: none)
 //	--dial-timeout D     one connection attempt (default 10s)
 //	--tag T              service tag of both (default _p2p._udp)
@@ -45,22 +62,28 @@
 // subcommand via ip netns exec. A node builds a libp2p host (TCP on its
 // lan0 addresses), says it is ready and waits for a common start instant
 // (the wall clock, shared by all namespaces, one second after the last
-// node is ready), then starts mDNS: ours with WithInterfaces("lan0"); or
-// go-libp2p's NewMdnsService with a notifee that calls host.Connect (10 s
-// timeout) for every peer it is handed, as typical users do. Nodes report
-// on stdout when they first found each peer (ours: the PeerFound event;
-// go-libp2p: the first HandlePeerFound) and when their host first got a
-// connection to it (network notifications, so inbound connections count
-// too). SIGTERM stops a node: it takes its final rusage and VmHWM, then
-// closes mDNS (ours sends goodbyes) and the host.
+// node is ready; with --join, the last node's instant is --join later),
+// then starts mDNS with the implementation's default options: ours with
+// WithInterfaces("lan0") only (and what --probe-hints or --no-connect
+// ask for; with --probe-hints also WithEvents, for the probing
+// sightings); the two NewMdnsService with a notifee that calls
+// host.Connect (--dial-timeout) for every peer it is handed, as typical
+// users do. Nodes report on stdout when the public API first handed them
+// each peer (above) and when their host first got a connection to it
+// (network notifications, so inbound connections count too), in seconds
+// since their own start; the harness adds the start offsets. SIGTERM
+// stops a node: it takes its final rusage and VmHWM, then closes mDNS
+// (ours sends goodbyes) and the host.
 //
-// The timeline: start; convergence (every node found every other, and
-// every pair connected) or --converge-timeout; the end of the first window
-// (start + --window); --settle; the steady window; SIGTERM.
+// The timeline: start; (--join: the joiner's start); convergence (every
+// node found every other, and every pair connected) or --converge-timeout
+// after the last start; the end of the first window (start + --window);
+// --settle; the steady window; SIGTERM.
 //
 // # Metrics (per run)
 //
-// Times are milliseconds from the common start.
+// Times are milliseconds from the common start. The summary gives the
+// median over runs of every metric.
 //
 //   - find-all: when each node had found all others; median, p99
 //     (nearest rank: the max below 100 nodes) and max over the nodes.
@@ -69,6 +92,17 @@
 //   - conn-all: when every pair of a node was connected, a pair counting
 //     as connected when either side reported a connection to the other;
 //     mesh_connected_ms is the max over the nodes: every pair connected.
+//   - pair-conn: per unordered pair, when either side first reported a
+//     connection, from the later of the two starts; median and max over
+//     the pairs (pair_connect_ms in the JSON, row-major over i < j).
+//   - join (--join; times from the joiner's start): when the joiner had
+//     found all others (it found all) and every pair with it was
+//     connected (it connected all); when each settled node first found it
+//     (others found it: median, max = all others found it); whether the
+//     others had settled (found and connected each other) before it
+//     started; packets per node from 250 ms before its start until every
+//     node had found every other. find-all and conn-all stay counted from
+//     the common start.
 //   - missed: ordered pairs (i, j) where i never found j within the run;
 //     unconn: pairs never connected.
 //   - packets: UDP packets to or from port 5353 SENT by the hosts,
@@ -91,8 +125,9 @@
 //     common start to SIGTERM (the host's construction is excluded), mean
 //     over nodes; steady cpu: the same over the steady window, per minute.
 //   - rss: peak resident set size of each node (VmHWM), median and max.
-//   - JSON only: go-libp2p's HandlePeerFound calls, failed dials, dropped
-//     events (ours), datagrams dropped by --loss, per-node values.
+//   - JSON only: HandlePeerFound calls, failed dials, dropped events and
+//     PeersChan deliveries (ours), datagrams dropped by --loss, per-node
+//     values.
 //
 // Note on windows: go-libp2p's browser (zeroconf) queries at 0, 4 s,
 // ~16 s, ~46 s and then every 60 s, and every node answers every query on

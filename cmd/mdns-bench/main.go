@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,6 +55,7 @@ type benchFlags struct {
 	window          time.Duration
 	steady          time.Duration
 	settle          time.Duration
+	join            time.Duration
 	dialTimeout     time.Duration
 	tag             string
 	jsonFile        string
@@ -64,7 +67,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs := flag.NewFlagSet("mdns-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&f.n, "n", 10, fmt.Sprintf("nodes (namespaces), 2…%d", netns.MaxHosts))
-	fs.StringVar(&f.impl, "impl", "both", "ours, go-libp2p, or both (alternating runs, with ratios ours/go)")
+	fs.StringVar(&f.impl, "impl", "both", "ours, ours-dropin, go-libp2p, a comma list of them, both (ours,go-libp2p) or all (the three); runs alternate, with ratios to go-libp2p")
 	fs.IntVar(&f.runs, "runs", 1, "runs per implementation")
 	fs.Float64Var(&f.loss, "loss", 0, "random loss in percent of the UDP datagrams to port 5353 arriving at each host")
 	fs.BoolVar(&f.probeHints, "probe-hints", false, "ours: discovery.WithProbeHints(true) (dial peers as soon as their probes are seen)")
@@ -73,6 +76,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.DurationVar(&f.window, "window", 10*time.Second, "the fixed first window (packets per node per minute from the start)")
 	fs.DurationVar(&f.steady, "steady", time.Minute, "steady-state window after convergence and the first window (0: none)")
 	fs.DurationVar(&f.settle, "settle", 0, "wait this long after convergence and the first window before the steady window")
+	fs.DurationVar(&f.join, "join", 0, "join scenario: the last node starts this long after the others (their settle time; 0: all start together)")
 	fs.DurationVar(&f.dialTimeout, "dial-timeout", 10*time.Second, "timeout of one connection attempt")
 	fs.StringVar(&f.tag, "tag", defaultTag, "service tag of both implementations")
 	fs.StringVar(&f.jsonFile, "json", "", "write the results to FILE, one JSON object per run and line")
@@ -89,14 +93,18 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 		return nil, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	case f.n < 2 || f.n > netns.MaxHosts:
 		return nil, usageError{fmt.Errorf("-n %d: want 2…%d", f.n, netns.MaxHosts)}
-	case f.impl != implOurs && f.impl != implGo && f.impl != "both":
-		return nil, usageError{fmt.Errorf("--impl %q: want ours, go-libp2p or both", f.impl)}
+	case implList(f.impl) == nil:
+		return nil, usageError{fmt.Errorf("--impl %q: want ours, ours-dropin, go-libp2p, a comma list of them, both or all", f.impl)}
 	case f.runs < 1 || f.runs > 1000:
 		return nil, usageError{fmt.Errorf("--runs %d: want 1…1000", f.runs)}
 	case f.loss < 0 || f.loss > 100:
 		return nil, usageError{fmt.Errorf("--loss %v: want 0…100", f.loss)}
-	case f.probeHints && f.impl == implGo:
-		return nil, usageError{errors.New("--probe-hints applies to --impl ours (or both)")}
+	case f.probeHints && !slices.Contains(implList(f.impl), implOurs):
+		return nil, usageError{errors.New("--probe-hints applies to --impl ours (or a list with it)")}
+	case f.join < 0 || f.join > time.Hour:
+		return nil, usageError{errors.New("--join: want [0, 1h]")}
+	case f.join > 0 && f.n < 3:
+		return nil, usageError{errors.New("--join needs -n ≥ 3 (a settled LAN of at least 2)")}
 	case f.convergeTimeout <= 0 || f.convergeTimeout > time.Hour:
 		return nil, usageError{errors.New("--converge-timeout: want (0, 1h]")}
 	case f.window <= 0 || f.window > time.Hour:
@@ -109,6 +117,28 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 		return nil, usageError{errors.New("--dial-timeout must be positive")}
 	}
 	return &f, nil
+}
+
+// allImpls are the implementations a node can run, in run order.
+var allImpls = []string{implOurs, implDropIn, implGo}
+
+// implList expands --impl; nil when it names an unknown implementation.
+func implList(s string) []string {
+	switch s {
+	case "both":
+		return []string{implOurs, implGo}
+	case "all":
+		return slices.Clone(allImpls)
+	}
+	var out []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(allImpls, name) || slices.Contains(out, name) {
+			return nil
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // runBench is the command: it returns the exit code.
@@ -138,17 +168,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		defer jsonOut.Close()
 	}
-	impls := []string{f.impl}
-	if f.impl == "both" {
-		impls = []string{implOurs, implGo}
-	}
+	impls := implList(f.impl)
 	var results []*Result
 	code := exitOK
 runs:
 	for run := 1; run <= f.runs; run++ {
 		for _, impl := range impls {
 			cfg := runConfig{Impl: impl, N: f.n, Run: run, LossPct: f.loss, ProbeHints: f.probeHints && impl == implOurs, NoConnect: f.noConnect,
-				Tag: f.tag, ConvergeTimeout: f.convergeTimeout, Window: f.window, Steady: f.steady, Settle: f.settle,
+				Tag: f.tag, ConvergeTimeout: f.convergeTimeout, Window: f.window, Steady: f.steady, Settle: f.settle, Join: f.join,
 				DialTimeout: f.dialTimeout, Verbose: !f.quiet, Log: stderr}
 			if !f.quiet {
 				fmt.Fprintf(stderr, "mdns-bench: %s, n=%d, run %d/%d\n", impl, f.n, run, f.runs)

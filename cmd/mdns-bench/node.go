@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type nodeMsg struct {
 	FoundCalls    int64  `json:"found_calls,omitempty"`    // go-libp2p: HandlePeerFound calls
 	DialFailed    int64  `json:"dial_failed,omitempty"`    // failed connection attempts
 	EventsDropped uint64 `json:"events_dropped,omitempty"` // ours: Events not delivered
+	ChanDropped   uint64 `json:"chan_dropped,omitempty"`   // ours: PeersChan deliveries dropped (channel full)
 	Error         string `json:"error,omitempty"`
 }
 
@@ -136,7 +138,7 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 // namespace.
 func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	impl := fs.String("impl", implOurs, "ours or go-libp2p")
+	impl := fs.String("impl", implOurs, "ours, ours-dropin or go-libp2p")
 	tag := fs.String("tag", defaultTag, "service tag")
 	iface := fs.String("iface", "lan0", "interface (ours)")
 	probeHints := fs.Bool("probe-hints", false, "ours: discovery.WithProbeHints(true)")
@@ -147,7 +149,7 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *impl != implOurs && *impl != implGo {
+	if !slices.Contains(allImpls, *impl) {
 		return fmt.Errorf("unknown --impl %q", *impl)
 	}
 	out := &nodeOut{enc: json.NewEncoder(stdout), seen: map[string]bool{}}
@@ -189,50 +191,10 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 	out.start.Store(start.UnixNano())
 	atStart := rusageNow()
 
-	var stats func() (foundCalls, dialFailed int64, evDrops uint64)
-	var closeMDNS func() error
-	switch *impl {
-	case implOurs:
-		opts := []discovery.Option{discovery.WithInterfaces(*iface), discovery.WithEvents(4096), discovery.WithDialTimeout(*dialTimeout)}
-		if *probeHints {
-			opts = append(opts, discovery.WithProbeHints(true))
-		}
-		if *noConnect {
-			opts = append(opts, discovery.WithAutoConnect(false))
-		}
-		d, err := discovery.NewMDNSDiscovery(context.Background(), h, *tag, opts...)
-		if err != nil {
-			return fmt.Errorf("discovery: %w", err)
-		}
-		var failed atomic.Int64
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for ev := range d.Events() {
-				switch ev.Kind {
-				case discovery.PeerFound:
-					out.first("found", ev.Peer.ID)
-				case discovery.PeerProbing:
-					out.first("probing", ev.Peer.ID)
-				case discovery.DialFailed:
-					failed.Add(1)
-				}
-			}
-		}()
-		stats = func() (int64, int64, uint64) { return 0, failed.Load(), d.Metrics().EventsDropped }
-		closeMDNS = func() error {
-			err := d.Close() // closes Events
-			<-done
-			return err
-		}
-	case implGo:
-		n := &goNotifee{h: h, out: out, timeout: *dialTimeout, connect: !*noConnect}
-		svc := golibp2pmdns.NewMdnsService(h, *tag, n)
-		if err := svc.Start(); err != nil {
-			return fmt.Errorf("go-libp2p mdns: %w", err)
-		}
-		stats = func() (int64, int64, uint64) { return n.calls.Load(), n.failed.Load(), 0 }
-		closeMDNS = svc.Close
+	mdnsNode, err := startMDNS(h, out, nodeOpts{impl: *impl, tag: *tag, iface: *iface, probeHints: *probeHints,
+		noConnect: *noConnect, dialTimeout: *dialTimeout})
+	if err != nil {
+		return err
 	}
 
 	for running := true; running; {
@@ -247,9 +209,9 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 	final := nodeMsg{Ev: "final", T: out.since(), Start: &atStart, VmHWMKiB: vmHWM()}
 	u := rusageNow()
 	final.Usage = &u
-	final.FoundCalls, final.DialFailed, final.EventsDropped = stats()
+	final.FoundCalls, final.DialFailed, final.EventsDropped, final.ChanDropped = mdnsNode.stats()
 	closed := make(chan error, 1)
-	go func() { closed <- closeMDNS() }()
+	go func() { closed <- mdnsNode.close() }()
 	select {
 	case err := <-closed:
 		if err != nil {
@@ -260,6 +222,90 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	out.send(final)
 	return nil
+}
+
+// nodeOpts configure the mDNS side of a node.
+type nodeOpts struct {
+	impl, tag, iface      string
+	probeHints, noConnect bool
+	dialTimeout           time.Duration
+}
+
+// mdnsRunning is a started mDNS implementation.
+type mdnsRunning struct {
+	stats func() (foundCalls, dialFailed int64, evDrops, chanDrops uint64)
+	close func() error
+}
+
+// startMDNS starts the implementation with its default options (only the
+// interface is set, and what --probe-hints / --no-connect ask for). A
+// node has found a peer when the public API first hands it over, as its
+// user sees it:
+//
+//   - ours: NewMDNSDiscovery (auto-connect), the first PeersChan delivery;
+//   - ours-dropin: the drop-in NewMdnsService with the same notifee as
+//     go-libp2p's (it calls host.Connect), the first HandlePeerFound;
+//   - go-libp2p: its NewMdnsService, the first HandlePeerFound.
+func startMDNS(h host.Host, out *nodeOut, o nodeOpts) (*mdnsRunning, error) {
+	switch o.impl {
+	case implOurs:
+		return startOurs(h, out, o)
+	case implDropIn:
+		n := &goNotifee{h: h, out: out, timeout: o.dialTimeout, connect: !o.noConnect}
+		svc := discovery.NewMdnsService(h, o.tag, n, discovery.WithInterfaces(o.iface))
+		if err := svc.Start(); err != nil {
+			return nil, fmt.Errorf("discovery.NewMdnsService: %w", err)
+		}
+		return &mdnsRunning{stats: n.stats, close: svc.Close}, nil
+	default:
+		n := &goNotifee{h: h, out: out, timeout: o.dialTimeout, connect: !o.noConnect}
+		svc := golibp2pmdns.NewMdnsService(h, o.tag, n)
+		if err := svc.Start(); err != nil {
+			return nil, fmt.Errorf("go-libp2p mdns: %w", err)
+		}
+		return &mdnsRunning{stats: n.stats, close: svc.Close}, nil
+	}
+}
+
+// startOurs runs NewMDNSDiscovery and reads PeersChan as its user does.
+// Events are enabled only with --probe-hints (for the probing sightings).
+func startOurs(h host.Host, out *nodeOut, o nodeOpts) (*mdnsRunning, error) {
+	opts := []discovery.Option{discovery.WithInterfaces(o.iface), discovery.WithDialTimeout(o.dialTimeout)}
+	if o.probeHints {
+		opts = append(opts, discovery.WithProbeHints(true), discovery.WithEvents(4096))
+	}
+	if o.noConnect {
+		opts = append(opts, discovery.WithAutoConnect(false))
+	}
+	d, err := discovery.NewMDNSDiscovery(context.Background(), h, o.tag, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ai := range d.PeersChan() {
+			out.first("found", ai.ID)
+		}
+	})
+	if o.probeHints {
+		wg.Go(func() {
+			for ev := range d.Events() {
+				if ev.Kind == discovery.PeerProbing {
+					out.first("probing", ev.Peer.ID)
+				}
+			}
+		})
+	}
+	stats := func() (int64, int64, uint64, uint64) {
+		m := d.Metrics()
+		return 0, int64(m.ConnectionsFailed), m.EventsDropped, m.PeersChanDropped
+	}
+	closeFn := func() error {
+		err := d.Close() // closes PeersChan and Events
+		wg.Wait()
+		return err
+	}
+	return &mdnsRunning{stats: stats, close: closeFn}, nil
 }
 
 func readCommands(stdin io.Reader, startCh chan<- time.Time, marks chan<- string, stop func()) {
@@ -286,8 +332,10 @@ func readCommands(stdin io.Reader, startCh chan<- time.Time, marks chan<- string
 }
 
 // goNotifee is how go-libp2p's mdns is typically used: every peer found is
-// connected to with host.Connect (go-libp2p calls HandlePeerFound in its own
-// goroutine, once per response received).
+// connected to with host.Connect. go-libp2p calls HandlePeerFound in a new
+// goroutine per response received; our drop-in calls it from one
+// goroutine, in order, so a slow Connect there delays the next peer's
+// HandlePeerFound (measured as such: that is what a switching user sees).
 type goNotifee struct {
 	h       host.Host
 	out     *nodeOut
@@ -295,6 +343,10 @@ type goNotifee struct {
 	connect bool
 	calls   atomic.Int64
 	failed  atomic.Int64
+}
+
+func (n *goNotifee) stats() (int64, int64, uint64, uint64) {
+	return n.calls.Load(), n.failed.Load(), 0, 0
 }
 
 func (n *goNotifee) HandlePeerFound(ai peer.AddrInfo) {

@@ -3,9 +3,9 @@
 package main
 
 import (
-	"encoding/json"
 	"math"
-	"slices"
+
+	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
 // Result is one run's metrics and parameters (one JSON object per run).
@@ -34,6 +34,13 @@ type Result struct {
 	// ConnectAll, null if some never completed.
 	MeshFoundMS     *float64 `json:"mesh_found_ms"`
 	MeshConnectedMS *float64 `json:"mesh_connected_ms"`
+	// PairConnectMS: per unordered pair (i < j, row-major), when either
+	// side first reported a connection, from the later of the two starts;
+	// null: never. PairConnect summarises it (median, max over pairs).
+	PairConnectMS []*float64 `json:"pair_connect_ms"`
+	PairConnect   stats      `json:"pair_connect"`
+	// Join: the join scenario (--join), from the joiner's start.
+	Join *joinResult `json:"join,omitempty"`
 	// ProbingAll (probe hints only): when node i had seen every other
 	// node probing or announcing.
 	ProbingAll *stats `json:"probing_or_found_all,omitempty"`
@@ -66,10 +73,35 @@ type Result struct {
 	SteadyCPU       *stats    `json:"steady_cpu_per_min,omitempty"`
 	RSSMiB          []float64 `json:"peak_rss_mib"` // VmHWM
 	RSS             stats     `json:"peak_rss"`
-	FoundCalls      int64     `json:"found_calls"` // go-libp2p: HandlePeerFound calls, all nodes
+	FoundCalls      int64     `json:"found_calls"` // HandlePeerFound calls (go-libp2p, ours-dropin), all nodes
 	DialFailed      int64     `json:"dial_failed"`
 	EventsDropped   uint64    `json:"events_dropped"`
+	ChanDropped     uint64    `json:"peers_chan_dropped"` // ours: PeersChan deliveries dropped
 	PacketsNote     string    `json:"packets_note"`
+}
+
+// joinResult is the join scenario: N-1 nodes start together and settle,
+// then the last node (the joiner) starts. Times are milliseconds after the
+// joiner's start, null if it never happened within the run.
+type joinResult struct {
+	SettleS float64 `json:"settle_s"`
+	// Settled: before the joiner started, the others had all found each
+	// other and (unless no_connect) every pair of them was connected;
+	// SettledMS is when (ms after the common start), null if never.
+	Settled   bool     `json:"settled"`
+	SettledMS *float64 `json:"settled_ms"`
+	// FoundAllMS: the joiner had found every other node; ConnectedAllMS:
+	// every pair of the joiner was connected (reported by either side).
+	FoundAllMS     *float64 `json:"found_all_ms"`
+	ConnectedAllMS *float64 `json:"connected_all_ms"`
+	// FoundByMS[i]: when settled node i first found the joiner; FoundBy
+	// summarises it, FoundByAllMS is the last (null if one never did).
+	FoundByMS    []*float64 `json:"found_by_ms"`
+	FoundBy      stats      `json:"found_by"`
+	FoundByAllMS *float64   `json:"found_by_all_ms"`
+	// Traffic: from 250 ms before the joiner's start (the settled LAN is
+	// quiet then) until every node found every other.
+	Traffic window `json:"traffic"`
 }
 
 // window is the wire traffic of one window.
@@ -81,33 +113,11 @@ type window struct {
 	BytesPerNodePerMin   float64 `json:"bytes_per_node_per_min"`
 }
 
-// stats summarise a metric over the nodes (or runs).
-type stats struct {
-	N      int     `json:"n"` // values (nodes that reached it)
-	Mean   float64 `json:"mean"`
-	Median float64 `json:"median"`
-	P99    float64 `json:"p99"`
-	Max    float64 `json:"max"`
-}
+// stats summarise a metric over the nodes, pairs (or runs); NaN is
+// written as null.
+type stats = benchstat.Summary
 
-func summarize(v []float64) stats {
-	v = slices.DeleteFunc(slices.Clone(v), math.IsNaN)
-	if len(v) == 0 {
-		return stats{Mean: math.NaN(), Median: math.NaN(), P99: math.NaN(), Max: math.NaN()}
-	}
-	slices.Sort(v)
-	sum := 0.0
-	for _, x := range v {
-		sum += x
-	}
-	med := v[len(v)/2]
-	if len(v)%2 == 0 {
-		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	// Nearest rank.
-	p99 := v[int(math.Ceil(0.99*float64(len(v))))-1]
-	return stats{N: len(v), Mean: sum / float64(len(v)), Median: med, P99: p99, Max: v[len(v)-1]}
-}
+var summarize = benchstat.Summarize
 
 func ptr(x float64) *float64 {
 	if math.IsNaN(x) {
@@ -184,6 +194,10 @@ func (r *run) result(converged bool, drops0, drops1 []udpDrops, lost uint64) *Re
 			}
 		}
 	}
+	res.PairConnectMS, res.PairConnect = r.pairConnect()
+	if r.cfg.Join > 0 {
+		res.Join = r.join()
+	}
 	res.FindAllMS, res.FindAll = ptrs(findAll), summarize(findAll)
 	res.ConnectAllMS, res.ConnectAll = ptrs(connAll), summarize(connAll)
 	if res.FindAll.N == n {
@@ -218,6 +232,7 @@ func (r *run) result(converged bool, drops0, drops1 []udpDrops, lost uint64) *Re
 		res.FoundCalls += f.FoundCalls
 		res.DialFailed += f.DialFailed
 		res.EventsDropped += f.EventsDropped
+		res.ChanDropped += f.ChanDropped
 		res.RunS = max(res.RunS, f.T)
 		if res.Steady != nil {
 			used := nd.marks["steady1"].sub(nd.marks["steady0"]).seconds()
@@ -232,13 +247,60 @@ func (r *run) result(converged bool, drops0, drops1 []udpDrops, lost uint64) *Re
 	return res
 }
 
-// MarshalJSON writes NaN (no value) as null.
-func (s stats) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		N      int      `json:"n"`
-		Mean   *float64 `json:"mean"`
-		Median *float64 `json:"median"`
-		P99    *float64 `json:"p99"`
-		Max    *float64 `json:"max"`
-	}{s.N, ptr(s.Mean), ptr(s.Median), ptr(s.P99), ptr(s.Max)})
+// pairConnect returns, per unordered pair, when either side first
+// reported a connection, in ms from the later of the two starts.
+func (r *run) pairConnect() ([]*float64, stats) {
+	var v []float64
+	for i := 0; i < r.cfg.N; i++ {
+		for j := i + 1; j < r.cfg.N; j++ {
+			v = append(v, (earliest(r.conn[i][j], r.conn[j][i])-max(r.offset[i], r.offset[j]))*1000)
+		}
+	}
+	return ptrs(v), summarize(v)
+}
+
+// earliest is the smaller of two times, NaN only if both are.
+func earliest(a, b float64) float64 {
+	if math.IsNaN(a) || b < a {
+		return b
+	}
+	return a
+}
+
+// join computes the join scenario's metrics: the joiner is the last node.
+func (r *run) join() *joinResult {
+	n, jn := r.cfg.N, r.cfg.N-1
+	t1 := r.offset[jn]
+	jr := &joinResult{SettleS: t1}
+	settled := 0.0
+	for i := 0; i < jn && !math.IsNaN(settled); i++ {
+		for j := 0; j < jn; j++ {
+			if i == j {
+				continue
+			}
+			t := r.found[i][j]
+			if !r.cfg.NoConnect {
+				t = max(t, earliest(r.conn[i][j], r.conn[j][i]))
+			}
+			if settled = max(settled, t); math.IsNaN(t) {
+				settled = math.NaN()
+				break
+			}
+		}
+	}
+	jr.SettledMS, jr.Settled = ptr(settled*1000), settled < t1
+	jr.FoundAllMS = ptr((lastOf(r.found, jn, false) - t1) * 1000)
+	jr.ConnectedAllMS = ptr((lastOf(r.conn, jn, true) - t1) * 1000)
+	by := make([]float64, jn)
+	for i := range by {
+		by[i] = (r.found[i][jn] - t1) * 1000
+	}
+	jr.FoundByMS, jr.FoundBy = ptrs(by), summarize(by)
+	if jr.FoundBy.N == jn {
+		jr.FoundByAllMS = ptr(jr.FoundBy.Max)
+	}
+	if j0, ok := r.snaps["join"]; ok {
+		jr.Traffic = newWindow(j0, r.snaps["conv"], n)
+	}
+	return jr
 }

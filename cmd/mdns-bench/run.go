@@ -22,15 +22,17 @@ import (
 )
 
 const (
-	implOurs   = "ours"
-	implGo     = "go-libp2p"
+	implOurs   = "ours"        // NewMDNSDiscovery, auto-connect, PeersChan
+	implDropIn = "ours-dropin" // our drop-in NewMdnsService, a notifee that connects
+	implGo     = "go-libp2p"   // go-libp2p's NewMdnsService, the same notifee
 	defaultTag = "_p2p._udp"
 
-	readyTimeout = 90 * time.Second // every node has built its host
-	startLead    = time.Second      // the common start is this far after the last node is ready
-	markTimeout  = 10 * time.Second // every node answered a mark
-	stopTimeout  = 20 * time.Second // every node printed its final line after SIGTERM
-	stderrKeep   = 16 << 10         // bytes of a node's stderr kept for errors
+	readyTimeout = 90 * time.Second       // every node has built its host
+	startLead    = time.Second            // the common start is this far after the last node is ready
+	markTimeout  = 10 * time.Second       // every node answered a mark
+	stopTimeout  = 20 * time.Second       // every node printed its final line after SIGTERM
+	stderrKeep   = 16 << 10               // bytes of a node's stderr kept for errors
+	joinSnapLead = 250 * time.Millisecond // the join traffic is counted from this long before the joiner starts
 )
 
 // runConfig are the parameters of one run.
@@ -46,9 +48,12 @@ type runConfig struct {
 	Window          time.Duration `json:"-"`
 	Steady          time.Duration `json:"-"`
 	Settle          time.Duration `json:"-"`
-	DialTimeout     time.Duration `json:"-"`
-	Verbose         bool          `json:"-"`
-	Log             io.Writer     `json:"-"` // progress lines (stderr)
+	// Join > 0: the last node starts Join after the others (the join
+	// scenario); 0: every node starts at the common start.
+	Join        time.Duration `json:"-"`
+	DialTimeout time.Duration `json:"-"`
+	Verbose     bool          `json:"-"`
+	Log         io.Writer     `json:"-"` // progress lines (stderr)
 }
 
 // node is one child process.
@@ -80,7 +85,8 @@ type run struct {
 	eofs  int
 
 	t0      time.Time   // the common start
-	found   [][]float64 // found[i][j]: when node i first found j (seconds), NaN = never
+	offset  []float64   // offset[i]: node i's start, seconds after t0
+	found   [][]float64 // found[i][j]: when node i first found j (seconds since t0), NaN = never
 	probing [][]float64
 	conn    [][]float64 // conn[i][j]: when i reported a connection to j
 
@@ -149,7 +155,10 @@ func benchRun(ctx context.Context, cfg runConfig) (res *Result, err error) {
 		}
 	}()
 	r := &run{cfg: cfg, nt: nt, self: self, ids: map[string]int{}, found: nanMatrix(cfg.N), probing: nanMatrix(cfg.N),
-		conn: nanMatrix(cfg.N), snaps: map[string]snapshot{}, msgs: make(chan msg, 4*cfg.N*cfg.N+64)}
+		conn: nanMatrix(cfg.N), snaps: map[string]snapshot{}, msgs: make(chan msg, 4*cfg.N*cfg.N+64), offset: make([]float64, cfg.N)}
+	if cfg.Join > 0 {
+		r.offset[cfg.N-1] = cfg.Join.Seconds()
+	}
 	r.logf("LAN of %d hosts built in %v", cfg.N, time.Since(built).Round(time.Millisecond))
 	if err := setupBridgeCounters(ctx, nt); err != nil {
 		return nil, err
@@ -246,6 +255,7 @@ func (r *run) pump(ctx context.Context, deadline time.Time, done func() bool, wh
 func (r *run) handle(ctx context.Context, mm msg) error {
 	nd, m := r.nodes[mm.idx], mm.m
 	j, known := r.ids[m.ID]
+	m.T += r.offset[mm.idx] // a node counts from its own start
 	switch m.Ev {
 	case "ready":
 		nd.id = m.ID
@@ -349,27 +359,28 @@ func (r *run) measure(ctx context.Context) (*Result, error) {
 	}
 	r.t0 = time.Now().Add(startLead)
 	for _, nd := range r.nodes {
-		if _, err := io.WriteString(nd.stdin, "start "+strconv.FormatInt(r.t0.UnixNano(), 10)+"\n"); err != nil {
+		at := r.t0.Add(time.Duration(r.offset[nd.idx] * float64(time.Second)))
+		if _, err := io.WriteString(nd.stdin, "start "+strconv.FormatInt(at.UnixNano(), 10)+"\n"); err != nil {
 			return nil, fmt.Errorf("node %d: %w", nd.idx+1, err)
 		}
 	}
-	// Until convergence or the timeout, taking the fixed window's snapshot
-	// on the way; handle takes the "conv" snapshot as soon as the mesh is
-	// found.
-	convDeadline := r.t0.Add(r.cfg.ConvergeTimeout)
-	winAt := r.t0.Add(r.cfg.Window)
+	// Until convergence or the timeout, taking the timed snapshots (the
+	// fixed window's end; the joiner's start) on the way; handle takes the
+	// "conv" snapshot as soon as the mesh is found.
+	joinAt := r.t0.Add(r.cfg.Join)
+	convDeadline := joinAt.Add(r.cfg.ConvergeTimeout)
+	timed := map[string]time.Time{"window": r.t0.Add(r.cfg.Window)}
+	if r.cfg.Join > 0 {
+		// Before the joiner's start: reading the counters takes tens of
+		// milliseconds, and go-libp2p's joiner is done in a few.
+		timed["join"] = joinAt.Add(-min(joinSnapLead, r.cfg.Join/2))
+	}
 	for !r.converged() && time.Now().Before(convDeadline) {
-		next := convDeadline
-		if _, taken := r.snaps["window"]; !taken && winAt.Before(next) {
-			next = winAt
-		}
-		if err := r.pump(ctx, next, r.converged, ""); err != nil {
+		if err := r.pump(ctx, nextOf(timed, convDeadline), r.converged, ""); err != nil {
 			return nil, err
 		}
-		if _, taken := r.snaps["window"]; !taken && !time.Now().Before(winAt) {
-			if err := r.snap(ctx, "window"); err != nil {
-				return nil, err
-			}
+		if err := r.snapDue(ctx, timed); err != nil {
+			return nil, err
 		}
 	}
 	convergedOK := r.converged()
@@ -378,11 +389,11 @@ func (r *run) measure(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 	}
-	if _, taken := r.snaps["window"]; !taken {
-		if err := r.pump(ctx, winAt, nil, ""); err != nil {
+	for len(timed) > 0 {
+		if err := r.pump(ctx, nextOf(timed, time.Now().Add(time.Hour)), nil, ""); err != nil {
 			return nil, err
 		}
-		if err := r.snap(ctx, "window"); err != nil {
+		if err := r.snapDue(ctx, timed); err != nil {
 			return nil, err
 		}
 	}
@@ -425,6 +436,30 @@ func (r *run) measure(ctx context.Context) (*Result, error) {
 		}
 	}
 	return r.result(convergedOK, drops0, drops1, lost), nil
+}
+
+// snapDue takes the timed snapshots whose instant has passed.
+func (r *run) snapDue(ctx context.Context, timed map[string]time.Time) error {
+	for name, at := range timed {
+		if time.Now().Before(at) {
+			continue
+		}
+		delete(timed, name)
+		if err := r.snap(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextOf is the earliest instant of timed, or limit if that is earlier.
+func nextOf(timed map[string]time.Time, limit time.Time) time.Time {
+	for _, at := range timed {
+		if at.Before(limit) {
+			limit = at
+		}
+	}
+	return limit
 }
 
 // stop sends SIGTERM to every node and waits for their final lines and

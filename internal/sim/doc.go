@@ -69,8 +69,10 @@
 //	    -sim.out=results.json -sim.steady=5m -timeout 60m
 //
 // Other flags: -sim.startup, -sim.loss (comma list), -sim.family (v4,dual),
-// -sim.jitter, -sim.seed, -sim.ttlother, -sim.ttlhost; -sim.steady=0 runs
-// no steady window. The cost of a run grows with the packets delivered
+// -sim.jitter, -sim.seed, -sim.ttlother, -sim.ttlhost, -sim.probehints
+// (browsers report probing peers, counted as found, as the facade's
+// WithProbeHints acts on them; nothing sent changes); -sim.steady=0 runs
+// no steady window. TestSimulate logs the wall-clock time of each window. The cost of a run grows with the packets delivered
 // (every multicast is parsed by the responder and the browser of every
 // other node), so with multi-packet known-answer lists it grows roughly as
 // N³ per query round; for N=1000 measure convergence alone with

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -22,6 +24,9 @@ var (
 	flagSeed    = flag.Uint64("sim.seed", 1, "seed")
 	flagTTLHost = flag.Uint("sim.ttlhost", 0, "SRV/A/AAAA TTL in seconds (0: 120)")
 	flagTTLOth  = flag.Uint("sim.ttlother", 0, "PTR/TXT TTL in seconds (0: 4500)")
+	// flagProbeHints mirrors the facade's WithProbeHints: set it to the
+	// facade's default when that changes.
+	flagProbeHints = flag.Bool("sim.probehints", false, "browsers report probing peers, counted as found (the facade's WithProbeHints)")
 )
 
 // TestSmall runs a 20-node LAN for a short steady window and checks that
@@ -107,13 +112,13 @@ func TestSimulate(t *testing.T) {
 	for _, fam := range fams {
 		for _, loss := range losses {
 			for _, n := range ns {
+				start := time.Now()
 				p := Params{N: n, Seed: *flagSeed, Family: fam, Loss: loss, StartJitter: *flagJitter,
 					Startup: *flagStartup, Steady: *flagSteady, Stack: mdnsStack,
-					TTLHost: uint32(*flagTTLHost), TTLOther: uint32(*flagTTLOth), Logf: t.Logf}
+					TTLHost: uint32(*flagTTLHost), TTLOther: uint32(*flagTTLOth), Logf: wallLogf(t)}
 				if p.Steady == 0 {
 					p.Steady = -1
 				}
-				start := time.Now()
 				res := RunTest(t, p)
 				res.WallSeconds = time.Since(start).Seconds()
 				results = append(results, res)
@@ -123,6 +128,34 @@ func TestSimulate(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// wallLogf logs with the wall-clock seconds since the call (the cost of
+// each window of a run) and the heap in use and obtained from the OS. Inside a synctest bubble time.Now is virtual, so
+// a goroutine outside it (this call must be made outside) keeps the real
+// elapsed time, to 100 ms, until the test ends.
+func wallLogf(t *testing.T) func(string, ...any) {
+	var elapsed atomic.Int64
+	start, done := time.Now(), make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				elapsed.Store(int64(time.Since(start)))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func(format string, args ...any) {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		t.Logf("[wall %6.1fs, heap %.2f GiB, from the OS %.2f GiB] %s", time.Duration(elapsed.Load()).Seconds(),
+			float64(m.HeapAlloc)/(1<<30), float64(m.Sys)/(1<<30), fmt.Sprintf(format, args...))
 	}
 }
 

@@ -10,44 +10,58 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
 // netnsRun is the part of a cmd/mdns-bench result (one JSON line per run)
 // that the report uses.
 type netnsRun struct {
-	Impl            string    `json:"impl"`
-	N               int       `json:"n"`
-	Run             int       `json:"run"`
-	LossPct         float64   `json:"loss_pct"`
-	ProbeHints      bool      `json:"probe_hints"`
-	SteadyS         float64   `json:"steady_s"`
-	Converged       bool      `json:"converged"`
-	FindAll         dist      `json:"find_all"`
-	ConnectAll      dist      `json:"connect_all"`
-	MeshFoundMS     *float64  `json:"mesh_found_ms"`
-	MeshConnectedMS *float64  `json:"mesh_connected_ms"`
-	ProbingAll      *dist     `json:"probing_or_found_all"`
-	MissedPairs     int       `json:"missed_pairs"`
-	Unconnected     int       `json:"unconnected_pairs"`
-	Conv            wire      `json:"conv"`
-	Window          wire      `json:"window"`
-	Steady          *wire     `json:"steady"`
-	RcvbufDrops     uint64    `json:"rcvbuf_drops"`
-	InjectedLoss    uint64    `json:"injected_loss"`
-	CPU             dist      `json:"cpu"`
-	RunS            float64   `json:"run_s"`
-	SteadyCPU       *dist     `json:"steady_cpu_per_min"`
-	RSS             dist      `json:"peak_rss"`
-	CPUS            []float64 `json:"cpu_s"`
+	Impl            string     `json:"impl"`
+	N               int        `json:"n"`
+	Run             int        `json:"run"`
+	LossPct         float64    `json:"loss_pct"`
+	ProbeHints      bool       `json:"probe_hints"`
+	SteadyS         float64    `json:"steady_s"`
+	Converged       bool       `json:"converged"`
+	FindAll         dist       `json:"find_all"`
+	FindAllMS       []*float64 `json:"find_all_ms"`
+	PairConnect     dist       `json:"pair_connect"`
+	PairConnectMS   []*float64 `json:"pair_connect_ms"`
+	Join            *joinRun   `json:"join"`
+	NoConnect       bool       `json:"no_connect"`
+	ConnectAll      dist       `json:"connect_all"`
+	MeshFoundMS     *float64   `json:"mesh_found_ms"`
+	MeshConnectedMS *float64   `json:"mesh_connected_ms"`
+	ProbingAll      *dist      `json:"probing_or_found_all"`
+	MissedPairs     int        `json:"missed_pairs"`
+	Unconnected     int        `json:"unconnected_pairs"`
+	Conv            wire       `json:"conv"`
+	Window          wire       `json:"window"`
+	Steady          *wire      `json:"steady"`
+	RcvbufDrops     uint64     `json:"rcvbuf_drops"`
+	InjectedLoss    uint64     `json:"injected_loss"`
+	CPU             dist       `json:"cpu"`
+	RunS            float64    `json:"run_s"`
+	SteadyCPU       *dist      `json:"steady_cpu_per_min"`
+	RSS             dist       `json:"peak_rss"`
+	CPUS            []float64  `json:"cpu_s"`
 }
 
-type dist struct {
-	N      int     `json:"n"`
-	Mean   float64 `json:"mean"`
-	Median float64 `json:"median"`
-	P99    float64 `json:"p99"`
-	Max    float64 `json:"max"`
+// joinRun is the join scenario of a run (cmd/mdns-bench --join); times
+// in ms after the joiner's start.
+type joinRun struct {
+	SettleS        float64    `json:"settle_s"`
+	Settled        bool       `json:"settled"`
+	FoundAllMS     *float64   `json:"found_all_ms"`
+	ConnectedAllMS *float64   `json:"connected_all_ms"`
+	FoundByMS      []*float64 `json:"found_by_ms"`
+	FoundByAllMS   *float64   `json:"found_by_all_ms"`
+	Traffic        wire       `json:"traffic"`
 }
+
+// dist is a summary over nodes (or runs) as cmd/mdns-bench writes it.
+type dist = benchstat.Summary
 
 type wire struct {
 	Seconds              float64 `json:"seconds"`
@@ -63,12 +77,57 @@ func netnsFile(data, kind string, n int) string {
 	return filepath.Join(data, fmt.Sprintf("netns-%s-%d.jsonl", kind, n))
 }
 
-// runNetns builds cmd/mdns-bench once and runs it for every size (both
-// implementations, with the steady window), the loss runs and the
-// probe-hints run.
-func runNetns(c *config) error {
+// netnsJob is one cmd/mdns-bench invocation: its result file is
+// netns-<kind>-<n>.jsonl.
+type netnsJob struct {
+	kind string
+	n    int
+	args []string
+}
+
+// netnsJobs are the invocations of one namespace part.
+func netnsJobs(c *config, part string) []netnsJob {
+	var jobs []netnsJob
+	add := func(kind string, ns []int, args ...string) {
+		for _, n := range ns {
+			jobs = append(jobs, netnsJob{kind, n, args})
+		}
+	}
+	runs := strconv.Itoa(c.runs)
+	quickWindow := "3s" // the fixed first window: only its packet count is used outside the steady part
+	switch part {
+	case "fast":
+		add("fast", c.ns, "--impl", c.fastImpl, "--runs", runs, "--steady", "0", "--window", quickWindow)
+		if c.probeHintsN > 0 {
+			add("hints", []int{c.probeHintsN}, "--impl", "ours", "--runs", runs, "--steady", "0", "--window", quickWindow, "--probe-hints")
+		}
+	case "join":
+		add("join", c.joinN, "--impl", c.joinImpl, "--runs", runs, "--steady", "0", "--window", quickWindow,
+			"--join", c.joinSettle.String())
+	case "loss":
+		add("loss", c.lossN, "--impl", "both", "--runs", strconv.Itoa(c.lossRuns), "--steady", "0", "--window", quickWindow,
+			"--loss", strconv.FormatFloat(c.loss, 'f', -1, 64))
+	case "noconnect":
+		// Discovery alone, without the CPU of 2·N libp2p handshakes.
+		add("noconnect", c.noconnN, "--impl", "both", "--steady", "0", "--window", quickWindow, "--no-connect")
+		if c.probeHintsN > 0 {
+			add("noconnect-hints", []int{c.probeHintsN}, "--impl", "ours", "--steady", "0", "--window", quickWindow, "--no-connect", "--probe-hints")
+		}
+	case "steady":
+		for _, n := range c.steadyN {
+			// The settle wait: the steady window starts once go-libp2p's
+			// query backoff (0, 4, ~16, ~46 s) has reached its 60 s period.
+			add("steady", []int{n}, "--impl", "both", "--settle", c.steadySettle.String(), "--steady", c.steadyFor(n).String())
+		}
+	}
+	return jobs
+}
+
+// runNetns builds cmd/mdns-bench once and runs the invocations of one
+// namespace part.
+func runNetns(c *config, part string) error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("the namespace part needs root (or -parts micro,sim)")
+		return fmt.Errorf("the namespace parts need root (or -parts micro,sim)")
 	}
 	dir, err := os.MkdirTemp("", "benchreport-")
 	if err != nil {
@@ -79,29 +138,9 @@ func runNetns(c *config) error {
 	if err := command("go", "build", "-o", bin, "./cmd/mdns-bench").Run(); err != nil {
 		return fmt.Errorf("build mdns-bench: %w", err)
 	}
-	type job struct {
-		kind string
-		n    int
-		args []string
-	}
-	var jobs []job
-	for _, n := range c.ns {
-		// --settle 50s: the steady window starts once go-libp2p's query
-		// backoff (0, 4, ~16, ~46 s) has reached its 60 s period.
-		jobs = append(jobs, job{"steady", n, []string{"--impl", "both", "--settle", "50s", "--steady", c.steadyFor(n).String()}})
-	}
-	for _, n := range c.lossN {
-		jobs = append(jobs, job{"loss", n, []string{"--impl", "both", "--steady", "0", "--loss", strconv.FormatFloat(c.loss, 'f', -1, 64)}})
-	}
-	if c.probeHintsN > 0 {
-		jobs = append(jobs, job{"hints", c.probeHintsN, []string{"--impl", "ours", "--steady", "0", "--probe-hints"}},
-			// Discovery alone, without the CPU of 2·N libp2p handshakes.
-			job{"noconnect", c.probeHintsN, []string{"--impl", "both", "--steady", "0", "--no-connect"}},
-			job{"noconnect-hints", c.probeHintsN, []string{"--impl", "ours", "--steady", "0", "--no-connect", "--probe-hints"}})
-	}
-	for _, j := range jobs {
+	for _, j := range netnsJobs(c, part) {
 		out := netnsFile(c.data, j.kind, j.n)
-		args := append([]string{"-n", strconv.Itoa(j.n), "--runs", strconv.Itoa(c.netnsRuns), "--json", out}, j.args...)
+		args := append([]string{"-n", strconv.Itoa(j.n), "--json", out}, j.args...)
 		fmt.Fprintf(os.Stderr, "benchreport: mdns-bench %v\n", args)
 		if err := command(bin, args...).Run(); err != nil {
 			return fmt.Errorf("mdns-bench %v: %w", args, err)
@@ -141,7 +180,7 @@ func readRuns(path string) ([]netnsRun, error) {
 
 // steadyFor is the steady window at size n: the long one at the largest.
 func (c *config) steadyFor(n int) time.Duration {
-	if n == slices.Max(c.ns) {
+	if n == slices.Max(c.steadyN) {
 		return c.steady
 	}
 	return c.steadySmall

@@ -11,9 +11,10 @@ import (
 // simResult is the part of an internal/sim Result the report uses.
 type simResult struct {
 	Params struct {
-		N      int     `json:"n"`
-		Loss   float64 `json:"loss"`
-		Family string  `json:"family"`
+		N        int     `json:"n"`
+		Loss     float64 `json:"loss"`
+		SteadyNs int64   `json:"steady_ns"`
+		Family   string  `json:"family"`
 	} `json:"params"`
 	WallSeconds float64 `json:"wall_seconds"`
 	Convergence struct {
@@ -39,7 +40,14 @@ type simTraffic struct {
 	ByKind           map[string]uint64 `json:"packets_by_kind"`
 	PerNode          map[string]dist   `json:"per_node"`
 	PerNodePerMinute *dist             `json:"per_node_per_minute"`
+	Details          struct {
+		QueryContinuations uint64 `json:"query_continuations"`
+	} `json:"details"`
 }
+
+// simMemLimit is the simulation's soft memory limit (GOMEMLIMIT) unless
+// the environment sets one.
+const simMemLimit = "15GiB"
 
 func simFile(data string) string { return filepath.Join(data, "sim.json") }
 
@@ -60,7 +68,13 @@ func runSim(c *config) error {
 		args := []string{"test", "-count=1", "-run", "^TestSimulate$", "-timeout", "120m", "./internal/sim",
 			"-args", "-sim.n=" + strconv.Itoa(n), "-sim.out=" + part, "-sim.steady=" + steady}
 		fmt.Fprintf(os.Stderr, "benchreport: go %v\n", args)
-		if err := command("go", args...).Run(); err != nil {
+		cmd := command("go", args...)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// N=1000 holds ~5 GiB live and peaks near 15 GiB with the
+			// default GOGC; a soft limit keeps it there on a 24 GiB machine.
+			cmd.Env = append(os.Environ(), "GOMEMLIMIT="+simMemLimit)
+		}
+		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("simulation N=%d: %w", n, err)
 		}
 		var rs []json.RawMessage
