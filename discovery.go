@@ -145,7 +145,7 @@ func (d *MDNSDiscovery) openConn(log *slog.Logger) error {
 	}
 	o := d.opts
 	udp, err := transport.Listen(transport.Config{Interfaces: o.ifaces, IncludeLoopback: o.loopback,
-		DisableIPv4: o.noV4, DisableIPv6: o.noV6, RequireInterface: o.requireIface, Logger: log.With("component", "transport")})
+		DisableIPv4: o.noV4, DisableIPv6: o.noV6, RequireInterface: o.requireIface, Logger: log})
 	if err != nil {
 		return fmt.Errorf("discovery: mDNS sockets: %w", err)
 	}
@@ -166,16 +166,16 @@ func (d *MDNSDiscovery) build(log *slog.Logger) (err error) {
 	}
 	d.addrs.Store(&addrs)
 	if d.resp, err = responder.New(responder.Config{Conn: d.conn, Service: d.service, PeerID: h.ID(), Addrs: addrs,
-		TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log.With("component", "responder")}); err != nil {
+		TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log}); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	if d.brow, err = browser.New(browser.Config{Conn: d.conn, Service: d.service, Self: h.ID(), AddrFilter: o.addrFilter,
-		ProbeHints: o.probeHints, Logger: log.With("component", "browser")}); err != nil {
+		IgnoreProbes: !o.probeHints, Logger: log}); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	if o.autoConnect {
 		if d.dial, err = dialer.New(dialer.Config{Host: h, Timeout: o.dialTimeout, Concurrency: o.dialConcurrency,
-			Logger: log.With("component", "dialer")}); err != nil {
+			Logger: log}); err != nil {
 			return fmt.Errorf("discovery: %w", err)
 		}
 	}

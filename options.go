@@ -39,7 +39,7 @@ type options struct {
 }
 
 func defaultOptions() options {
-	return options{autoConnect: true, dialTimeout: 10 * time.Second, dialConcurrency: 8, peersChanSize: 32}
+	return options{autoConnect: true, dialTimeout: 10 * time.Second, dialConcurrency: 8, peersChanSize: 32, probeHints: true}
 }
 
 // WithInterfaces restricts discovery to the named interfaces (default: every
@@ -126,13 +126,14 @@ func WithPeersChanSize(n int) Option {
 	}
 }
 
-// WithProbeHints makes discovery act on peers seen probing (RFC 6762 §8.1:
-// a starting peer proposes its records in a probe's authority section ~750
-// ms before it may announce them). Such a peer is reported as a PeerProbing
-// event and, with auto-connect, dialled at once; it reaches PeersChan and
-// Peers() only when it announces. Off by default: a probe is a proposal
-// that may lose its tie-break (§8.2) or be abandoned. The gain is a
-// connection up to ~1 s earlier when peers start together.
+// WithProbeHints(false) makes discovery strict: a peer is found only from
+// its announcements and answers. By default (true) a peer is found, and
+// dialled, at its first RFC 6762 §8.1 probe, some 750 ms before it may
+// announce: a starting peer proposes its records in the probe, and its
+// libp2p identity is verified by the connection handshake anyway. A peer
+// that loses a probe tie-break (§8.2) renames and proposes the same
+// addresses, so nothing reported changes; one that gives up is lost after
+// a few seconds. Nothing sent changes either way.
 func WithProbeHints(on bool) Option {
 	return func(o *options) error { o.probeHints = on; return nil }
 }

@@ -34,6 +34,10 @@ const (
 	goodbyeDelay = time.Second
 	// poofWindow is the POOF observation window (RFC 6762 §10.5).
 	poofWindow = 10 * time.Second
+	// probeHold is how long a record proposed in a probe lives without an
+	// answer confirming it: probing takes 750 ms, a lost tie-break adds
+	// 1 s and a new round (RFC 6762 §8.1, §8.2).
+	probeHold = 5 * time.Second
 )
 
 // Config configures a Browser. New copies and validates it.
@@ -73,12 +77,16 @@ type Config struct {
 	// port; they are used only for the candidates of our service (never as
 	// answers to anything else: no other record, no POOF, no suppression).
 	DisableEphemeralPort bool
-	// ProbeHints reports peers seen only in the authority section of a
-	// probe (RFC 6762 §8.2) as Probing events. Off by default: a probe is a
-	// proposal that may lose its tie-break or be abandoned, so a Probing
-	// peer may never answer; the gain is learning of a starting peer ~250 ms
-	// before its first announcement.
-	ProbeHints bool
+	// IgnoreProbes finds peers only from answers and announcements (strict
+	// RFC 6762 reading). By default a peer is found at its first probe
+	// (§8.1), some 750 ms before it may announce: the TXT records a probe
+	// proposes are cached provisionally, for probeHold, until the
+	// announcement confirms them. A probe is a proposal that may lose its
+	// tie-break (§8.2: the peer renames and proposes the same addresses, so
+	// nothing reported changes) or be abandoned (the peer is lost when its
+	// provisional records expire); a peer's libp2p identity is verified by
+	// the connection handshake either way. Nothing sent changes.
+	IgnoreProbes bool
 	// AddrFilter, when set, keeps only the multiaddrs for which it returns
 	// true (after the built-in loopback and foreign-ID filters).
 	AddrFilter func(peer.ID, ma.Multiaddr) bool
@@ -103,9 +111,6 @@ const (
 	Updated
 	// Lost: every record of the peer expired, was withdrawn or was evicted.
 	Lost
-	// Probing: a peer seen only in a probe's authority section
-	// (Config.ProbeHints); it is not part of Peers().
-	Probing
 )
 
 func (k EventKind) String() string {
@@ -116,8 +121,6 @@ func (k EventKind) String() string {
 		return "updated"
 	case Lost:
 		return "lost"
-	case Probing:
-		return "probing"
 	}
 	return "unknown"
 }

@@ -50,7 +50,7 @@ func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	go func() { runErr <- b.Run(ctx) }()
 	var werr error
 	for ev := range b.Events() { // closed when Run returns
-		if werr != nil || ev.Kind == browser.Probing {
+		if werr != nil {
 			continue
 		}
 		if werr = out.emit(eventKind(ev.Kind), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour.String(), seconds(ev.Time.Sub(start))); werr != nil {

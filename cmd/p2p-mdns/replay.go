@@ -235,9 +235,6 @@ func (r *replayer) feed(p transport.Packet, off time.Duration) error {
 			if !ok {
 				return errors.New("replay: browser stopped")
 			}
-			if ev.Kind == browser.Probing {
-				continue
-			}
 			evs = append(evs, ev)
 		case <-timeout.C:
 			return fmt.Errorf("replay: %d of %d events at %v", len(evs), n, off)
