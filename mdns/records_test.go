@@ -194,7 +194,7 @@ func checkSelfContained(t *testing.T, rs *mdns.RecordSet, pkts [][]byte, max int
 		if len(rs.Addrs) == 0 {
 			continue
 		}
-		if len(res.Candidates) != 1 || res.Candidates[0].ID != rs.ID || res.Candidates[0].Flavour != mdns.FlavourGo {
+		if len(res.Candidates) != 1 || res.Candidates[0].ID != rs.ID || res.Candidates[0].Flavour != mdns.FlavourDiscovery {
 			t.Fatalf("packet %d: decoded %+v", i, res)
 		}
 		for _, a := range res.Candidates[0].Addrs {
