@@ -2,43 +2,47 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/chorus-services/discovery/browser"
-	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
 
 func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("browse", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("browse", stdout)
 	var c common
 	c.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
-	if err != nil {
+	var once bool
+	fs.BoolVar(&once, "once", false, "listen for --duration (default 3s), then print a table of the peers found and of what was ignored, and exit (as avahi-browse -t)")
+	fs.BoolVar(&once, "t", false, "short for --once")
+	if err := fs.noArgs(args); err != nil {
 		return err
 	}
 	service, err := c.check()
 	if err != nil {
 		return err
 	}
+	if once && c.duration == 0 {
+		c.duration = onceDuration
+	}
+	log := c.logger(stderr)
 	conn, err := c.listen(log)
 	if err != nil {
 		return err
 	}
 	ifEvents, stopWatch := watchInterfaces(ctx, &c, conn.Refresh, log)
 	defer stopWatch()
-	b, err := browser.New(browser.Config{Conn: conn, Service: service, Events: ifEvents, Logger: log})
+	// The browser reads one child of the sockets; the tally (what was heard
+	// and ignored, for the --once summary) the other.
+	kids := transport.Split(conn, 2, 256)
+	tally := newTally(service, kids[1])
+	b, err := browser.New(browser.Config{Conn: kids[0], Service: service, Events: ifEvents, Logger: log})
 	if err != nil {
-		conn.Close()
+		kids[0].Close()
+		kids[1].Close()
 		return err
 	}
 	log.Info("browsing", "service", service)
@@ -48,40 +52,32 @@ func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// Event times come from the browser's wall clock, so t is measured on
 	// it too (not on nowFunc).
 	start := time.Now()
-	out := newEventWriter(stdout, c.jsonOut)
+	out := newEventWriter(stdout, c.jsonOut, c.short(stdout))
 	runErr := make(chan error, 1)
-	go func() { runErr <- b.Run(ctx) }() // Run closes conn
+	go func() { runErr <- b.Run(ctx) }() // Run closes its child of conn
 	var werr error
 	for ev := range b.Events() { // closed when Run returns
 		if werr != nil || ev.Kind == browser.Probing {
 			continue
 		}
-		if werr = out.emit(eventKind(ev.Kind), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour.String(), seconds(ev.Time.Sub(start))); werr != nil {
+		pe := newEvent(eventKind(ev.Kind), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour.String(), seconds(ev.Time.Sub(start)))
+		if once {
+			out.complete(&pe) // for the table at the end
+		} else if werr = out.emit(pe); werr != nil {
 			cancel()
 		}
 	}
-	if err := <-runErr; err != nil {
+	err = <-runErr
+	ignored := tally.stop()
+	if err != nil {
 		return err
 	}
 	st := b.Stats()
 	log.Info("stopped", "peers", st.Peers, "found", st.PeersFound, "lost", st.PeersLost, "queries", st.QueriesSent, "responses", st.Responses)
+	if werr == nil && once {
+		werr = printOnce(out, b, ignored, seconds(time.Since(start)))
+	}
 	return werr
-}
-
-// check validates the service and family flags; it returns the fully
-// qualified service name.
-func (c *common) check() (string, error) {
-	service, err := mdns.ServiceName(c.service)
-	if err != nil {
-		return "", usageError{err}
-	}
-	if !c.ipv4 && !c.ipv6 {
-		return "", usageError{errors.New("--ipv4=false and --ipv6=false leave nothing to listen on")}
-	}
-	if c.duration < 0 {
-		return "", usageError{errors.New("--duration must not be negative")}
-	}
-	return service, nil
 }
 
 // listen opens the mDNS sockets the flags select and logs their problems.

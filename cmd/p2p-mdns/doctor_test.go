@@ -32,8 +32,8 @@ func TestDoctorUsage(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
-	if code := realMain([]string{"doctor", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "active phase") || !strings.Contains(errb.String(), "5s") {
-		t.Errorf("-h: code %d, %q", code, errb.String())
+	if code := realMain([]string{"doctor", "-h"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "active phase") || !strings.Contains(out.String(), "5s") || !strings.Contains(out.String(), "-passive") {
+		t.Errorf("-h: code %d, %q", code, out.String())
 	}
 	errb.Reset()
 	realMain(nil, &out, &errb)

@@ -30,8 +30,11 @@ type Record struct {
 
 // Peer is one libp2p peer candidate of a report.
 type Peer struct {
-	ID       string   `json:"id"`
-	Service  string   `json:"service"`
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	// Tag is the service tag of Service (mdns.ServiceTag): what a peer
+	// would give NewMdnsService or p2p-mdns --service to find this one.
+	Tag      string   `json:"tag"`
 	Instance string   `json:"instance"`
 	Flavour  string   `json:"flavour"`
 	TTL      uint32   `json:"ttl"`
@@ -133,7 +136,7 @@ func (s *Sniffer) Describe(p *transport.Packet, since time.Duration, iface strin
 	for _, svc := range services {
 		res := s.decoder(svc).Decode(m, kind == mdns.KindProbe)
 		for _, c := range res.Candidates {
-			pr := Peer{ID: c.ID.String(), Service: svc, Instance: c.Instance, Flavour: c.Flavour.String(), TTL: c.TTL}
+			pr := Peer{ID: c.ID.String(), Service: svc, Tag: mdns.ServiceTag(svc), Instance: c.Instance, Flavour: c.Flavour.String(), TTL: c.TTL}
 			for _, a := range c.Addrs {
 				pr.Addrs = append(pr.Addrs, a.String())
 			}
