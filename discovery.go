@@ -55,8 +55,8 @@ type MDNSDiscovery struct {
 	parentEnd chan struct{} // closed when the parent-context watcher exits
 }
 
-// DiscoveryMetrics are the seed's discovery metrics plus the counters of
-// every layer.
+// DiscoveryMetrics counts peers found and connection attempts, plus the
+// counters of every layer.
 type DiscoveryMetrics struct {
 	PeersDiscovered    int       // peers found (first sighting of an ID)
 	ConnectionsSuccess int       // successful connection attempts

@@ -276,7 +276,7 @@ func metricsMux(reg *prometheus.Registry) *http.ServeMux {
 
 // statsEvent is the object printed by `run --stats D`, every D and once at
 // exit: {"event":"stats","t":…,"heap_inuse":…,…}. Metrics is
-// discovery.Metrics(): the seed's counters plus every layer's Stats with
+// discovery.Metrics(): the peer and dial counters plus every layer's Stats with
 // their drop counters per reason (Responder.Dropped*, Browser.Dropped*,
 // QueueFull, Evicted, EventsDropped, Dialer.Failures by reason, …).
 type statsEvent struct {
