@@ -49,11 +49,12 @@ type tally struct {
 	mu        sync.Mutex
 	instances map[string]map[string]bool // service → instance → libp2p
 	peers     map[string]map[string]bool // service → peer IDs
+	names     map[string]string          // service (lower case) → as first written
 }
 
 func newTally(service string, conn transport.Conn) *tally {
 	t := &tally{service: strings.ToLower(service), conn: conn, done: make(chan struct{}),
-		instances: map[string]map[string]bool{}, peers: map[string]map[string]bool{}}
+		instances: map[string]map[string]bool{}, peers: map[string]map[string]bool{}, names: map[string]string{}}
 	go t.read()
 	return t
 }
@@ -82,7 +83,7 @@ func (t *tally) note(r *sniff.Report) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, rec := range r.Records {
-		svc := strings.ToLower(rec.Name)
+		svc := t.name(rec.Name)
 		if rec.Type != "PTR" || rec.Section == "qd" || rec.TTL == 0 || mdns.EqualNames(svc, mdns.MetaQuery) {
 			continue
 		}
@@ -100,7 +101,7 @@ func (t *tally) note(r *sniff.Report) {
 		}
 	}
 	for _, p := range r.Peers {
-		svc := strings.ToLower(p.Service)
+		svc := t.name(p.Service)
 		if m := t.instances[svc]; m != nil {
 			if _, ok := m[strings.ToLower(p.Instance)]; ok {
 				m[strings.ToLower(p.Instance)] = true
@@ -120,6 +121,16 @@ func (t *tally) note(r *sniff.Report) {
 	}
 }
 
+// name returns the key of a service name, remembering how it was written
+// (t.mu held).
+func (t *tally) name(svc string) string {
+	key := strings.ToLower(svc)
+	if _, ok := t.names[key]; !ok && len(t.names) < maxTallied {
+		t.names[key] = svc
+	}
+	return key
+}
+
 // stop closes the tally's conn and returns what was ignored.
 func (t *tally) stop() ignored {
 	t.conn.Close()
@@ -135,13 +146,13 @@ func (t *tally) stop() ignored {
 				label, _ := mdns.ChildLabel(inst, svc)
 				ig.NonLibp2p = append(ig.NonLibp2p, orDash(label))
 			case len(t.peers[svc]) == 0:
-				ig.OtherServices[svc]++
+				ig.OtherServices[t.names[svc]]++
 			}
 		}
 	}
 	for svc, ids := range t.peers {
 		if svc != t.service {
-			ig.OtherTags[mdns.ServiceTag(svc)] = len(ids)
+			ig.OtherTags[mdns.ServiceTag(t.names[svc])] = len(ids)
 		}
 	}
 	slices.Sort(ig.NonLibp2p)

@@ -128,6 +128,7 @@ func (c *collector) result() activeResult {
 	r.peers = []PeerSeen{}
 	for _, p := range c.byID {
 		q := *p
+		q.Addrs = append([]string{}, q.Addrs...) // [] rather than null in JSON
 		sort.Strings(q.Addrs)
 		q.CanSeeUs = CanSeeUs(q.Flavour, q.Service, c.service)
 		r.peers = append(r.peers, q)

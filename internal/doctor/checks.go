@@ -398,9 +398,17 @@ func FirewallFinding(queriesSent, ownHeard int, rules []string) Finding {
 	return f
 }
 
-// TagFinding says under which tags the libp2p peers heard announce, and
-// tells the exact tag to use when none announces ours.
-func TagFinding(service string, peers []PeerSeen) Finding {
+// TagFindings say under which tags the libp2p peers heard announce, and
+// tell the exact tag to use when none announces ours (nothing when no peer
+// was heard).
+func TagFindings(service string, peers []PeerSeen) []Finding {
+	if len(peers) == 0 {
+		return nil
+	}
+	return []Finding{tagFinding(service, peers)}
+}
+
+func tagFinding(service string, peers []PeerSeen) Finding {
 	ours := 0
 	others := map[string]int{}
 	for _, p := range peers {
@@ -412,9 +420,6 @@ func TagFinding(service string, peers []PeerSeen) Finding {
 	}
 	tag := mdns.ServiceTag(service)
 	if len(others) == 0 {
-		if ours == 0 {
-			return Finding{CheckPeers, StatusInfo, "no libp2p peer heard under any tag", ""}
-		}
 		return Finding{CheckPeers, StatusOK, fmt.Sprintf("every peer heard announces our tag %s", tag), ""}
 	}
 	tags := make([]string, 0, len(others))

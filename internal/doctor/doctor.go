@@ -161,7 +161,7 @@ const DefaultDuration = 5 * time.Second
 
 // Run performs every check and returns the report: problems of the machine
 // are findings. Cancelling ctx ends the active phase early.
-func Run(ctx context.Context, cfg Config) Report {
+func Run(ctx context.Context, cfg Config) (r Report) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg Config) Report {
 	if cfg.Passive {
 		cfg.Browse = nil
 	}
-	r := Report{Service: cfg.Service, Passive: cfg.Passive, Duration: cfg.Duration.String(), Peers: []PeerSeen{}}
+	r = Report{Service: cfg.Service, Passive: cfg.Passive, Duration: cfg.Duration.String(), Peers: []PeerSeen{}}
 	defer func() { r.Verdict = verdict(r.Findings) }()
 	add := func(fs ...Finding) {
 		r.Findings = append(r.Findings, fs...)
@@ -247,7 +247,7 @@ func Run(ctx context.Context, cfg Config) Report {
 	if cfg.Browse != nil {
 		add(FirewallFinding(act.stats.QueriesSent, act.ownHeard, firewallRules()))
 	}
-	add(TagFinding(cfg.Service, r.Peers))
+	add(TagFindings(cfg.Service, r.Peers)...)
 	return r
 }
 

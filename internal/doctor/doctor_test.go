@@ -356,16 +356,19 @@ func TestDoctorFirewallFinding(t *testing.T) {
 func TestDoctorTagFinding(t *testing.T) {
 	ours := "_p2p._udp.local."
 	other := PeerSeen{ID: "a", Service: "CHORUS-peer-discovery.local.", Tag: "CHORUS-peer-discovery"}
-	f := TagFinding(ours, []PeerSeen{other})
+	f := tagFinding(ours, []PeerSeen{other})
 	if f.Status != StatusWarn || !strings.Contains(f.Hint, "--service CHORUS-peer-discovery") || !strings.Contains(f.Message, "_p2p._udp") {
 		t.Errorf("mismatch: %+v", f)
 	}
 	mine := PeerSeen{ID: "b", Service: ours, Tag: "_p2p._udp"}
-	if f := TagFinding(ours, []PeerSeen{mine, other}); f.Status != StatusOK || !strings.Contains(f.Hint, "CHORUS-peer-discovery") {
+	if f := tagFinding(ours, []PeerSeen{mine, other}); f.Status != StatusOK || !strings.Contains(f.Hint, "CHORUS-peer-discovery") {
 		t.Errorf("mixed: %+v", f)
 	}
-	if f := TagFinding(ours, []PeerSeen{mine}); f.Status != StatusOK {
+	if f := tagFinding(ours, []PeerSeen{mine}); f.Status != StatusOK {
 		t.Errorf("ours: %+v", f)
+	}
+	if fs := TagFindings(ours, nil); len(fs) != 0 {
+		t.Errorf("no peer: %+v", fs)
 	}
 }
 
