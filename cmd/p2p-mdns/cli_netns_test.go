@@ -189,8 +189,12 @@ func TestAnnounceBrowseOnceNetns(t *testing.T) {
 
 	// browse --once listens 15 s; the ignored instances appear meanwhile.
 	once := make(chan cliResult, 2)
-	go func() { once <- runCLI(t, nt, 2, nil, 40*time.Second, "browse", "--once", "--json", "--iface", netns.LinkName, "--duration", "15s") }()
-	go func() { once <- runCLI(t, nt, 2, nil, 40*time.Second, "browse", "-t", "--iface", netns.LinkName, "--duration", "15s") }()
+	go func() {
+		once <- runCLI(t, nt, 2, nil, 40*time.Second, "browse", "--once", "--json", "--iface", netns.LinkName, "--duration", "15s")
+	}()
+	go func() {
+		once <- runCLI(t, nt, 2, nil, 40*time.Second, "browse", "-t", "--iface", netns.LinkName, "--duration", "15s")
+	}()
 	time.Sleep(time.Second)
 	av := peers.StartAvahi(t, nt, 3, "once-h3")
 	av.Publish(t, "printer", "_p2p._udp", 631, "note=not libp2p")
