@@ -84,7 +84,8 @@ func (t *tally) note(r *sniff.Report) {
 	defer t.mu.Unlock()
 	for _, rec := range r.Records {
 		svc := t.name(rec.Name)
-		if rec.Type != "PTR" || rec.Section == "qd" || rec.TTL == 0 || mdns.EqualNames(svc, mdns.MetaQuery) {
+		// Services only: not the meta-query, not reverse-mapping PTRs (in-addr.arpa).
+		if rec.Type != "PTR" || rec.Section == "qd" || rec.TTL == 0 || mdns.EqualNames(svc, mdns.MetaQuery) || !strings.HasSuffix(svc, "."+mdns.Domain) {
 			continue
 		}
 		m := t.instances[svc]

@@ -193,6 +193,12 @@ func TestDoctorLinkDownNetns(t *testing.T) {
 		if !failed || !strings.Contains(stderr, "no usable interface") {
 			t.Errorf("%q: no interface failure; stderr %q", args, stderr)
 		}
+		// The down interface is what to fix: a warning with the command, no tick.
+		for _, f := range rep.Findings {
+			if f.Check == doctor.CheckInterfaces && strings.HasPrefix(f.Message, netns.LinkName) && (f.Status != doctor.StatusWarn || f.Hint != "ip link set lan0 up") {
+				t.Errorf("%q: %+v", args, f)
+			}
+		}
 	}
 }
 
