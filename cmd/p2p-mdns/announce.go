@@ -57,7 +57,7 @@ func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	warnUnsent(stderr, addrs, conn.Interfaces())
+	sent := warnUnsent(stderr, addrs, conn.Interfaces())
 	// The Responder refreshes the sockets itself on interface events.
 	ifEvents, stopWatch := watchInterfaces(ctx, &c, nil, log)
 	defer stopWatch()
@@ -69,7 +69,7 @@ func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer r.Close() // goodbyes (RFC 6762 §10.1); Run has sent them already when it returned
 	out := newEventWriter(stdout, c.jsonOut, c.short(stdout))
-	if err := out.emit(newEvent(evSelf, id, addrs, flavourOurs, 0)); err != nil {
+	if err := out.emit(newEvent(evSelf, id, sent, flavourOurs, 0)); err != nil {
 		r.Close()
 		return err
 	}
@@ -146,14 +146,17 @@ func parseAnnounceAddrs(flags []string) ([]ma.Multiaddr, peer.ID, error) {
 
 // warnUnsent warns, on stderr, about every address that no interface will
 // carry, and why (the responder sends each interface only the addresses
-// reachable from its link).
-func warnUnsent(stderr io.Writer, addrs []ma.Multiaddr, ifs []transport.Interface) {
+// reachable from its link); it returns the others.
+func warnUnsent(stderr io.Writer, addrs []ma.Multiaddr, ifs []transport.Interface) (sent []ma.Multiaddr) {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	for _, a := range addrs {
 		if why := unsent(a, ifs); why != "" {
 			log.Warn("address not announced", "addr", a.String(), "why", why)
+			continue
 		}
+		sent = append(sent, a)
 	}
+	return sent
 }
 
 // unsent says why no interface of ifs will carry a ("" when one will). It

@@ -174,8 +174,8 @@ func TestAnnounceBrowseOnceNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if self.Str("id") != id.String() {
-		t.Errorf("announced %s, want %s", self.Str("id"), id)
+	if self.Str("id") != id.String() || !slices.Equal(self.Strs("addrs"), []string{lanAddr}) {
+		t.Errorf("self %v, want %s with only %s", self, id, lanAddr)
 	}
 	warned := an.Stderr()
 	for _, want := range []string{`addr=/ip4/127.0.0.1/tcp/4001 why="loopback address`, `addr=/ip4/10.9.9.9/tcp/4001 why="private address on the subnet of none of the interfaces used (lan0)`} {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -177,6 +178,20 @@ func writeAddrs(b *strings.Builder, addrs []string, short bool) {
 	n := len(addrs)
 	if short && n > shortAddrs+1 {
 		n = shortAddrs
+	}
+	if short { // the likeliest to be dialled first: IPv4, then TCP
+		addrs = slices.Clone(addrs)
+		rank := func(a string) int {
+			r := 0
+			if !strings.HasPrefix(a, "/ip4/") {
+				r += 2
+			}
+			if !strings.Contains(a, "/tcp/") {
+				r++
+			}
+			return r
+		}
+		slices.SortStableFunc(addrs, func(a, b string) int { return rank(a) - rank(b) })
 	}
 	for _, a := range addrs[:n] {
 		b.WriteString("  ")

@@ -72,7 +72,8 @@ func TestEventWriterTable(t *testing.T) {
 		f := strings.Fields(lines[2])
 		wantID, wantAddrs := testPeerID, []string{"/ip4/1.2.3.4/tcp/1", "/ip6/::1/tcp/2", "/ip4/1.2.3.4/udp/1/quic-v1", "/ip6/::2/tcp/2"}
 		if short {
-			wantID, wantAddrs = "12D3…SXjQte", []string{"/ip4/1.2.3.4/tcp/1", "/ip6/::1/tcp/2", "(+2", "more,", "--wide)"}
+			// IPv4 first, then TCP: the likeliest to be dialled.
+			wantID, wantAddrs = "12D3…SXjQte", []string{"/ip4/1.2.3.4/tcp/1", "/ip4/1.2.3.4/udp/1/quic-v1", "(+2", "more,", "--wide)"}
 		}
 		if f[0] != "12.346" || f[1] != "updated" || f[2] != wantID || f[3] != "js" || strings.Join(f[4:], " ") != strings.Join(wantAddrs, " ") {
 			t.Errorf("short %v: table line %q", short, lines[2])

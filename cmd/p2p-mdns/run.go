@@ -229,7 +229,7 @@ func runLoop(ctx context.Context, f *runFlags, h host.Host, d *discovery.MDNSDis
 			if ev.Kind == discovery.PeerProbing {
 				continue
 			}
-			pe := newEvent(ev.Kind.String(), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour, nowFunc().Sub(start).Seconds())
+			pe := newEvent(ev.Kind.String(), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour, seconds(nowFunc().Sub(start)))
 			if ev.Kind == discovery.DialFailed {
 				pe.Reason = ev.Reason
 				if ev.Err != nil {
