@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -204,12 +205,10 @@ func unsent(a ma.Multiaddr, ifs []transport.Interface) string {
 }
 
 func multiaddrIP(a ma.Multiaddr) (netip.Addr, bool) {
-	for _, c := range a {
-		switch c.Code() {
-		case ma.P_IP4, ma.P_IP6:
-			ip, ok := netip.AddrFromSlice(c.RawValue())
-			return ip.Unmap(), ok
-		}
+	ip, err := manet.ToIP(a)
+	if err != nil {
+		return netip.Addr{}, false
 	}
-	return netip.Addr{}, false
+	addr, ok := netip.AddrFromSlice(ip)
+	return addr.Unmap(), ok
 }
