@@ -98,6 +98,24 @@ func TestServiceName(t *testing.T) {
 	}
 }
 
+// TestServiceTag: ServiceTag undoes ServiceName, keeping the case.
+func TestServiceTag(t *testing.T) {
+	for _, tag := range []string{"_p2p._udp", "CHORUS-peer-discovery", "a.b"} {
+		name, err := mdns.ServiceName(tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mdns.ServiceTag(name); got != tag {
+			t.Errorf("ServiceTag(%q) = %q, want %q", name, got, tag)
+		}
+	}
+	for in, want := range map[string]string{"x.LOCAL.": "x", "x.local": "x", "local.": "local", "_http._tcp.example.": "_http._tcp.example"} {
+		if got := mdns.ServiceTag(in); got != want {
+			t.Errorf("ServiceTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestNewPeerName(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 2000; i++ {

@@ -188,50 +188,11 @@ func Run(ctx context.Context, cfg Config) (r Report) {
 			}
 		}
 	}
-
-	all, err := ListInterfaces()
-	if err != nil {
-		add(Finding{CheckInterfaces, StatusFail, "cannot list the interfaces: " + err.Error(), ""})
-	} else {
-		add(InterfaceFindings(all, cfg.Interfaces, cfg.IncludeLoopback, !cfg.DisableIPv4, !cfg.DisableIPv6)...)
-	}
-
-	// Who holds port 5353, before we bind it ourselves.
-	holders, holdErr := FindHolders(cfg.ProcRoot, mdns.Port, os.Getpid())
-	log.Debug("port 5353 holders", "holders", holders, "err", holdErr)
-
-	conn, lerr := transport.Listen(transport.Config{
-		Interfaces:      cfg.Interfaces,
-		IncludeLoopback: cfg.IncludeLoopback,
-		DisableIPv4:     cfg.DisableIPv4,
-		DisableIPv6:     cfg.DisableIPv6,
-		Logger:          log,
-	})
-	var joined []transport.Interface
-	var problems []transport.Problem
-	if lerr == nil {
-		defer conn.Close()
-		joined, problems = conn.Interfaces(), conn.Problems()
-	}
-	add(SocketFindings(joined, problems, lerr, !cfg.DisableIPv4, !cfg.DisableIPv6)...)
-	add(PortFindings(holders, holdErr, lerr, problems)...)
-	if lerr != nil {
-		// Routes, IPv6 and the active phase mean nothing without sockets.
-		add(Finding{CheckQueries, StatusWarn, "routes, IPv6 and the active phase not checked: no socket", ""})
+	conn := checkSetup(cfg, log, add)
+	if conn == nil {
 		return r
 	}
-	var names []string
-	v6 := false
-	for _, ifc := range joined {
-		names = append(names, ifc.Name)
-		v6 = v6 || ifc.V6
-	}
-	v6Off := ipv6SysctlOff(cfg.ProcRoot)
-	// The IPv6 route means nothing (and `ip -6 route add` fails) where
-	// IPv6 is off or no interface joined ff02::fb: the ipv6 finding says why.
-	add(RouteFindings(!cfg.DisableIPv4, !cfg.DisableIPv6 && v6 && !v6Off, names)...)
-	add(IPv6Finding(cfg.DisableIPv6, joined, problems, v6Off))
-
+	defer conn.Close()
 	what := "sending queries for " + cfg.Service + " and for every service type heard (RFC 6763 §9)"
 	if cfg.Browse == nil {
 		what = "sending nothing (passive)"
@@ -249,6 +210,52 @@ func Run(ctx context.Context, cfg Config) (r Report) {
 	}
 	add(TagFindings(cfg.Service, r.Peers)...)
 	return r
+}
+
+// checkSetup judges the interfaces, opens the mDNS sockets and judges them,
+// the other holders of the port, the routes and IPv6. It returns the
+// sockets for the active phase, or nil when none could be opened.
+func checkSetup(cfg Config, log *slog.Logger, add func(...Finding)) transport.Conn {
+	all, err := ListInterfaces()
+	if err != nil {
+		add(Finding{CheckInterfaces, StatusFail, "cannot list the interfaces: " + err.Error(), ""})
+	} else {
+		add(InterfaceFindings(all, cfg.Interfaces, cfg.IncludeLoopback, !cfg.DisableIPv4, !cfg.DisableIPv6)...)
+	}
+	// Who holds port 5353, before we bind it ourselves.
+	holders, holdErr := FindHolders(cfg.ProcRoot, mdns.Port, os.Getpid())
+	log.Debug("port 5353 holders", "holders", holders, "err", holdErr)
+	conn, lerr := transport.Listen(transport.Config{
+		Interfaces:      cfg.Interfaces,
+		IncludeLoopback: cfg.IncludeLoopback,
+		DisableIPv4:     cfg.DisableIPv4,
+		DisableIPv6:     cfg.DisableIPv6,
+		Logger:          log,
+	})
+	var joined []transport.Interface
+	var problems []transport.Problem
+	if lerr == nil {
+		joined, problems = conn.Interfaces(), conn.Problems()
+	}
+	add(SocketFindings(joined, problems, lerr, !cfg.DisableIPv4, !cfg.DisableIPv6)...)
+	add(PortFindings(holders, holdErr, lerr, problems)...)
+	if lerr != nil {
+		// Routes, IPv6 and the active phase mean nothing without sockets.
+		add(Finding{CheckQueries, StatusWarn, "routes, IPv6 and the active phase not checked: no socket", ""})
+		return nil
+	}
+	var names []string
+	v6 := false
+	for _, ifc := range joined {
+		names = append(names, ifc.Name)
+		v6 = v6 || ifc.V6
+	}
+	v6Off := ipv6SysctlOff(cfg.ProcRoot)
+	// The IPv6 route means nothing (and `ip -6 route add` fails) where
+	// IPv6 is off or no interface joined ff02::fb: the ipv6 finding says why.
+	add(RouteFindings(!cfg.DisableIPv4, !cfg.DisableIPv6 && v6 && !v6Off, names)...)
+	add(IPv6Finding(cfg.DisableIPv6, joined, problems, v6Off))
+	return conn
 }
 
 // WriteText writes the report as a readable checklist.
