@@ -54,30 +54,29 @@ type MDNSDiscovery struct {
 	closing   chan struct{} // closed when shutdown starts
 }
 
-// DiscoveryMetrics are the discovery metrics every user starts with (peers
-// discovered, connection attempts, time of the last discovery) plus the
+// DiscoveryMetrics counts peers found and connection attempts, plus the
 // counters of every layer.
 type DiscoveryMetrics struct {
-	PeersDiscovered    int       // peers found (first sighting of an ID)
-	ConnectionsSuccess int       // successful connection attempts
-	ConnectionsFailed  int       // failed connection attempts
-	LastDiscovery      time.Time // time of the last Found or Updated
+	PeersDiscovered    int       `json:"peers_discovered"`    // peers found (first sighting of an ID)
+	ConnectionsSuccess int       `json:"connections_success"` // successful connection attempts
+	ConnectionsFailed  int       `json:"connections_failed"`  // failed connection attempts
+	LastDiscovery      time.Time `json:"last_discovery"`      // time of the last Found or Updated
 
-	PeersLost  int // peers whose records all expired or were withdrawn
-	PeersKnown int // peers currently known
+	PeersLost  int `json:"peers_lost"`  // peers whose records all expired or were withdrawn
+	PeersKnown int `json:"peers_known"` // peers currently known
 	// PeersChanDropped, EventsDropped and NotifyDropped count deliveries
 	// lost because more distinct peers were pending for that consumer than
 	// the peer cap (a slow consumer is only delayed: see WithPeersChanSize).
-	PeersChanDropped uint64
-	EventsDropped    uint64
-	NotifyDropped    uint64
+	PeersChanDropped uint64 `json:"peers_chan_dropped"`
+	EventsDropped    uint64 `json:"events_dropped"`
+	NotifyDropped    uint64 `json:"notify_dropped"`
 
-	Responder responder.Stats
-	Browser   browser.Stats
-	Dialer    dialer.Stats
+	Responder responder.Stats `json:"responder"`
+	Browser   browser.Stats   `json:"browser"`
+	Dialer    dialer.Stats    `json:"dialer"`
 	// Transport counts the sockets' drops, errors and reopens (zero with
 	// an injected Conn).
-	Transport transport.Stats
+	Transport transport.Stats `json:"transport"`
 }
 
 // The facade's queue sizes.

@@ -350,7 +350,7 @@ func TestEvents(t *testing.T) {
 			if ev.Peer.ID != hs[1].h.ID() || ev.Kind != want[0] {
 				continue
 			}
-			if ev.Kind == discovery.PeerFound && ev.Flavour != "go" {
+			if ev.Kind == discovery.PeerFound && ev.Flavour != "discovery" {
 				t.Errorf("flavour %q", ev.Flavour)
 			}
 			if ev.Kind == discovery.Connected {

@@ -11,8 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// DefaultServiceTag is the seed's default tag, used when NewMDNSDiscovery is
-// given an empty one.
+// DefaultServiceTag is the tag NewMDNSDiscovery uses when given an empty
+// one (the one CHORUS agents announce under). NewMdnsService and p2p-mdns
+// default to go-libp2p's "_p2p._udp" instead (ServiceName): peers with
+// different tags do not see each other.
 const DefaultServiceTag = "CHORUS-peer-discovery"
 
 // Option configures NewMDNSDiscovery.
@@ -74,8 +76,7 @@ func WithAutoConnect(on bool) Option {
 	return func(o *options) error { o.autoConnect = on; return nil }
 }
 
-// WithDialTimeout bounds each connection attempt (default 10 s, the seed's
-// hard-coded value). go-libp2p's swarm gives up on an address in a private
+// WithDialTimeout bounds each connection attempt (default 10 s). go-libp2p's swarm gives up on an address in a private
 // or link-local range after its own local dial timeout (5 s unless the host
 // was built with swarm.WithDialTimeoutLocal), so for peers found on the LAN
 // a longer value here does not make one address tried for longer.

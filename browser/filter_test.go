@@ -61,7 +61,7 @@ func TestOwnIDIgnored(t *testing.T) {
 		e := newEnv(t, envOpt{cfg: func(c *Config) { c.Self = self }})
 		defer e.stop()
 		e.inject(goResponse(t, self, peerName(7), 4500, "/ip4/10.0.0.1/tcp/1"), "10.0.0.1")
-		if len(e.b.Peers()) != 0 || e.b.Stats().DroppedOwn != 1 {
+		if len(e.b.Peers()) != 0 || e.b.Stats().Own != 1 {
 			t.Fatalf("peers %v stats %+v", e.b.Peers(), e.b.Stats())
 		}
 	})
@@ -86,8 +86,8 @@ func TestAddressFilters(t *testing.T) {
 		if len(ps) != 1 || !slices.Equal(addrStrings(ps[0].Addrs), want) {
 			t.Fatalf("addrs %v, want %v", ps, want)
 		}
-		if st := e.b.Stats(); st.DroppedAddrs != 3 {
-			t.Errorf("DroppedAddrs %d, want 3", st.DroppedAddrs)
+		if st := e.b.Stats(); st.FilteredAddrs != 3 {
+			t.Errorf("FilteredAddrs %d, want 3", st.FilteredAddrs)
 		}
 		// A foreign /p2p in the middle of an address is dropped.
 		a := ma.StringCast("/ip4/10.0.0.9/tcp/3/p2p/" + other.String() + "/tcp/4")
@@ -151,7 +151,7 @@ func TestMalformedCorpus(t *testing.T) {
 			e.inject(c.Data, "10.0.0.9")
 			after := e.b.Stats()
 			drops := func(s Stats) uint64 {
-				return s.DroppedMalformed + s.DroppedIrrelevant + s.DroppedTTL + s.DroppedOffLink + s.DroppedPort
+				return s.DroppedMalformed + s.Ignored + s.DroppedTTL + s.DroppedOffLink + s.DroppedPort
 			}
 			if after.Packets == before.Packets {
 				t.Errorf("%s: not received", c.Name)

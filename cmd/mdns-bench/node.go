@@ -226,9 +226,9 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 
 // nodeOpts configure the mDNS side of a node.
 type nodeOpts struct {
-	impl, tag, iface      string
+	impl, tag, iface        string
 	strictProbes, noConnect bool
-	dialTimeout           time.Duration
+	dialTimeout             time.Duration
 }
 
 // mdnsRunning is a started mDNS implementation.

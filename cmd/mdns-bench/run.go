@@ -84,10 +84,10 @@ type run struct {
 	ids   map[string]int
 	eofs  int
 
-	t0      time.Time   // the common start
-	offset  []float64   // offset[i]: node i's start, seconds after t0
-	found   [][]float64 // found[i][j]: when node i first found j (seconds since t0), NaN = never
-	conn    [][]float64 // conn[i][j]: when i reported a connection to j
+	t0     time.Time   // the common start
+	offset []float64   // offset[i]: node i's start, seconds after t0
+	found  [][]float64 // found[i][j]: when node i first found j (seconds since t0), NaN = never
+	conn   [][]float64 // conn[i][j]: when i reported a connection to j
 
 	snaps map[string]snapshot
 }

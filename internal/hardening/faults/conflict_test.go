@@ -58,18 +58,25 @@ func TestNameConflict(t *testing.T) {
 	}
 
 	// Exactly one lost the tie-break and renamed; the other finished
-	// probing with the name and never renamed.
+	// probing with the name and never renamed. (C finds both from their
+	// probes already, so the loser may still be about to rename: wait.)
 	var loser, winner *node
-	for _, n := range ann {
-		lost := hasLine(n.Stderr(), "simultaneous probe lost")
-		renamed := hasLine(n.Stderr(), "name conflict, renamed", "old="+conflictName)
-		switch {
-		case lost && renamed && loser == nil:
-			loser = n
-		case !lost && !renamed && hasLine(n.Stderr(), "probing done", "name="+conflictName) && winner == nil:
-			// It may never have seen the loser's probe: a host that
-			// loses before its first probe defers (§8.2) without sending.
-			winner = n
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		loser, winner = nil, nil
+		for _, n := range ann {
+			lost := hasLine(n.Stderr(), "simultaneous probe lost")
+			renamed := hasLine(n.Stderr(), "name conflict, renamed", "old="+conflictName)
+			switch {
+			case lost && renamed && loser == nil:
+				loser = n
+			case !lost && !renamed && hasLine(n.Stderr(), "probing done", "name="+conflictName) && winner == nil:
+				// It may never have seen the loser's probe: a host that
+				// loses before its first probe defers (§8.2) without sending.
+				winner = n
+			}
+		}
+		if loser != nil && winner != nil {
+			break
 		}
 	}
 	if loser == nil || winner == nil {

@@ -201,7 +201,7 @@ func shorts(l []string) []string {
 }
 
 // counter reads a number from a stats event: path names nested fields,
-// e.g. "metrics", "Responder", "Probes".
+// e.g. "metrics", "responder", "probes".
 func counter(e peers.Event, path ...string) float64 {
 	var cur any = map[string]any(e)
 	for _, k := range path {

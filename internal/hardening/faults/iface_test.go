@@ -64,7 +64,7 @@ func TestIfaceDownUp(t *testing.T) {
 	// answers to its query; the proof that they renewed B's and C's
 	// records is below: nothing expires after the grace).
 	after0, _ := a.waitFrom(t, ctx, ma2, "responses after link up", func(e peers.Event) bool {
-		return e.Str("event") == "stats" && counter(e, "metrics", "Browser", "Responses") >= counter(before, "metrics", "Browser", "Responses")+2
+		return e.Str("event") == "stats" && counter(e, "metrics", "browser", "responses") >= counter(before, "metrics", "browser", "responses")+2
 	})
 	t.Logf("A's browser received responses again %v after link up", a.at(after0).Sub(up).Round(time.Millisecond))
 	for _, o := range []*node{b, c} {
@@ -74,17 +74,17 @@ func TestIfaceDownUp(t *testing.T) {
 		t.Logf("%v re-found A (its IPv6 address flushed by the kernel) %v after link up", o, o.at(e).Sub(up).Round(time.Millisecond))
 	}
 	delta := func(e peers.Event, k string) float64 {
-		return counter(e, "metrics", "Responder", k) - counter(before, "metrics", "Responder", k)
+		return counter(e, "metrics", "responder", k) - counter(before, "metrics", "responder", k)
 	}
 	after, _ := a.waitFrom(t, ctx, ma2, "stats with ≥ 3 more probes and ≥ 2 more announcements (RFC 6762 §8.1, §8.3)", func(e peers.Event) bool {
-		return e.Str("event") == "stats" && delta(e, "Probes") >= 3 && delta(e, "Announcements") >= 2
+		return e.Str("event") == "stats" && delta(e, "probes") >= 3 && delta(e, "announcements") >= 2
 	})
-	t.Logf("A re-probed and re-announced: %v probes, %v announcements since the flap", delta(after, "Probes"), delta(after, "Announcements"))
+	t.Logf("A re-probed and re-announced: %v probes, %v announcements since the flap", delta(after, "probes"), delta(after, "announcements"))
 	// No send failed: IPv6 is used again only once its link-local address
 	// has passed duplicate address detection (sends from a tentative one
 	// fail with EADDRNOTAVAIL, which lost every IPv6 probe and announcement
 	// after link up before mdns/transport left such addresses out).
-	if d := counter(after, "metrics", "Transport", "WriteErrors") - counter(before, "metrics", "Transport", "WriteErrors"); d != 0 {
+	if d := counter(after, "metrics", "transport", "write_errors") - counter(before, "metrics", "transport", "write_errors"); d != 0 {
 		t.Errorf("%v sends failed after the flap:\n%s", d, tail(a.Stderr(), 20))
 	}
 

@@ -44,10 +44,10 @@ func TestSocketErrors(t *testing.T) {
 	}
 	t.Logf("ss -K destroyed:\n%s", out)
 	st, _ := a.waitFrom(t, ctx, ma, "stats with both sockets reopened", func(e peers.Event) bool {
-		return e.Str("event") == "stats" && counter(e, "metrics", "Transport", "Reopens") >= 2
+		return e.Str("event") == "stats" && counter(e, "metrics", "transport", "reopens") >= 2
 	})
-	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), statsEvery, st["metrics"].(map[string]any)["Transport"])
-	if n := counter(st, "metrics", "Transport", "ReadErrors"); n < 2 {
+	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), statsEvery, st["metrics"].(map[string]any)["transport"])
+	if n := counter(st, "metrics", "transport", "read_errors"); n < 2 {
 		t.Errorf("ReadErrors %v, want ≥ 2 (one per family)", n)
 	}
 	for _, fam := range []string{"ipv4", "ipv6"} {
