@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -64,7 +65,7 @@ func WithIPv6(on bool) Option { return func(o *options) error { o.noV6 = !on; re
 func WithTTLs(host, other time.Duration) Option {
 	return func(o *options) error {
 		if host < time.Second || other < time.Second {
-			return errors.New("discovery: TTLs must be at least 1 s")
+			return fmt.Errorf("discovery: WithTTLs(%v, %v): both must be at least 1 s", host, other)
 		}
 		o.ttlHost, o.ttlOther = uint32(host/time.Second), uint32(other/time.Second)
 		return nil
@@ -83,7 +84,7 @@ func WithAutoConnect(on bool) Option {
 func WithDialTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
-			return errors.New("discovery: dial timeout must be positive")
+			return fmt.Errorf("discovery: WithDialTimeout(%v): must be positive", d)
 		}
 		o.dialTimeout = d
 		return nil
@@ -94,7 +95,7 @@ func WithDialTimeout(d time.Duration) Option {
 func WithDialConcurrency(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
-			return errors.New("discovery: dial concurrency must be at least 1")
+			return fmt.Errorf("discovery: WithDialConcurrency(%d): must be at least 1", n)
 		}
 		o.dialConcurrency = n
 		return nil
@@ -120,7 +121,7 @@ func WithPrometheus(r prometheus.Registerer) Option {
 func WithPeersChanSize(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
-			return errors.New("discovery: PeersChan size must be at least 1")
+			return fmt.Errorf("discovery: WithPeersChanSize(%d): must be at least 1", n)
 		}
 		o.peersChanSize = n
 		return nil
@@ -146,7 +147,7 @@ func WithProbeHints(on bool) Option {
 func WithConn(c transport.Conn) Option {
 	return func(o *options) error {
 		if c == nil {
-			return errors.New("discovery: WithConn(nil)")
+			return errors.New("discovery: WithConn(nil): a Conn is required")
 		}
 		o.conn = c
 		return nil
