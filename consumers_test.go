@@ -149,7 +149,7 @@ func TestBlockedNotifeeDoesNotHoldClose(t *testing.T) {
 }
 
 // TestSlowReadersLoseNoPeer: PeersChan, FindPeers and Events, read only
-// after 100 peers were found at once, still deliver every one of them
+// after 200 peers were found at once, still deliver every one of them
 // (each pending peer waits with its latest state; nothing is dropped).
 func TestSlowReadersLoseNoPeer(t *testing.T) {
 	b, opts := newConsumerBed(t)
@@ -163,8 +163,8 @@ func TestSlowReadersLoseNoPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := b.announce(t, 100)
-	testkit.WaitFor(t, "100 peers known", 10*time.Second, func() bool { return len(d.Peers()) == 100 })
+	want := b.announce(t, 200) // more than the old FindPeers buffers (64+64+1) held
+	testkit.WaitFor(t, "200 peers known", 10*time.Second, func() bool { return len(d.Peers()) == 200 })
 	time.Sleep(200 * time.Millisecond) // the readers are late
 	count := func(what string, next func() (peer.ID, bool)) {
 		got := map[peer.ID]bool{}
