@@ -220,6 +220,7 @@ func (d *MDNSDiscovery) release() {
 // as Close does.
 func (d *MDNSDiscovery) run(ctx context.Context) {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.watchConns() // before the goroutines that report connections
 	d.goRun("responder", d.resp.Run)
 	d.goRun("browser", d.brow.Run)
 	if d.dial != nil {
@@ -229,7 +230,6 @@ func (d *MDNSDiscovery) run(ctx context.Context) {
 	d.goRun("browser events", d.browserEvents)
 	d.goRun("address following", d.followAddrs)
 	d.out.start(d)
-	d.watchConns()
 	d.stopParent = context.AfterFunc(ctx, func() { d.closeOnce.Do(d.shutdown) })
 }
 

@@ -87,6 +87,7 @@ type connTracker struct {
 }
 
 // watchConns follows the host's connections for the Connected events.
+// Called before any goroutine of discovery runs.
 func (d *MDNSDiscovery) watchConns() {
 	c := &d.conns
 	c.known, c.reported = map[peer.ID]bool{}, map[peer.ID]bool{}

@@ -193,6 +193,10 @@ func reachable(ifc *transport.Interface, a ma.Multiaddr) bool {
 			}
 		}
 		return false
+	case ifc.Loopback:
+		// Every source on a loopback interface is this host (OnLink), but
+		// only loopback and public addresses are worth announcing there.
+		return ip.IsGlobalUnicast() && !ip.IsPrivate()
 	case ifc.OnLink(ip):
 		return true
 	case ip.IsLinkLocalUnicast() || ip.IsPrivate():
