@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 
 	"github.com/chorus-services/discovery/internal/malformed"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -21,7 +22,7 @@ func TestEphemeralPort(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, envOpt{cfg: func(c *Config) { c.DisableEphemeralPort = disable }})
 				defer e.stop()
-				id := testID(1)
+				id := testkit.ID(t, 1)
 				addrs := []string{"/ip4/10.0.0.9/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"}
 				// rust-libp2p leaves the multicast TTL at the OS default, 1.
 				e.injectTTL(rustResponse(t, id, "abcdefghijklmnopqrstuvwxyz0123456789", 360, addrs...), "10.0.0.9:41234", 1)
@@ -56,7 +57,7 @@ func TestEphemeralPort(t *testing.T) {
 
 func TestOwnIDIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		self := testID(7)
+		self := testkit.ID(t, 7)
 		e := newEnv(t, envOpt{cfg: func(c *Config) { c.Self = self }})
 		defer e.stop()
 		e.inject(goResponse(t, self, peerName(7), 4500, "/ip4/10.0.0.1/tcp/1"), "10.0.0.1")
@@ -70,12 +71,12 @@ func TestOwnIDIgnored(t *testing.T) {
 // dropped (relay hops kept), link-local zoned, AddrFilter applied.
 func TestAddressFilters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		other := testID(99)
+		other := testkit.ID(t, 99)
 		e := newEnv(t, envOpt{cfg: func(c *Config) {
 			c.AddrFilter = func(_ peer.ID, a ma.Multiaddr) bool { return a.String() != "/ip4/10.0.0.9/tcp/666" }
 		}})
 		defer e.stop()
-		id := testID(1)
+		id := testkit.ID(t, 1)
 		e.inject(goResponse(t, id, peerName(1), 4500,
 			"/ip4/127.0.0.1/tcp/1", "/ip6/::1/tcp/1", "/ip4/10.0.0.9/tcp/1",
 			"/ip6/fe80::9/tcp/1", "/ip4/10.0.0.9/tcp/2/p2p/"+other.String()+"/p2p-circuit",
@@ -108,7 +109,7 @@ func TestLoopbackFromLoopback(t *testing.T) {
 			s.info.Loopback = true
 		}
 		e.b.mu.Unlock()
-		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/127.0.0.1/tcp/1"), "127.0.0.1")
+		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/127.0.0.1/tcp/1"), "127.0.0.1")
 		if ps := e.b.Peers(); len(ps) != 1 || len(ps[0].Addrs) != 1 {
 			t.Fatalf("peers %v", ps)
 		}
@@ -120,10 +121,10 @@ func TestSecurityDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
 		defer e.stop()
-		pkt := goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
+		pkt := goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		src := transport.Packet{Data: pkt, Dst: transport.GroupV4, TTL: 64}
 		src.Src = mustAP("10.0.0.9:5353")
-		if err := e.lan.Inject("", e.iface, src); err != nil {
+		if err := e.LAN.Inject("", e.iface, src); err != nil {
 			t.Fatal(err)
 		}
 		e.inject(pkt, "192.0.2.1")
@@ -132,7 +133,7 @@ func TestSecurityDrops(t *testing.T) {
 			t.Fatalf("stats %+v", st)
 		}
 		// TTL -1 (unknown) is accepted.
-		e.b.Feed(transport.Packet{Data: pkt, Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4, IfIndex: e.iface.Index(), TTL: -1}, e.start)
+		e.b.Feed(transport.Packet{Data: pkt, Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4, IfIndex: e.iface.Index(), TTL: -1}, e.T0)
 		if len(e.b.Peers()) != 1 {
 			t.Error("TTL -1 refused")
 		}
@@ -172,7 +173,7 @@ func TestProbeHints(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, envOpt{cfg: func(c *Config) { c.ProbeHints = on }})
 			defer e.stop()
-			id := testID(1)
+			id := testkit.ID(t, 1)
 			inst := peerName(1) + "." + mdns.SpecService
 			m := new(dns.Msg)
 			m.Question = []dns.Question{{Name: inst, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/malformed"
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -212,7 +213,7 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 	}
 	inject := func(b []byte, src netip.Addr) {
 		p := transport.Packet{Data: b, Src: netip.AddrPortFrom(src, port), Dst: dst, TTL: ttl}
-		if err := e.lan.Inject("", e.iface, p); err != nil {
+		if err := e.LAN.Inject("", e.iface, p); err != nil {
 			t.Fatal(err)
 		}
 		syncWait()
@@ -293,7 +294,7 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 // TestFuzzMutants: the renamed variants of FuzzBrowserPacket keep the
 // peer ID under new instance names, so they add records.
 func TestFuzzMutants(t *testing.T) {
-	id := testID(1)
+	id := testkit.ID(t, 1)
 	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	insts := map[string]bool{}
 	for _, b := range fzMutants(goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), 0) {

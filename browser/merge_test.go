@@ -3,13 +3,12 @@ package browser
 import (
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
-	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
 
@@ -19,38 +18,16 @@ import (
 // one interface only updates it.
 func TestMergeAcrossIfacesAndFlavours(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lan, err := memnet.New(memnet.Config{Seed: 1, Segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, _ := lan.AddHost("b", memnet.IfaceConfig{Segment: "a", Name: "eth0"}, memnet.IfaceConfig{Segment: "b", Name: "wlan0"})
-		c, _ := h.Listen(memnet.ListenOptions{})
-		br, err := New(Config{Conn: c})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go br.Run(t.Context())
-		var mu sync.Mutex
-		var all []Event
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for ev := range br.Events() {
-				mu.Lock()
-				all = append(all, ev)
-				mu.Unlock()
-			}
-		}()
-		events := func() []Event { mu.Lock(); defer mu.Unlock(); return slices.Clone(all) }
-		defer func() { br.Close(); <-done; lan.Close() }()
-
-		id := testID(1)
-		eth0, wlan0 := h.Iface("eth0"), h.Iface("wlan0")
-		lan.Inject("", eth0, transport.Packet{Data: goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1", "/ip6/fe80::9/tcp/1"), Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4})
+		e := newEnv(t, envOpt{segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}},
+			ifaces: []memnet.IfaceConfig{{Segment: "a", Name: "eth0"}, {Segment: "b", Name: "wlan0"}}})
+		defer e.stop()
+		id := testkit.ID(t, 1)
+		eth0, wlan0 := e.host.Iface("eth0"), e.host.Iface("wlan0")
+		e.Inject("", eth0, "10.0.0.9:5353", 0, goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1", "/ip6/fe80::9/tcp/1"))
 		syncWait()
-		lan.Inject("", wlan0, transport.Packet{Data: rustResponse(t, id, "abcdefghijklmnopqrstuvwxyz0123456789", 360, "/ip4/10.1.0.9/tcp/1", "/ip6/fe80::9/tcp/1"), Src: mustAP("10.1.0.9:40000"), Dst: transport.GroupV4})
+		e.Inject("", wlan0, "10.1.0.9:40000", 0, rustResponse(t, id, "abcdefghijklmnopqrstuvwxyz0123456789", 360, "/ip4/10.1.0.9/tcp/1", "/ip6/fe80::9/tcp/1"))
 		syncWait()
-		ps := br.Peers()
+		ps := e.b.Peers()
 		if len(ps) != 1 {
 			t.Fatalf("peers %v", ps)
 		}
@@ -60,19 +37,19 @@ func TestMergeAcrossIfacesAndFlavours(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("addrs %v, want %v", got, want)
 		}
-		evs := events()
+		evs := e.evs()
 		if k := kinds(evs); !slices.Equal(k, []string{"found", "updated"}) || evs[1].Flavour != mdns.FlavourRust {
 			t.Fatalf("events %v", k)
 		}
 		wlan0.SetUp(false)
 		time.Sleep(time.Millisecond)
 		syncWait()
-		if k := kinds(events()); len(k) != 2 {
+		if k := kinds(e.evs()); len(k) != 2 {
 			t.Fatalf("events %v within the down grace (§10.3)", k)
 		}
 		time.Sleep(ifaceDownGrace)
 		syncWait()
-		evs = events()
+		evs = e.evs()
 		if k := kinds(evs); !slices.Equal(k, []string{"found", "updated", "updated"}) || len(evs[2].Peer.Addrs) != 2 {
 			t.Fatalf("events %v", k)
 		}

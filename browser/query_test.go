@@ -5,6 +5,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/miekg/dns"
 )
@@ -53,7 +54,7 @@ func TestQuerySchedule(t *testing.T) {
 		if st := e.b.Stats(); st.QueriesSent != 14 {
 			t.Errorf("QueriesSent %d, want 14", st.QueriesSent)
 		}
-		for _, r := range e.sentPackets() {
+		for _, r := range e.Cap.Sent("b", e.T0) {
 			if r.Packet.Src.Port() != mdns.Port {
 				t.Errorf("query from port %d, want 5353", r.Packet.Src.Port())
 			}
@@ -86,21 +87,21 @@ func TestKnownAnswersTC(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // after the first (QU) query
 		const n = 200
 		for i := range n {
-			e.inject(goResponse(t, testID(i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+			e.inject(goResponse(t, testkit.ID(t, i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		}
 		// One short-lived record: below half its TTL at the next query.
-		e.inject(goResponse(t, testID(999), peerName(999), 1, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+		e.inject(goResponse(t, testkit.ID(t, 999), peerName(999), 1, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
 		syncWait()
 		if got := len(e.b.Peers()); got != n+1 {
 			t.Fatalf("%d peers, want %d", got, n+1)
 		}
-		before := len(e.sentPackets())
+		before := len(e.Cap.Sent("b", e.T0))
 		time.Sleep(time.Second)
 		syncWait()
 		// The short-lived record caused refresh queries (80–95 %); check the
 		// scheduled query, the last round.
-		sent := e.sentPackets()[before:]
-		last := e.start.Add(e.queries()[0].at + time.Second)
+		sent := e.Cap.Sent("b", e.T0)[before:]
+		last := e.T0.Add(e.queries()[0].at + time.Second)
 		var v4 []*dns.Msg
 		for _, r := range sent {
 			if r.Packet.Dst.Addr().Is4() && r.Time.Equal(last) {
@@ -180,8 +181,8 @@ func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
 		first := e.queries()[0].at
 		// Our own announcement looped back, and one other peer.
-		e.inject(goResponse(t, testID(-1), "ourselves", 4500, "/ip4/10.0.0.2/tcp/4001"), "10.0.0.2")
-		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+		e.inject(goResponse(t, testkit.ID(t, -1), "ourselves", 4500, "/ip4/10.0.0.2/tcp/4001"), "10.0.0.2")
+		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		suppressed := func() uint64 { syncWait(); return e.b.Stats().QueriesSuppressed }
 
 		e.inject(ptrQuery(t, kaPTR("ourselves"), kaPTR(peerName(1))), "10.0.0.7")
@@ -213,7 +214,7 @@ func TestLegacyQueryIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
 		defer e.stop()
-		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
+		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		time.Sleep(500 * time.Millisecond)
 		for range 3 {
 			e.inject(ptrQuery(t), "10.0.0.7:40000")

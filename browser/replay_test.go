@@ -50,7 +50,7 @@ func TestReplayCaptures(t *testing.T) {
 				for _, dg := range dgs {
 					time.Sleep(dg.Time.Sub(t0) - e.since())
 					p := transport.Packet(dg.Packet)
-					if err := e.lan.Inject("", e.iface, p); err != nil {
+					if err := e.LAN.Inject("", e.iface, p); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -7,7 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -15,8 +15,8 @@ import (
 )
 
 // answersAfter returns a's v4 non-goodbye responses sent at or after t0.
-func answersAfter(t *testing.T, b *bed, t0 time.Time) []pkt {
-	return only(b.cap.from(t, "a", t0), func(p pkt) bool { return p.v4() && p.m.Response && !p.ttl0() })
+func answersAfter(t *testing.T, b bed, t0 time.Time) []pkt {
+	return only(b.sent(t, "a", t0), func(p pkt) bool { return p.v4() && p.m.Response && !p.ttl0() })
 }
 
 // BCT: shared reply timing / aggregation. PTR answers are delayed 20–120 ms
@@ -25,8 +25,7 @@ func answersAfter(t *testing.T, b *bed, t0 time.Time) []pkt {
 func TestSharedAnswerDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		var delays []time.Duration
 		for i := 0; i < 40; i++ {
@@ -84,8 +83,7 @@ func TestSharedAnswerDelay(t *testing.T) {
 func TestKnownAnswerSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		ptr := func(ttl uint32) dns.RR {
 			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: mdns.InstanceName(testName, mdns.SpecService)}
@@ -145,8 +143,7 @@ func TestKnownAnswerSuppression(t *testing.T) {
 func TestDuplicateAnswerSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
@@ -169,8 +166,7 @@ func TestDuplicateAnswerSuppression(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
@@ -197,7 +193,7 @@ func TestRateLimit(t *testing.T) {
 
 // readUntil reads packets from c (in the bubble) until one parses as a
 // response, or returns nil once nothing more is queued.
-func readResponse(t *testing.T, c testkit.Conn) (*dns.Msg, transport.Packet) {
+func readResponse(t *testing.T, c memkit.Conn) (*dns.Msg, transport.Packet) {
 	t.Helper()
 	buf := make([]byte, 9000)
 	for c.Queued() > 0 {
@@ -220,18 +216,17 @@ func readResponse(t *testing.T, c testkit.Conn) (*dns.Msg, transport.Packet) {
 func TestQUAndLegacyUnicast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName, TTLOther: 40}) // quarter TTL 10 s
-		hb := b.host("b")
-		cb := b.listen(hb, memnet.ListenOptions{})
-		legacy := b.listen(hb, memnet.ListenOptions{Port: 40000})
+		r := b.start(b.Host("a"), Config{PeerName: testName, TTLOther: 40}) // quarter TTL 10 s
+		hb := b.Host("b")
+		cb := b.Listen(hb, memnet.ListenOptions{})
+		legacy := b.Listen(hb, memnet.ListenOptions{Port: 40000})
 		announced()
-		send := func(c testkit.Conn, data []byte) {
+		send := func(c memkit.Conn, data []byte) {
 			if err := c.WritePacket(&transport.Packet{Data: data, Dst: transport.GroupV4, IfIndex: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		drain := func(c testkit.Conn) { c.Drain() }
+		drain := func(c memkit.Conn) { c.Drain() }
 		// Recently multicast (announcements): unicast.
 		drain(cb)
 		t0 := time.Now()
@@ -287,13 +282,12 @@ func TestQUAndLegacyUnicast(t *testing.T) {
 func TestLegacyReplySize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
 		var addrs []string
 		for i := range 6 { // a TXT of ~800 bytes: over 512, within the MTU
 			addrs = append(addrs, fmt.Sprintf("/ip4/10.0.0.1/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", 4000+i))
 		}
-		b.start(b.host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
-		legacy := b.listen(b.host("b"), memnet.ListenOptions{Port: 40000})
+		b.start(b.Host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
+		legacy := b.Listen(b.Host("b"), memnet.ListenOptions{Port: 40000})
 		announced()
 		ask := func(q dns.Question, edns uint16) (*dns.Msg, int) {
 			t.Helper()

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
@@ -15,9 +16,8 @@ import (
 func TestNewValidation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		c := b.listen(b.host("a"), memnet.ListenOptions{})
-		id := testID(t, 1)
+		c := b.Listen(b.Host("a"), memnet.ListenOptions{})
+		id := testkit.ID(t, 1)
 		if _, err := New(Config{PeerID: id}); !errors.Is(err, ErrNoConn) {
 			t.Errorf("no conn: %v", err)
 		}
@@ -30,7 +30,7 @@ func TestNewValidation(t *testing.T) {
 		if _, err := New(Config{Conn: c, PeerID: id, Announcements: 1}); err == nil {
 			t.Error("one announcement accepted")
 		}
-		other := maddrs(t, "/ip4/10.0.0.1/tcp/1/p2p/"+testID(t, 2).String())
+		other := maddrs(t, "/ip4/10.0.0.1/tcp/1/p2p/"+testkit.ID(t, 2).String())
 		if _, err := New(Config{Conn: c, PeerID: id, Addrs: other}); err == nil {
 			t.Error("address of another peer accepted")
 		}
@@ -52,8 +52,7 @@ func TestNewValidation(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{})
+		r := b.start(b.Host("a"), Config{})
 		time.Sleep(300 * time.Millisecond)
 		if err := r.Run(context.Background()); !errors.Is(err, ErrRunning) {
 			t.Errorf("second Run: %v", err)
@@ -67,7 +66,7 @@ func TestLifecycle(t *testing.T) {
 		}
 
 		ctx, cancel := context.WithCancel(context.Background())
-		r2, err := New(Config{Conn: b.listen(b.host("b"), memnet.ListenOptions{}), PeerID: testID(t, 2)})
+		r2, err := New(Config{Conn: b.Listen(b.Host("b"), memnet.ListenOptions{}), PeerID: testkit.ID(t, 2)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
@@ -38,7 +39,7 @@ func benchResponder(b *testing.B, n int) (*Responder, *nullConn) {
 	if n > 0 {
 		addrs = fortyAddrs(b)[:n]
 	}
-	r, err := New(Config{Conn: c, PeerID: testID(b, 1), PeerName: testName, Addrs: addrs, Rand: rand.New(rand.NewPCG(1, 2))})
+	r, err := New(Config{Conn: c, PeerID: testkit.ID(b, 1), PeerName: testName, Addrs: addrs, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		b.Fatal(err)
 	}

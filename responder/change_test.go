@@ -19,15 +19,14 @@ import (
 func TestGoodbyeOnClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		t0 := time.Now()
 		r.stop(t)
 		if err := r.Close(); err != nil { // idempotent
 			t.Fatal(err)
 		}
-		bye := b.cap.from(t, "a", t0)
+		bye := b.sent(t, "a", t0)
 		if len(bye) != 2 {
 			t.Fatalf("%d goodbye packets, want 2 (v4, v6)", len(bye))
 		}
@@ -55,12 +54,11 @@ func TestGoodbyeOnClose(t *testing.T) {
 func TestTXTSplitStable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
 		var addrs []string
 		for i := 0; i < 44; i++ {
 			addrs = append(addrs, fmt.Sprintf("/ip6/2001:db8:53:1:2:3:4:%x/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", i, 4000+i))
 		}
-		r := b.start(b.host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
+		r := b.start(b.Host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
 		announced()
 		t1 := time.Now()
 		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
@@ -81,7 +79,7 @@ func TestTXTSplitStable(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
-		all := b.cap.from(t, "a", b.t0)
+		all := b.sent(t, "a", b.T0)
 		ann := txts(only(all, func(p pkt) bool { return p.Time.Before(t1) && p.m.Response }))
 		ans := txts(only(all, func(p pkt) bool { return !p.Time.Before(t1) && p.Time.Before(t2) && p.m.Response }))
 		bye := txts(only(all, func(p pkt) bool { return !p.Time.Before(t2) && p.ttl0() }))
@@ -113,16 +111,15 @@ func sizes(txts []string) []int {
 func TestReannounceOnChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		a := b.host("a")
-		ca := b.listen(a, memnet.ListenOptions{NoV6: true})
+		a := b.Host("a")
+		ca := b.Listen(a, memnet.ListenOptions{NoV6: true})
 		r := b.start(a, Config{PeerName: testName, Conn: ca})
 		announced()
 
 		t0 := time.Now()
 		r.SetAddrs(maddrs(t, "/ip4/10.0.0.1/tcp/4002"))
 		time.Sleep(5 * time.Second)
-		ps := b.cap.from(t, "a", t0)
+		ps := b.sent(t, "a", t0)
 		if len(only(ps, pkt.probe)) != 0 {
 			t.Errorf("SetAddrs probed")
 		}
@@ -152,7 +149,7 @@ func TestReannounceOnChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		ps = b.cap.from(t, "a", t1)
+		ps = b.sent(t, "a", t1)
 		byes = only(ps, pkt.ttl0)
 		if len(byes) != 1 || !strings.Contains(byes[0].m.String(), "10.0.7.7") {
 			t.Fatalf("address goodbyes %v", byes)
@@ -167,7 +164,7 @@ func TestReannounceOnChange(t *testing.T) {
 		t2 := time.Now()
 		eth.SetUp(true)
 		time.Sleep(5 * time.Second)
-		if n := len(only(b.cap.from(t, "a", t2), pkt.probe)); n != 3 {
+		if n := len(only(b.sent(t, "a", t2), pkt.probe)); n != 3 {
 			t.Errorf("%d probes after the interface came up", n)
 		}
 		// An address added: probe again.
@@ -176,7 +173,7 @@ func TestReannounceOnChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		if n := len(only(b.cap.from(t, "a", t3), pkt.probe)); n != 3 {
+		if n := len(only(b.sent(t, "a", t3), pkt.probe)); n != 3 {
 			t.Errorf("%d probes after an address was added", n)
 		}
 		r.stop(t)
@@ -191,8 +188,7 @@ func TestReannounceOnChange(t *testing.T) {
 func TestPerInterfaceAddrs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan"}, {Name: "wifi"}}})
-		defer b.lan.Close()
-		a := b.host("a", memnet.IfaceConfig{Segment: "lan", Name: "eth0"}, memnet.IfaceConfig{Segment: "wifi", Name: "wlan0"})
+		a := b.Host("a", memnet.IfaceConfig{Segment: "lan", Name: "eth0"}, memnet.IfaceConfig{Segment: "wifi", Name: "wlan0"})
 		eth, wlan := a.Iface("eth0"), a.Iface("wlan0")
 		ll := eth.Addr(false)
 		addrs := maddrs(t,
@@ -219,7 +215,7 @@ func TestPerInterfaceAddrs(t *testing.T) {
 			{"lan", eth.Addr(true), []string{eth.Addr(true).String(), "1.2.3.4", "/ip6/" + ll.String() + "/"}, []string{wlan.Addr(true).String(), "127.0.0.1", "0.0.0.0", "ip6zone"}},
 			{"wifi", wlan.Addr(true), []string{wlan.Addr(true).String(), "1.2.3.4"}, []string{eth.Addr(true).String(), "127.0.0.1", "fe80"}},
 		} {
-			ps := only(b.cap.from(t, "a", b.t0), func(p pkt) bool { return p.Segment == tc.seg && p.m.Response && !p.ttl0() })
+			ps := only(b.sent(t, "a", b.T0), func(p pkt) bool { return p.Segment == tc.seg && p.m.Response && !p.ttl0() })
 			if len(ps) == 0 {
 				t.Fatalf("%s: nothing announced", tc.seg)
 			}
@@ -256,7 +252,7 @@ func TestPerInterfaceAddrs(t *testing.T) {
 			}
 		}
 		// The v4 query was answered over v4 only, on its segment only.
-		ans := only(b.cap.from(t, "a", t0), func(p pkt) bool { return p.m.Response && !p.ttl0() })
+		ans := only(b.sent(t, "a", t0), func(p pkt) bool { return p.m.Response && !p.ttl0() })
 		if len(ans) != 1 || !ans[0].v4() || ans[0].Segment != "lan" {
 			t.Errorf("%d answers to one v4 query", len(ans))
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/malformed"
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -202,7 +203,7 @@ var (
 //     mdns.Parse; no send or packing error is counted.
 func FuzzResponderPacket(f *testing.F) {
 	fzOnce.Do(func() {
-		fzID = testID(f, 1)
+		fzID = testkit.ID(f, 1)
 		fzBig = fortyAddrs(f)
 	})
 	for _, s := range fzSeeds(f) {
@@ -229,14 +230,13 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 		data = fzSetQU(data)
 	}
 	b := newBed(t, memnet.Config{})
-	defer b.lan.Close()
 	ifc := memnet.IfaceConfig{}
 	addrs := maddrs(t, "/ip4/10.0.0.1/tcp/4001", "/ip6/fe80::1:1/udp/4001/quic-v1")
 	if mode&fzBigRecord != 0 {
 		ifc.MTU, addrs = 576, fzBig[:12]
 	}
-	h := b.host("a", ifc)
-	conn := b.listen(h, memnet.ListenOptions{})
+	h := b.Host("a", ifc)
+	conn := b.Listen(h, memnet.ListenOptions{})
 	ifaces := conn.Interfaces()
 	if len(ifaces) != 1 {
 		t.Fatalf("%d interfaces", len(ifaces))
@@ -253,7 +253,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 		t.Fatalf("test set-up: %v must be on-link and %v off-link of %v", onLink, offLink, self.Prefixes)
 	}
 	inject := func(src netip.Addr) {
-		if err := b.lan.Inject(memnet.DefaultSegment, nil, d.packet(data, src, self)); err != nil {
+		if err := b.LAN.Inject(memnet.DefaultSegment, nil, d.packet(data, src, self)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -262,7 +262,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	tOff := time.Now()
 	inject(offLink)
 	time.Sleep(time.Second)
-	if n := fzSentSince(b, tOff); n != 0 {
+	if n := len(b.Cap.Sent("a", tOff)); n != 0 {
 		t.Errorf("%d packets sent after an off-link datagram", n)
 	}
 
@@ -271,13 +271,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	r.stop(t)
 
 	onLinkAP := netip.AddrPortFrom(onLink, d.port)
-	b.cap.mu.Lock()
-	recs := append([]memnet.TapRecord(nil), b.cap.recs...)
-	b.cap.mu.Unlock()
-	for _, rec := range recs {
-		if rec.Host != "a" {
-			continue
-		}
+	for _, rec := range b.Cap.Sent("a", time.Time{}) {
 		p := rec.Packet
 		if !p.Dst.Addr().IsMulticast() && p.Dst != onLinkAP {
 			t.Errorf("packet sent unicast to %v (on-link sender %v, off-link %v)", p.Dst, onLinkAP, offLink)
@@ -292,19 +286,6 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	if s := r.Stats(); s.SendErrors != 0 {
 		t.Errorf("send errors: %+v", s)
 	}
-}
-
-// fzSentSince counts the packets host a sent at or after t0.
-func fzSentSince(b *bed, t0 time.Time) int {
-	b.cap.mu.Lock()
-	defer b.cap.mu.Unlock()
-	n := 0
-	for _, r := range b.cap.recs {
-		if r.Host == "a" && !r.Time.Before(t0) {
-			n++
-		}
-	}
-	return n
 }
 
 // TestFuzzSetQU: the QU rewrite of FuzzResponderPacket sets the bit of

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
@@ -39,7 +40,7 @@ func TestNetnsFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := testID(t, 1)
+	id := testkit.ID(t, 1)
 	addr := "/ip4/" + h1.V4.Addr().String() + "/tcp/4001"
 	r, err := New(Config{Conn: c1, PeerID: id, Addrs: maddrs(t, addr)})
 	if err != nil {

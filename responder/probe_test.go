@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -20,8 +21,7 @@ import (
 func TestProbeAnnounceSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		a := b.host("a")
+		a := b.Host("a")
 		r := b.start(a, Config{PeerName: testName})
 		// A query during probing is not answered (§8.1).
 		time.Sleep(10 * time.Millisecond)
@@ -29,12 +29,12 @@ func TestProbeAnnounceSchedule(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		r.stop(t)
 
-		ps := only(b.cap.from(t, "a", b.t0), isV4)
+		ps := only(b.sent(t, "a", b.T0), isV4)
 		probes := only(ps, pkt.probe)
 		if len(probes) != 3 {
 			t.Fatalf("%d v4 probes, want 3", len(probes))
 		}
-		d := probes[0].Time.Sub(b.t0)
+		d := probes[0].Time.Sub(b.T0)
 		if d < 0 || d > 250*time.Millisecond {
 			t.Errorf("first probe after %v, want 0–250 ms", d)
 		}
@@ -118,18 +118,17 @@ func TestSimultaneousProbe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				b := newBed(t, memnet.Config{})
-				defer b.lan.Close()
-				r := b.start(b.host("a"), Config{PeerName: testName})
+				r := b.start(b.Host("a"), Config{PeerName: testName})
 				var first pkt
-				for len(only(b.cap.from(t, "a", b.t0), pkt.probe)) == 0 {
+				for len(only(b.sent(t, "a", b.T0), pkt.probe)) == 0 {
 					time.Sleep(time.Millisecond)
 				}
-				first = only(b.cap.from(t, "a", b.t0), pkt.probe)[0]
+				first = only(b.sent(t, "a", b.T0), pkt.probe)[0]
 				tInj := time.Now()
 				b.inject(theirProbe(t, first, tc.ip), "10.0.0.200:5353", 0)
 				time.Sleep(10 * time.Second)
 				r.stop(t)
-				probes := only(only(b.cap.from(t, "a", b.t0), pkt.probe), isV4)
+				probes := only(only(b.sent(t, "a", b.T0), pkt.probe), isV4)
 				if tc.lose {
 					if len(probes) != 4 {
 						t.Fatalf("%d probes, want 1 + 3 after losing", len(probes))
@@ -152,9 +151,8 @@ func TestSimultaneousProbe(t *testing.T) {
 	t.Run("two-responders", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := newBed(t, memnet.Config{})
-			defer b.lan.Close()
-			ra := b.start(b.host("a"), Config{PeerName: testName})
-			rb := b.start(b.host("b"), Config{PeerName: testName, PeerID: testID(t, 2), Addrs: maddrs(t, "/ip4/10.0.0.2/tcp/4001")})
+			ra := b.start(b.Host("a"), Config{PeerName: testName})
+			rb := b.start(b.Host("b"), Config{PeerName: testName, PeerID: testkit.ID(t, 2), Addrs: maddrs(t, "/ip4/10.0.0.2/tcp/4001")})
 			time.Sleep(20 * time.Second)
 			if (ra.PeerName() == testName) == (rb.PeerName() == testName) {
 				t.Errorf("names %s and %s: exactly one must have renamed", ra.PeerName(), rb.PeerName())
@@ -175,8 +173,7 @@ func TestRenameOnConflict(t *testing.T) {
 	for _, after := range []time.Duration{300 * time.Millisecond, 5 * time.Second} {
 		synctest.Test(t, func(t *testing.T) {
 			b := newBed(t, memnet.Config{})
-			defer b.lan.Close()
-			r := b.start(b.host("a"), Config{PeerName: testName})
+			r := b.start(b.Host("a"), Config{PeerName: testName})
 			time.Sleep(after)
 			srv := &dns.SRV{Hdr: dns.RR_Header{Name: mdns.InstanceName(testName, mdns.SpecService), Rrtype: dns.TypeSRV, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 120}, Port: 9, Target: "other.local."}
 			tc := time.Now()
@@ -189,7 +186,7 @@ func TestRenameOnConflict(t *testing.T) {
 			if s := r.Stats(); s.Conflicts != 1 || s.Renames != 1 {
 				t.Errorf("stats %+v", s)
 			}
-			probes := only(only(b.cap.from(t, "a", tc), pkt.probe), isV4)
+			probes := only(only(b.sent(t, "a", tc), pkt.probe), isV4)
 			if len(probes) != 3 || !mdns.EqualNames(probes[0].m.Question[0].Name, mdns.InstanceName(r.PeerName(), mdns.SpecService)) {
 				t.Fatalf("%d probes for the new name", len(probes))
 			}
@@ -204,10 +201,9 @@ func TestRenameOnConflict(t *testing.T) {
 func TestConflictBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
 		// A defender on host d claims every name it sees probed.
-		d := b.host("d")
-		cd := b.listen(d, memnet.ListenOptions{NoV6: true})
+		d := b.Host("d")
+		cd := b.Listen(d, memnet.ListenOptions{NoV6: true})
 		go func() {
 			buf := make([]byte, 9000)
 			var p transport.Packet
@@ -220,10 +216,10 @@ func TestConflictBackoff(t *testing.T) {
 				_ = cd.WritePacket(&transport.Packet{Data: response(srv), Dst: transport.GroupV4, IfIndex: 1})
 			}
 		}()
-		r := b.start(b.host("a"), Config{Conn: b.listen(b.lan.Host("a"), memnet.ListenOptions{NoV6: true})})
+		r := b.start(b.Host("a"), Config{Conn: b.Listen(b.LAN.Host("a"), memnet.ListenOptions{NoV6: true})})
 		time.Sleep(30 * time.Second)
 		r.stop(t)
-		probes := only(b.cap.from(t, "a", b.t0), pkt.probe)
+		probes := only(b.sent(t, "a", b.T0), pkt.probe)
 		if len(probes) < 17 {
 			t.Fatalf("%d probes", len(probes))
 		}

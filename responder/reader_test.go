@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
@@ -19,7 +20,7 @@ func TestReaderDrops(t *testing.T) {
 	ours := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
 	other := query(0, false, nil, q("_googlecast._tcp.local.", dns.TypePTR))
 	c := &nullConn{}
-	r, err := New(Config{Conn: c, PeerID: testID(t, 1), QueueLen: 1})
+	r, err := New(Config{Conn: c, PeerID: testkit.ID(t, 1), QueueLen: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

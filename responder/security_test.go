@@ -18,8 +18,7 @@ import (
 func TestSecurityDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
@@ -29,7 +28,7 @@ func TestSecurityDrops(t *testing.T) {
 		b.inject(qry, "192.168.9.9:5353", 0)                                                      // off-link, multicast
 		b.inject(query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)), "192.168.9.9:40000", 0) // off-link legacy QU
 		time.Sleep(time.Second)
-		if ans := b.cap.from(t, "a", t0); len(ans) != 0 {
+		if ans := b.sent(t, "a", t0); len(ans) != 0 {
 			t.Fatalf("%d packets sent", len(ans))
 		}
 		s := r.Stats()
@@ -46,8 +45,7 @@ func TestSecurityDrops(t *testing.T) {
 func TestMalformedCorpus(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		for _, c := range malformed.Cases() {
 			if len(c.Data) > mdns.MaxPacketSize+100 {
@@ -81,15 +79,14 @@ func TestMalformedCorpus(t *testing.T) {
 func TestLegacyQueryTTLExemption(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
+		r := b.start(b.Host("a"), Config{PeerName: testName})
 		announced()
 		t0 := time.Now()
 		qry := query(0x4242, false, nil, q(mdns.SpecService, dns.TypePTR))
 		b.inject(qry, "10.0.0.200:40000", 1)   // on-link, TTL 1
 		b.inject(qry, "192.168.9.9:40000", 64) // off-link
 		time.Sleep(time.Second)
-		sent := b.cap.from(t, "a", t0)
+		sent := b.sent(t, "a", t0)
 		var unicast, multicast int
 		for _, p := range sent {
 			switch {

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -22,15 +23,14 @@ func TestSoakNoFalseConflict(t *testing.T) {
 		b := newBed(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: memnet.DefaultSegment, Link: memnet.Link{
 			Latency: 2 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.05, Duplicate: 0.05, Reorder: 0.1, ReorderDelay: 20 * time.Millisecond,
 		}}}})
-		defer b.lan.Close()
 		var rs []*running
 		for i := 1; i <= 5; i++ {
-			h := b.host(fmt.Sprintf("h%d", i))
-			c := b.listen(h, memnet.ListenOptions{})
-			rs = append(rs, b.start(h, Config{Conn: c, PeerID: testID(t, int64(i)), Rand: rand.New(rand.NewPCG(uint64(i), 7)),
+			h := b.Host(fmt.Sprintf("h%d", i))
+			c := b.Listen(h, memnet.ListenOptions{})
+			rs = append(rs, b.start(h, Config{Conn: c, PeerID: testkit.ID(t, i), Rand: rand.New(rand.NewPCG(uint64(i), 7)),
 				Addrs: maddrs(t, fmt.Sprintf("/ip4/10.0.0.%d/tcp/4001", i))}))
 		}
-		qc := b.listen(b.host("q"), memnet.ListenOptions{})
+		qc := b.Listen(b.Host("q"), memnet.ListenOptions{})
 		found := map[string]bool{}
 		done := make(chan struct{})
 		go func() {
@@ -55,10 +55,10 @@ func TestSoakNoFalseConflict(t *testing.T) {
 				}
 			}
 			if s == 30 {
-				b.lan.Host("h1").Iface("eth0").SetUp(false)
+				b.LAN.Host("h1").Iface("eth0").SetUp(false)
 			}
 			if s == 32 {
-				b.lan.Host("h1").Iface("eth0").SetUp(true)
+				b.LAN.Host("h1").Iface("eth0").SetUp(true)
 			}
 		}
 		for _, r := range rs {
@@ -72,7 +72,7 @@ func TestSoakNoFalseConflict(t *testing.T) {
 		if len(found) != 5 {
 			t.Errorf("found %d of 5 peers", len(found))
 		}
-		for _, p := range b.cap.from(t, "*", b.t0) {
+		for _, p := range b.sent(t, "*", b.T0) {
 			if p.Oversize {
 				t.Fatalf("oversize packet from %s", p.Host)
 			}

@@ -4,33 +4,18 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
 
 // benchLAN builds a segment of n single-interface hosts, one Conn each.
-func benchLAN(b *testing.B, n int) (*memnet.LAN, []conn) {
+func benchLAN(b *testing.B, n int) (*memnet.LAN, []memkit.Conn) {
 	b.Helper()
-	l, err := memnet.New(memnet.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close() })
-	conns := make([]conn, n)
+	l := memkit.NewLAN(b, memnet.Config{})
+	conns := make([]memkit.Conn, n)
 	for i := range conns {
-		h, err := l.AddHost(fmt.Sprintf("h%d", i))
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := h.Listen(memnet.ListenOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		v, err := c.View(transport.ViewConfig{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns[i] = conn{c, v}
+		conns[i] = memkit.Listen(b, memkit.AddHost(b, l, fmt.Sprintf("h%d", i)), memnet.ListenOptions{})
 	}
 	return l, conns
 }
