@@ -11,9 +11,9 @@ import (
 
 	"github.com/chorus-services/discovery/internal/interop/peers"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/responder"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -23,19 +23,13 @@ import (
 // service tag. It is stopped (with goodbyes) at cleanup.
 func startResponder(t *testing.T, nt *netns.Net, i int, tag string) (peer.ID, []string, *responder.Responder) {
 	t.Helper()
-	var conn *transport.UDP
-	if err := nt.Do(i, func() error {
-		var err error
-		conn, err = transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	sk, _, err := crypto.GenerateEd25519Key(nil)
+	conn, err := netns.Open(nt, i, func() (*transport.UDP, error) {
+		return transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := peer.IDFromPrivateKey(sk)
+	id := testkit.ID(t, i)
 	h := nt.Host(i)
 	addrs := []string{"/ip4/" + h.V4.Addr().String() + "/tcp/4001", "/ip6/" + h.V6.Addr().String() + "/tcp/4001"}
 	var mas []ma.Multiaddr
@@ -46,18 +40,8 @@ func startResponder(t *testing.T, nt *netns.Net, i int, tag string) (peer.ID, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("responder did not stop")
-		}
-		conn.Close()
-	})
+	t.Cleanup(func() { conn.Close() })
+	testkit.Run(t, "responder", r.Run)
 	return id, addrs, r
 }
 

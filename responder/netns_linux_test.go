@@ -26,10 +26,9 @@ func TestNetnsFound(t *testing.T) {
 	h1 := nt.Host(1)
 	var c1, c2 *transport.UDP
 	for i, c := range []**transport.UDP{&c1, &c2} {
-		if err := nt.Do(i+1, func() error {
-			var err error
-			*c, err = transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
-			return err
+		var err error
+		if *c, err = netns.Open(nt, i+1, func() (*transport.UDP, error) {
+			return transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,9 @@
 package testkit
 
 import (
+	"context"
 	"math/rand"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,13 +25,22 @@ const Poll = 5 * time.Millisecond
 // bubble's.
 func WaitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
+	if !Eventually(limit, Poll, cond) {
+		t.Fatalf("%s: not within %v", what, limit)
+	}
+}
+
+// Eventually checks cond every period until it holds (true) or limit has
+// passed (false): WaitFor for a caller that goes on after a timeout.
+func Eventually(limit, period time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
+			return false
 		}
-		time.Sleep(Poll)
+		time.Sleep(period)
 	}
+	return true
 }
 
 // Recv receives from ch until match accepts a value (nil accepts the
@@ -52,6 +63,37 @@ func Recv[T any](t testing.TB, ch <-chan T, what string, limit time.Duration, ma
 			t.Fatalf("%s: not within %v", what, limit)
 		}
 	}
+}
+
+// StopLimit bounds how long Run waits at the end of the test for its
+// function to return.
+const StopLimit = 10 * time.Second
+
+// Run runs fn (a Run loop) in a goroutine with a context that stop, or
+// the end of the test, cancels; stop then waits for fn to return and
+// fails the test when fn returns an error or does not return within
+// StopLimit. stop may be called more than once.
+func Run(t testing.TB, what string, fn func(ctx context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: %v", what, err)
+				}
+			case <-time.After(StopLimit):
+				t.Fatalf("%s did not stop within %v", what, StopLimit)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // ID returns the peer ID of the ed25519 key made from seed: the same seed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
@@ -48,12 +50,8 @@ func listenIn(t *testing.T, n *netns.Net, i int, cfg transport.Config) *peer {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t).With("host", i)
 	}
-	var c *transport.UDP
-	if err := n.Do(i, func() error {
-		var err error
-		c, err = transport.Listen(cfg)
-		return err
-	}); err != nil {
+	c, err := netns.Open(n, i, func() (*transport.UDP, error) { return transport.Listen(cfg) })
+	if err != nil {
 		t.Fatalf("Listen in host %d: %v", i, err)
 	}
 	v, err := c.View(transport.ViewConfig{Name: "test"})
@@ -93,42 +91,33 @@ func (p *peer) close() {
 // expect waits (bounded) for a packet carrying payload, discarding others.
 func (p *peer) expect(t *testing.T, payload string) transport.Packet {
 	t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for {
-		select {
-		case pk := <-p.pkts:
-			if string(pk.Data) == payload {
-				return pk
-			}
-		case <-deadline.C:
-			t.Fatalf("host %d: no packet %q within %v", p.host.Index, payload, waitLimit)
-		}
-	}
+	return testkit.Recv(t, p.pkts, fmt.Sprintf("host %d: packet %q", p.host.Index, payload), waitLimit,
+		func(pk transport.Packet) bool { return string(pk.Data) == payload })
 }
 
 // sendUntil sends pk every 100 ms until got receives its payload (bounded
 // by waitLimit) and returns what got received.
 func sendUntil(t *testing.T, from *peer, pk transport.Packet, got *peer) transport.Packet {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var r transport.Packet
+	testkit.WaitFor(t, fmt.Sprintf("host %d receiving %q from host %d", got.host.Index, pk.Data, from.host.Index), waitLimit, func() bool {
 		if err := from.c.WritePacket(&pk); err != nil {
 			t.Fatalf("host %d: WritePacket to %v: %v", from.host.Index, pk.Dst, err)
 		}
-		select {
-		case r := <-got.pkts:
-			if string(r.Data) == string(pk.Data) {
-				return r
+		tick := time.NewTimer(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case r = <-got.pkts:
+				if string(r.Data) == string(pk.Data) {
+					return true
+				}
+			case <-tick.C:
+				return false
 			}
-		case <-tick.C:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("host %d never received %q from host %d", got.host.Index, pk.Data, from.host.Index)
-		}
-	}
+	})
+	return r
 }
 
 func addrOf(h netns.Host, v4 bool) []netip.Addr {
@@ -228,18 +217,12 @@ func TestUDPMulticastAndUnicastExchange(t *testing.T) {
 			t.Error(err)
 		}
 		seen := map[string]bool{}
-		deadline := time.NewTimer(waitLimit)
-		defer deadline.Stop()
-		for len(seen) < writers*each {
-			select {
-			case pk := <-p2.pkts:
-				if len(pk.Data) > 0 && pk.Data[0] == 'w' {
-					seen[string(pk.Data)] = true
-				}
-			case <-deadline.C:
-				t.Fatalf("received %d of %d concurrent packets", len(seen), writers*each)
+		testkit.Recv(t, p2.pkts, fmt.Sprintf("%d concurrent packets", writers*each), waitLimit, func(pk transport.Packet) bool {
+			if len(pk.Data) > 0 && pk.Data[0] == 'w' {
+				seen[string(pk.Data)] = true
 			}
-		}
+			return len(seen) == writers*each
+		})
 	})
 
 	t.Run("errors", func(t *testing.T) {
@@ -434,47 +417,23 @@ func TestUDPFamilies(t *testing.T) {
 func TestWatcherEvents(t *testing.T) {
 	leakCheck(t)
 	n := netns.New(t, 1)
-	var w *transport.Watcher
-	if err := n.Do(1, func() error {
-		var err error
-		w, err = transport.NewWatcher(transport.WatcherConfig{Interfaces: []string{netns.LinkName}, Logger: testLogger(t)})
-		return err
-	}); err != nil {
+	w, err := netns.Open(n, 1, func() (*transport.Watcher, error) {
+		return transport.NewWatcher(transport.WatcherConfig{Interfaces: []string{netns.LinkName}, Logger: testLogger(t)})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-runDone:
-		case <-time.After(waitLimit):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	stop := testkit.Run(t, "Watcher.Run", w.Run)
 
 	h := n.Host(1)
 	want := func(kind transport.EventKind, prefix netip.Prefix) {
 		t.Helper()
-		deadline := time.NewTimer(waitLimit)
-		defer deadline.Stop()
-		for {
-			select {
-			case ev, ok := <-w.Events():
-				if !ok {
-					t.Fatal("Events closed")
-				}
-				if ev.IfIndex != h.IfIndex || ev.IfName != netns.LinkName {
-					t.Fatalf("event for another interface: %+v", ev)
-				}
-				if ev.Kind == kind && (!prefix.IsValid() || ev.Prefix == prefix) {
-					return
-				}
-			case <-deadline.C:
-				t.Fatalf("no %v %v event within %v", kind, prefix, waitLimit)
+		testkit.Recv(t, w.Events(), fmt.Sprintf("%v %v event", kind, prefix), waitLimit, func(ev transport.Event) bool {
+			if ev.IfIndex != h.IfIndex || ev.IfName != netns.LinkName {
+				t.Fatalf("event for another interface: %+v", ev)
 			}
-		}
+			return ev.Kind == kind && (!prefix.IsValid() || ev.Prefix == prefix)
+		})
 	}
 	extra4 := netip.MustParsePrefix("198.51.100.200/24")
 	extra6 := netip.MustParsePrefix("2001:db8:53::200/64")
@@ -497,16 +456,7 @@ func TestWatcherEvents(t *testing.T) {
 	}
 	want(transport.IfaceUp, netip.Prefix{})
 
-	cancel()
-	select {
-	case err := <-runDone:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return after cancel")
-	}
-	runDone <- nil // for the cleanup
+	stop()
 	for range w.Events() {
 		// drained; closed by Run
 	}
@@ -569,18 +519,11 @@ func TestUDPWaitsForInterface(t *testing.T) {
 	if err := n.WaitReady(1); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(waitLimit)
-	for joined := false; !joined; {
-		select {
-		case e := <-ev.Events():
-			for _, ifc := range ev.Interfaces() {
-				joined = joined || (ifc.Name == netns.LinkName && ifc.V4)
-			}
-			t.Logf("event %s on %s: joined %v", e.Kind, e.IfName, joined)
-		case <-deadline:
-			t.Fatalf("no event with lan0 joined within %v (interfaces %+v)", waitLimit, p.c.Interfaces())
-		}
-	}
+	testkit.Recv(t, ev.Events(), "an event with lan0 joined", waitLimit, func(e transport.Event) bool {
+		joined := slices.ContainsFunc(ev.Interfaces(), func(ifc transport.Interface) bool { return ifc.Name == netns.LinkName && ifc.V4 })
+		t.Logf("event %s on %s: joined %v", e.Kind, e.IfName, joined)
+		return joined
+	})
 	q := listenIn(t, n, 2, transport.Config{})
 	pk := transport.Packet{Data: []byte("after link up"), Dst: transport.GroupV4, IfIndex: n.Host(2).IfIndex}
 	sendUntil(t, q, pk, p)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
 
@@ -42,16 +43,12 @@ func TestUDPReopenAfterSocketFault(t *testing.T) {
 					t.Fatal(err)
 				}
 				sawFailure := false
-				deadline := time.Now().Add(waitLimit)
-				for p1.c.Stats().Reopens == before.Reopens {
+				testkit.WaitFor(t, "the socket reopened", waitLimit, func() bool {
 					for _, p := range p1.c.Problems() {
 						sawFailure = sawFailure || p.Step == "read"
 					}
-					if time.Now().After(deadline) {
-						t.Fatalf("not reopened within %v: %+v, problems %v", waitLimit, p1.c.Stats(), p1.c.Problems())
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+					return p1.c.Stats().Reopens != before.Reopens
+				})
 				reopened := time.Since(t0)
 				send(p2, p1, "after") // received on the new socket: the group is joined again
 				send(p1, p2, "after") // and sent from it
