@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
 )
 
@@ -26,9 +26,9 @@ func TestSocketErrors(t *testing.T) {
 	t.Parallel()
 	nt := netns.New(t, 3)
 	ctx := withTimeout(t, 60*time.Second)
-	a, b := startNode(t, ctx, nt, 1), startNode(t, ctx, nt, 2)
+	a, b := startNode(t, nt, 1), startNode(t, nt, 2)
 	waitMesh(t, ctx, nil, a, b)
-	ma, mb := a.mark(), b.mark()
+	ma, mb := a.Mark(), b.Mark()
 
 	fault := time.Now()
 	out, err := nt.Exec(ctx, 1, "ss", "-K", "-u", "-a", "sport = :5353").CombinedOutput()
@@ -43,26 +43,26 @@ func TestSocketErrors(t *testing.T) {
 		t.Skip(msg)
 	}
 	t.Logf("ss -K destroyed:\n%s", out)
-	st, _ := a.waitFrom(t, ctx, ma, "stats with both sockets reopened", func(e peers.Event) bool {
+	st, _ := waitFrom(t, ctx, a, ma, "stats with both sockets reopened", func(e node.Event) bool {
 		return e.Str("event") == "stats" && counter(e, "metrics", "Transport", "Reopens") >= 2
 	})
-	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), statsEvery, st["metrics"].(map[string]any)["Transport"])
+	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), node.StatsEvery, st["metrics"].(map[string]any)["Transport"])
 	if n := counter(st, "metrics", "Transport", "ReadErrors"); n < 2 {
 		t.Errorf("ReadErrors %v, want ≥ 2 (one per family)", n)
 	}
 	for _, fam := range []string{"ipv4", "ipv6"} {
 		if !hasLine(a.Stderr(), "level=WARN", "read failed", "family="+fam) {
-			t.Errorf("no Warn log for the %s failure in A's stderr:\n%s", fam, tail(a.Stderr(), 20))
+			t.Errorf("no Warn log for the %s failure in A's stderr:\n%s", fam, node.Tail(a.Stderr(), 20))
 		}
 	}
 
 	// Discovery goes on over the new sockets: a node that starts now.
-	c := startNode(t, ctx, nt, 3)
+	c := startNode(t, nt, 3)
 	started := time.Now()
-	waitMesh(t, ctx, map[*node]int{a: ma, b: mb}, a, b, c)
+	waitMesh(t, ctx, map[*node.Node]int{a: ma, b: mb}, a, b, c)
 	t.Logf("C, started after the fault, and A found each other and connected in %v", time.Since(started).Round(time.Millisecond))
-	keptThroughout(t, a, ma, b.id)
-	keptThroughout(t, b, mb, a.id)
+	keptThroughout(t, a, ma, b.ID)
+	keptThroughout(t, b, mb, a.ID)
 	nothingLost(t, ctx, a, b, c)
 }
 
