@@ -54,10 +54,10 @@ func SameRecord(a, b dns.RR) bool {
 		return ok && slices.Equal(x.Txt, y.Txt)
 	case *dns.A:
 		y, ok := b.(*dns.A)
-		return ok && bytes.Equal(x.A.To4(), y.A.To4())
+		return ok && bytes.Equal([]byte(x.A.To4()), []byte(y.A.To4())) // the 4-byte forms, nil (equal) when malformed
 	case *dns.AAAA:
 		y, ok := b.(*dns.AAAA)
-		return ok && bytes.Equal(x.AAAA.To16(), y.AAAA.To16())
+		return ok && bytes.Equal([]byte(x.AAAA.To16()), []byte(y.AAAA.To16()))
 	}
 	return dns.IsDuplicate(a, b)
 }

@@ -64,7 +64,6 @@ type node struct {
 	stderr *tailBuffer
 	id     string
 	final  *nodeMsg
-	start  *usage
 	marks  map[string]usage
 }
 

@@ -146,7 +146,6 @@ type session struct {
 	peerImpl map[string]string
 	addrsSrc string
 	wantBye  bool
-	rendered bool
 }
 
 func (s *session) start(hostIdx int, label string, name string, args ...string) (*proc, error) {
