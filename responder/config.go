@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/defaults"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -135,21 +136,12 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("responder: Config.Service %q: %w", c.Service, err)
 	}
 	c.Service = svc
-	for _, n := range []struct {
-		name string
-		v    *int
-		def  int
-	}{
-		{"Announcements", &c.Announcements, DefaultAnnouncements},
-		{"QueueLen", &c.QueueLen, DefaultQueueLen},
-		{"MaxTCSources", &c.MaxTCSources, DefaultMaxTCSources},
-	} {
-		switch {
-		case *n.v < 0:
-			return fmt.Errorf("responder: Config.%s is negative (%d)", n.name, *n.v)
-		case *n.v == 0:
-			*n.v = n.def
-		}
+	if err := defaults.Apply("responder",
+		defaults.Field[int]{Name: "Announcements", V: &c.Announcements, Def: DefaultAnnouncements},
+		defaults.Field[int]{Name: "QueueLen", V: &c.QueueLen, Def: DefaultQueueLen},
+		defaults.Field[int]{Name: "MaxTCSources", V: &c.MaxTCSources, Def: DefaultMaxTCSources},
+	); err != nil {
+		return err
 	}
 	if c.Announcements < 2 {
 		return fmt.Errorf("responder: Config.Announcements is %d (RFC 6762 §8.3 asks for at least 2)", c.Announcements)
