@@ -75,7 +75,6 @@ func TestRunClose(t *testing.T) {
 func TestRunContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{noRun: true})
-		defer e.stop()
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		go func() { errc <- e.b.Run(ctx) }()
@@ -90,7 +89,6 @@ func TestRunContext(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		e.conn.Close()
 		if err := <-e.runErr; !errors.Is(err, transport.ErrClosed) {
 			t.Errorf("Run: %v", err)
@@ -102,7 +100,6 @@ func TestRunContext(t *testing.T) {
 func TestFeedThenRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{noRun: true, noRead: true})
-		defer e.stop()
 		pkt := goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		e.b.Feed(transport.Packet{Data: pkt, Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4, IfIndex: e.iface.Index(), TTL: 255}, time.Now())
 		if len(e.b.Peers()) != 1 {

@@ -26,7 +26,6 @@ func TestBounded100kPeers(t *testing.T) {
 		e := newEnv(t, envOpt{noRead: true, cfg: func(c *Config) {
 			c.MaxPeers, c.MaxRecords, c.EventQueue = maxPeers, maxRecords, 64
 		}})
-		defer e.stop()
 		var ms0 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
@@ -68,7 +67,6 @@ func TestBounded100kPeers(t *testing.T) {
 func TestSlowConsumer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{noRead: true, cfg: func(c *Config) { c.EventQueue = 8 }})
-		defer e.stop()
 		for i := range 20 {
 			e.inject(goResponse(t, testkit.ID(t, i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		}
@@ -116,7 +114,6 @@ func TestDispatcherCoalescing(t *testing.T) {
 func TestMaxAddrsPerPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{cfg: func(c *Config) { c.MaxAddrs = 2 }})
-		defer e.stop()
 		var addrs []string
 		for i := range 20 {
 			addrs = append(addrs, fmt.Sprintf("/ip4/10.0.0.9/tcp/%d", 1000+i))
@@ -142,7 +139,6 @@ func TestFloodKeepsEstablishedPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const maxPeers, maxRecords = 64, 200
 		e := newEnv(t, envOpt{noRead: true, cfg: func(c *Config) { c.MaxPeers, c.MaxRecords = maxPeers, maxRecords }})
-		defer e.stop()
 		estab := testkit.ID(t, 1_000_000)
 		announce := func() {
 			e.inject(goResponse(t, estab, peerName(0), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")

@@ -35,7 +35,6 @@ func lastEvent(t *testing.T, e *env) Event {
 func TestCacheFlushOneSecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		id := testkit.ID(t, 1)
 		a, b, c := "/ip4/10.0.0.9/tcp/1", "/ip4/10.0.0.9/tcp/2", "/ip4/10.0.0.9/tcp/3"
 		e.at(time.Second)
@@ -75,7 +74,6 @@ func TestCacheFlushOneSecond(t *testing.T) {
 func TestGoodbyeAfterOneSecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		id := testkit.ID(t, 1)
 		e.inject(goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.at(5 * time.Second)
@@ -124,7 +122,6 @@ func TestRefreshPoints(t *testing.T) {
 func TestRefreshQueries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		id := testkit.ID(t, 1)
 		t0 := time.Second
 		e.at(t0)
@@ -156,7 +153,6 @@ func TestRefreshQueries(t *testing.T) {
 func TestRefreshAnswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		id := testkit.ID(t, 1)
 		pkt := txtResponse(t, id, peerName(1), 100, true, "/ip4/10.0.0.9/tcp/1")
 		e.inject(pkt, "10.0.0.9")
@@ -176,7 +172,6 @@ func TestRefreshAnswered(t *testing.T) {
 func TestPOOF(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		id, id2 := testkit.ID(t, 1), testkit.ID(t, 2)
 		e.inject(goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.inject(goResponse(t, id2, peerName(2), 4500, "/ip4/10.0.0.8/tcp/1"), "10.0.0.8")
@@ -213,7 +208,6 @@ func TestPOOF(t *testing.T) {
 func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		for i := 1; i <= 3; i++ {
 			e.inject(goResponse(t, testkit.ID(t, i), peerName(i), 4500, fmt.Sprintf("/ip4/10.0.0.%d/tcp/1", 10+i)), fmt.Sprintf("10.0.0.%d", 10+i))
 		}
@@ -245,7 +239,6 @@ func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 func TestIfaceDownGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.at(time.Second)
 		e.iface.SetUp(false)
@@ -278,7 +271,6 @@ func TestIfaceDownGrace(t *testing.T) {
 func TestIfaceFlapKeepsPeers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		resp := goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		e.inject(resp, "10.0.0.9")
 		e.at(time.Second)

@@ -21,7 +21,6 @@ func TestEphemeralPort(t *testing.T) {
 		t.Run(map[bool]string{false: "default", true: "disabled"}[disable], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, envOpt{cfg: func(c *Config) { c.DisableEphemeralPort = disable }})
-				defer e.stop()
 				id := testkit.ID(t, 1)
 				addrs := []string{"/ip4/10.0.0.9/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"}
 				// rust-libp2p leaves the multicast TTL at the OS default, 1.
@@ -59,7 +58,6 @@ func TestOwnIDIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		self := testkit.ID(t, 7)
 		e := newEnv(t, envOpt{cfg: func(c *Config) { c.Self = self }})
-		defer e.stop()
 		e.inject(goResponse(t, self, peerName(7), 4500, "/ip4/10.0.0.1/tcp/1"), "10.0.0.1")
 		if len(e.b.Peers()) != 0 || e.b.Stats().DroppedOwn != 1 {
 			t.Fatalf("peers %v stats %+v", e.b.Peers(), e.b.Stats())
@@ -75,7 +73,6 @@ func TestAddressFilters(t *testing.T) {
 		e := newEnv(t, envOpt{cfg: func(c *Config) {
 			c.AddrFilter = func(_ peer.ID, a ma.Multiaddr) bool { return a.String() != "/ip4/10.0.0.9/tcp/666" }
 		}})
-		defer e.stop()
 		id := testkit.ID(t, 1)
 		e.inject(goResponse(t, id, peerName(1), 4500,
 			"/ip4/127.0.0.1/tcp/1", "/ip6/::1/tcp/1", "/ip4/10.0.0.9/tcp/1",
@@ -101,7 +98,6 @@ func TestAddressFilters(t *testing.T) {
 func TestLoopbackFromLoopback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		// OnLink accepts loopback sources only on a loopback interface, so
 		// feed the packet directly, as from a loopback interface.
 		e.b.mu.Lock()
@@ -120,7 +116,6 @@ func TestLoopbackFromLoopback(t *testing.T) {
 func TestSecurityDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		pkt := goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		src := transport.Packet{Data: pkt, Dst: transport.GroupV4, TTL: 64}
 		src.Src = mustAP("10.0.0.9:5353")
@@ -145,7 +140,6 @@ func TestSecurityDrops(t *testing.T) {
 func TestMalformedCorpus(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		for _, c := range malformed.Cases() {
 			before := e.b.Stats()
 			e.inject(c.Data, "10.0.0.9")
@@ -172,7 +166,6 @@ func TestProbeHints(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, envOpt{cfg: func(c *Config) { c.ProbeHints = on }})
-			defer e.stop()
 			id := testkit.ID(t, 1)
 			inst := peerName(1) + "." + mdns.SpecService
 			m := new(dns.Msg)

@@ -194,7 +194,6 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 	e := newEnv(t, envOpt{cfg: func(c *Config) {
 		c.MaxPeers, c.MaxRecords, c.MaxAddrs = fzMaxPeers, fzMaxRecords, fzMaxAddrs
 	}})
-	defer e.stop()
 	self := e.b.cfg.Self
 
 	port, ttl := uint16(mdns.Port), 255

@@ -69,10 +69,13 @@ func newEnv(t testing.TB, o envOpt) *env {
 			}
 		})
 	}
+	t.Cleanup(e.stop)
 	syncWait()
 	return e
 }
 
+// stop closes the browser and the LAN (at the end of the test unless
+// called before; idempotent).
 func (e *env) stop() {
 	e.b.Close()
 	e.wg.Wait()

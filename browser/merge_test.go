@@ -20,7 +20,6 @@ func TestMergeAcrossIfacesAndFlavours(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}},
 			ifaces: []memnet.IfaceConfig{{Segment: "a", Name: "eth0"}, {Segment: "b", Name: "wlan0"}}})
-		defer e.stop()
 		id := testkit.ID(t, 1)
 		eth0, wlan0 := e.host.Iface("eth0"), e.host.Iface("wlan0")
 		e.Inject("", eth0, "10.0.0.9:5353", 0, goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1", "/ip6/fe80::9/tcp/1"))

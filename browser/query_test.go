@@ -15,7 +15,6 @@ import (
 func TestQuerySchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(70 * time.Second)
 		syncWait()
 		qs := e.queries()
@@ -66,7 +65,6 @@ func TestQuerySchedule(t *testing.T) {
 func TestQueryIntervalCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(6 * time.Hour)
 		syncWait()
 		qs := e.queries()
@@ -83,7 +81,6 @@ func TestQueryIntervalCap(t *testing.T) {
 func TestKnownAnswersTC(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(500 * time.Millisecond) // after the first (QU) query
 		const n = 200
 		for i := range n {
@@ -145,7 +142,6 @@ func TestKnownAnswersTC(t *testing.T) {
 func TestDuplicateQuestionSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
 		first := e.queries()[0].at
 		e.inject(ptrQuery(t), "10.0.0.7")
@@ -177,7 +173,6 @@ func TestDuplicateQuestionSuppression(t *testing.T) {
 func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
 		first := e.queries()[0].at
 		// Our own announcement looped back, and one other peer.
@@ -213,7 +208,6 @@ func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
 func TestLegacyQueryIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		time.Sleep(500 * time.Millisecond)
 		for range 3 {

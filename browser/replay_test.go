@@ -45,7 +45,6 @@ func TestReplayCaptures(t *testing.T) {
 			}
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, envOpt{ifaces: []memnet.IfaceConfig{replayIface}})
-				defer e.stop()
 				t0 := dgs[0].Time
 				for _, dg := range dgs {
 					time.Sleep(dg.Time.Sub(t0) - e.since())

@@ -24,9 +24,7 @@ func answersAfter(t *testing.T, b bed, t0 time.Time) []pkt {
 // answer to a PTR query has SRV, TXT and A/AAAA in the additional section.
 func TestSharedAnswerDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		var delays []time.Duration
 		for i := 0; i < 40; i++ {
 			time.Sleep(1500 * time.Millisecond) // past the 1 s rate limit
@@ -82,9 +80,7 @@ func TestSharedAnswerDelay(t *testing.T) {
 // goes out 400–500 ms after the first packet.
 func TestKnownAnswerSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		ptr := func(ttl uint32) dns.RR {
 			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: mdns.InstanceName(testName, mdns.SpecService)}
 		}
@@ -142,9 +138,7 @@ func TestKnownAnswerSuppression(t *testing.T) {
 // with our PTR, heard while ours is pending, cancels ours.
 func TestDuplicateAnswerSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
 		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
@@ -165,9 +159,7 @@ func TestDuplicateAnswerSuppression(t *testing.T) {
 // interface: a second PTR query 300 ms after the first gets no multicast.
 func TestRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
 		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
@@ -215,7 +207,7 @@ func readResponse(t *testing.T, c memkit.Conn) (*dns.Msg, transport.Packet) {
 // bit (§6.7, §10.2).
 func TestQUAndLegacyUnicast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		r := b.start(b.Host("a"), Config{PeerName: testName, TTLOther: 40}) // quarter TTL 10 s
 		hb := b.Host("b")
 		cb := b.Listen(hb, memnet.ListenOptions{})
@@ -281,7 +273,7 @@ func TestQUAndLegacyUnicast(t *testing.T) {
 // the TC bit when the answer itself does not fit.
 func TestLegacyReplySize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		var addrs []string
 		for i := range 6 { // a TXT of ~800 bytes: over 512, within the MTU
 			addrs = append(addrs, fmt.Sprintf("/ip4/10.0.0.1/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", 4000+i))

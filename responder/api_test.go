@@ -15,7 +15,7 @@ import (
 // BCT: none (API). New validates and copies its configuration.
 func TestNewValidation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		c := b.Listen(b.Host("a"), memnet.ListenOptions{})
 		id := testkit.ID(t, 1)
 		if _, err := New(Config{PeerID: id}); !errors.Is(err, ErrNoConn) {
@@ -51,7 +51,7 @@ func TestNewValidation(t *testing.T) {
 // context also stops Run (with goodbyes, returning nil as after Close).
 func TestLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		r := b.start(b.Host("a"), Config{})
 		time.Sleep(300 * time.Millisecond)
 		if err := r.Run(context.Background()); !errors.Is(err, ErrRunning) {

@@ -18,9 +18,7 @@ import (
 // interface and family, which the decoder reads as a withdrawal.
 func TestGoodbyeOnClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		t0 := time.Now()
 		r.stop(t)
 		if err := r.Close(); err != nil { // idempotent
@@ -53,7 +51,7 @@ func TestGoodbyeOnClose(t *testing.T) {
 // goodbye withdraws exactly the rdata receivers cached (RFC 6762 §10.1).
 func TestTXTSplitStable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		var addrs []string
 		for i := 0; i < 44; i++ {
 			addrs = append(addrs, fmt.Sprintf("/ip6/2001:db8:53:1:2:3:4:%x/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", i, 4000+i))
@@ -110,7 +108,7 @@ func sizes(txts []string) []int {
 // adding one, or an interface coming back up, probes again (§8, §8.4).
 func TestReannounceOnChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		a := b.Host("a")
 		ca := b.Listen(a, memnet.ListenOptions{NoV6: true})
 		r := b.start(a, Config{PeerName: testName, Conn: ca})
@@ -187,7 +185,7 @@ func TestReannounceOnChange(t *testing.T) {
 // a v4 query over v4 only.
 func TestPerInterfaceAddrs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan"}, {Name: "wifi"}}})
+		b := newBedOn(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan"}, {Name: "wifi"}}})
 		a := b.Host("a", memnet.IfaceConfig{Segment: "lan", Name: "eth0"}, memnet.IfaceConfig{Segment: "wifi", Name: "wlan0"})
 		eth, wlan := a.Iface("eth0"), a.Iface("wlan0")
 		ll := eth.Addr(false)

@@ -229,7 +229,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	if mode&fzQU != 0 {
 		data = fzSetQU(data)
 	}
-	b := newBed(t, memnet.Config{})
+	b := newBed(t)
 	ifc := memnet.IfaceConfig{}
 	addrs := maddrs(t, "/ip4/10.0.0.1/tcp/4001", "/ip6/fe80::1:1/udp/4001/quic-v1")
 	if mode&fzBigRecord != 0 {

@@ -86,7 +86,19 @@ func hasRR(sec []dns.RR, t uint16) bool {
 // at the end of the test), made inside a synctest bubble.
 type bed struct{ *memkit.Bed }
 
-func newBed(t *testing.T, cfg memnet.Config) bed { return bed{memkit.NewBed(t, cfg)} }
+func newBed(t *testing.T) bed { return newBedOn(t, memnet.Config{}) }
+
+func newBedOn(t *testing.T, cfg memnet.Config) bed { return bed{memkit.NewBed(t, cfg)} }
+
+// announcedBed is a bed with a responder for host "a" (see start) that
+// has probed and announced.
+func announcedBed(t *testing.T, cfg Config) (bed, *running) {
+	t.Helper()
+	b := newBed(t)
+	r := b.start(b.Host("a"), cfg)
+	announced()
+	return b, r
+}
 
 // running is a Responder whose Run goroutine is running.
 type running struct {

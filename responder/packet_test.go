@@ -30,7 +30,7 @@ func fortyAddrs(t testing.TB) []ma.Multiaddr {
 // addresses of a round is the whole set.
 func TestPacketSize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		a := b.Host("a", memnet.IfaceConfig{MTU: 576})
 		addrs := fortyAddrs(t)
 		r := b.start(a, Config{PeerName: testName, Addrs: addrs})

@@ -20,7 +20,7 @@ import (
 // unique ones, ID 0 and no questions; nothing is answered while probing.
 func TestProbeAnnounceSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		a := b.Host("a")
 		r := b.start(a, Config{PeerName: testName})
 		// A query during probing is not answered (§8.1).
@@ -117,7 +117,7 @@ func TestSimultaneousProbe(t *testing.T) {
 	}{{"they-win", "10.0.255.254", true}, {"we-win", "10.0.0.0", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := newBed(t, memnet.Config{})
+				b := newBed(t)
 				r := b.start(b.Host("a"), Config{PeerName: testName})
 				var first pkt
 				for len(only(b.sent(t, "a", b.T0), pkt.probe)) == 0 {
@@ -150,7 +150,7 @@ func TestSimultaneousProbe(t *testing.T) {
 	}
 	t.Run("two-responders", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := newBed(t, memnet.Config{})
+			b := newBed(t)
 			ra := b.start(b.Host("a"), Config{PeerName: testName})
 			rb := b.start(b.Host("b"), Config{PeerName: testName, PeerID: testkit.ID(t, 2), Addrs: maddrs(t, "/ip4/10.0.0.2/tcp/4001")})
 			time.Sleep(20 * time.Second)
@@ -172,7 +172,7 @@ func TestSimultaneousProbe(t *testing.T) {
 func TestRenameOnConflict(t *testing.T) {
 	for _, after := range []time.Duration{300 * time.Millisecond, 5 * time.Second} {
 		synctest.Test(t, func(t *testing.T) {
-			b := newBed(t, memnet.Config{})
+			b := newBed(t)
 			r := b.start(b.Host("a"), Config{PeerName: testName})
 			time.Sleep(after)
 			srv := &dns.SRV{Hdr: dns.RR_Header{Name: mdns.InstanceName(testName, mdns.SpecService), Rrtype: dns.TypeSRV, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 120}, Port: 9, Target: "other.local."}
@@ -200,7 +200,7 @@ func TestRenameOnConflict(t *testing.T) {
 // 10 s the next probe waits 5 s (§8.1).
 func TestConflictBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
+		b := newBed(t)
 		// A defender on host d claims every name it sees probed.
 		d := b.Host("d")
 		cd := b.Listen(d, memnet.ListenOptions{NoV6: true})

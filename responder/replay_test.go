@@ -57,7 +57,7 @@ func TestReplayCaptures(t *testing.T) {
 }
 
 func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
-	b := newBed(t, memnet.Config{})
+	b := newBed(t)
 	h := b.Host("a")
 	conn := b.Listen(h, memnet.ListenOptions{})
 	ifaces := conn.Interfaces()

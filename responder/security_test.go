@@ -1,14 +1,12 @@
 package responder
 
 import (
-	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/chorus-services/discovery/internal/malformed"
 	"github.com/chorus-services/discovery/mdns"
-	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/miekg/dns"
 )
 
@@ -17,9 +15,7 @@ import (
 // are dropped and counted, never answered.
 func TestSecurityDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
 		qry := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
@@ -44,9 +40,7 @@ func TestSecurityDrops(t *testing.T) {
 // reason) or handled.
 func TestMalformedCorpus(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		for _, c := range malformed.Cases() {
 			if len(c.Data) > mdns.MaxPacketSize+100 {
 				c.Data = c.Data[:mdns.MaxPacketSize+100]
@@ -66,7 +60,7 @@ func TestMalformedCorpus(t *testing.T) {
 			if !c.Parse && after.Dropped() == before.Dropped() {
 				t.Errorf("%s: unparseable packet not dropped", c.Name)
 			}
-			t.Log(fmt.Sprintf("%s: dropped %+d, handled %d", c.Name, after.Dropped()-before.Dropped(), handled))
+			t.Logf("%s: dropped %+d, handled %d", c.Name, after.Dropped()-before.Dropped(), handled)
 		}
 		r.stop(t)
 	})
@@ -78,9 +72,7 @@ func TestMalformedCorpus(t *testing.T) {
 // on-link check: on-link it gets one unicast answer, off-link none.
 func TestLegacyQueryTTLExemption(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		r := b.start(b.Host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		t0 := time.Now()
 		qry := query(0x4242, false, nil, q(mdns.SpecService, dns.TypePTR))
 		b.inject(qry, "10.0.0.200:40000", 1)   // on-link, TTL 1

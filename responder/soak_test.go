@@ -20,7 +20,7 @@ import (
 // answered, every packet fits its MTU and parses.
 func TestSoakNoFalseConflict(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: memnet.DefaultSegment, Link: memnet.Link{
+		b := newBedOn(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: memnet.DefaultSegment, Link: memnet.Link{
 			Latency: 2 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.05, Duplicate: 0.05, Reorder: 0.1, ReorderDelay: 20 * time.Millisecond,
 		}}}})
 		var rs []*running
