@@ -36,8 +36,8 @@ func TestAvahiShares5353(t *testing.T) {
 	nt := netns.New(t, 2)
 	av := peers.StartAvahi(t, nt, 1, "shared-h1")
 	ctx := withTimeout(t, 75*time.Second)
-	a, b := startNode(t, nt, 1), startNode(t, nt, 2)
-	waitMesh(t, ctx, nil, a, b)
+	ab := meshed(t, ctx, nt, 1, 2)
+	a, b := ab[0], ab[1]
 	ma, mb := a.Mark(), b.Mark()
 
 	av.Publish(t, "avahi-neighbour", "_p2p._udp", 4002, "dnsaddr="+avahiPeerAddr+"/p2p/"+avahiPeer)

@@ -32,9 +32,7 @@ const conflictName = "libp2p-conflict"
 //     announce-only peers with no libp2p host behind their addresses, so
 //     C runs --no-connect and connections are not part of this check.)
 func TestNameConflict(t *testing.T) {
-	t.Parallel()
-	nt := netns.New(t, 3)
-	ctx := withTimeout(t, 60*time.Second)
+	nt, ctx := faultLAN(t, 3, 60*time.Second)
 	c := startNode(t, nt, 3, "--no-connect")
 	sn := startSniff(t, nt, 3)
 	var ann [2]*node.Node
@@ -42,7 +40,7 @@ func TestNameConflict(t *testing.T) {
 		h := nt.Host(i + 1)
 		args := []string{"announce", "--json", "--iface", netns.LinkName, "--random", "--name", conflictName, "--duration", "60s", "--log-level", "debug",
 			"--addr", "/ip4/" + h.V4.Addr().String() + "/tcp/4001", "--addr", "/ip6/" + h.V6.Addr().String() + "/udp/4001/quic-v1"}
-		ann[i] = node.Start(t, nt, i+1, args...)
+		ann[i] = node.Start(t, nt, i+1, args...) // both at once: the probes must be simultaneous
 	}
 	for _, n := range ann {
 		ev, _ := waitFrom(t, ctx, n, 0, "self event", func(e node.Event) bool { return e.Str("event") == "self" })

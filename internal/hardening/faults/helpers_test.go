@@ -9,6 +9,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/sniff"
 )
 
 // startNode starts `p2p-mdns run` on host i's lan0 with extra arguments
@@ -42,6 +43,18 @@ func waitMesh(t *testing.T, ctx context.Context, from map[*node.Node]int, nodes 
 	if err := node.WaitMesh(ctx, from, nodes...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// meshed starts a node on each of hosts and waits until they all list,
+// and are connected to, each other.
+func meshed(t *testing.T, ctx context.Context, nt *netns.Net, hosts ...int) []*node.Node {
+	t.Helper()
+	var nodes []*node.Node
+	for _, i := range hosts {
+		nodes = append(nodes, startNode(t, nt, i))
+	}
+	waitMesh(t, ctx, nil, nodes...)
+	return nodes
 }
 
 // nothingLost is the closing check of every test (node.NothingLost).
@@ -111,6 +124,13 @@ func counter(e node.Event, path ...string) float64 {
 	return f
 }
 
+// faultLAN starts a test of this package: in parallel with the others, on
+// a new LAN of n hosts, its waits bounded by limit.
+func faultLAN(t *testing.T, n int, limit time.Duration) (*netns.Net, context.Context) {
+	t.Parallel()
+	return netns.New(t, n), withTimeout(t, limit)
+}
+
 // withTimeout bounds a test's waits.
 func withTimeout(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
@@ -118,46 +138,16 @@ func withTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// record is one record of a sniffed datagram.
-type record struct {
-	Name, Type, Data string
-	TTL              float64
+// records returns the records of a sniffed datagram.
+func records(e node.Event) []sniff.Record {
+	r, _ := node.Decode[sniff.Report](e)
+	return r.Records
 }
 
-func records(e node.Event) []record {
-	l, _ := e["records"].([]any)
-	var out []record
-	for _, x := range l {
-		m, ok := x.(map[string]any)
-		if !ok {
-			continue
-		}
-		s := func(k string) string { v, _ := m[k].(string); return v }
-		ttl, _ := m["ttl"].(float64)
-		out = append(out, record{Name: s("name"), Type: s("type"), Data: s("data"), TTL: ttl})
-	}
-	return out
-}
-
-// sniffedPeer is one libp2p peer candidate of a sniffed datagram.
-type sniffedPeer struct {
-	ID, Instance string
-	Addrs        []string
-}
-
-func sniffedPeers(e node.Event) []sniffedPeer {
-	l, _ := e["peers"].([]any)
-	var out []sniffedPeer
-	for _, x := range l {
-		m, ok := x.(map[string]any)
-		if !ok {
-			continue
-		}
-		id, _ := m["id"].(string)
-		inst, _ := m["instance"].(string)
-		out = append(out, sniffedPeer{ID: id, Instance: inst, Addrs: node.Event(m).Strs("addrs")})
-	}
-	return out
+// sniffedPeers returns the libp2p peer candidates of a sniffed datagram.
+func sniffedPeers(e node.Event) []sniff.Peer {
+	r, _ := node.Decode[sniff.Report](e)
+	return r.Peers
 }
 
 // lanAddrs returns the addresses of a self event a peer on the LAN can

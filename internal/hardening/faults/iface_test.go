@@ -2,6 +2,7 @@ package faults
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,12 +36,9 @@ import (
 //     to its original full set.
 //   - Nothing lost: all three list and are connected to each other.
 func TestIfaceDownUp(t *testing.T) {
-	t.Parallel()
-	nt := netns.New(t, 3)
-	ctx := withTimeout(t, 75*time.Second)
-	a, b, c := startNode(t, nt, 1), startNode(t, nt, 2), startNode(t, nt, 3)
-	all := []*node.Node{a, b, c}
-	waitMesh(t, ctx, nil, all...)
+	nt, ctx := faultLAN(t, 3, 75*time.Second)
+	all := meshed(t, ctx, nt, 1, 2, 3)
+	a, b, c := all[0], all[1], all[2]
 	full := lanAddrs(a.Addrs, nil)
 	v6 := nt.Host(1).V6
 	v4only := lanAddrs(a.Addrs, func(s string) bool { return strings.HasPrefix(s, "/ip6/") })
@@ -120,12 +118,9 @@ func TestIfaceDownUp(t *testing.T) {
 //     without them;
 //   - B and C never lose A; nothing lost at the end.
 func TestAddrAddRemove(t *testing.T) {
-	t.Parallel()
-	nt := netns.New(t, 3)
-	ctx := withTimeout(t, 60*time.Second)
-	a, b, c := startNode(t, nt, 1), startNode(t, nt, 2), startNode(t, nt, 3)
-	all := []*node.Node{a, b, c}
-	waitMesh(t, ctx, nil, all...)
+	nt, ctx := faultLAN(t, 3, 60*time.Second)
+	all := meshed(t, ctx, nt, 1, 2, 3)
+	a, b, c := all[0], all[1], all[2]
 	sn := startSniff(t, nt, 3)
 	extra := []netip.Prefix{netip.MustParsePrefix("198.51.100.200/24"), netip.MustParsePrefix("2001:db8:53::200/64")}
 	prefixes := []string{"/ip4/198.51.100.200/", "/ip6/2001:db8:53::200/"}
@@ -178,4 +173,72 @@ func TestAddrAddRemove(t *testing.T) {
 	keptThroughout(t, b, mb, a.ID, c.ID)
 	keptThroughout(t, c, mc, a.ID, b.ID)
 	nothingLost(t, ctx, all...)
+}
+
+// TestSocketErrors destroys node A's mDNS sockets from outside the process
+// while it runs: `ss -K` in A's namespace aborts every UDP socket bound to
+// port 5353 (SOCK_DESTROY; a pending read fails with ECONNABORTED). Then:
+//
+//   - A reports it: a Warn log per family ("read failed"), and in its stats
+//     Metrics.Transport.ReadErrors ≥ 2 and Reopens ≥ 2 (one per family);
+//   - A reopens both sockets (mdns/transport's recovery: a socket that is
+//     gone is reopened after 50 ms, joined to the group again) and
+//     discovery goes on over the new ones: node C, started after the
+//     fault, and A find each other (A must receive C's announcements and
+//     answer its queries, RFC 6762 §6) and connect;
+//   - B never loses A nor A B; nothing lost at the end.
+func TestSocketErrors(t *testing.T) {
+	nt, ctx := faultLAN(t, 3, 60*time.Second)
+	ab := meshed(t, ctx, nt, 1, 2)
+	a, b := ab[0], ab[1]
+	ma, mb := a.Mark(), b.Mark()
+
+	fault := time.Now()
+	out, err := nt.Exec(ctx, 1, "ss", "-K", "-u", "-a", "sport = :5353").CombinedOutput()
+	if err != nil || strings.Count(string(out), ":mdns") < 2 {
+		msg := "ss -K destroyed no mDNS socket (needs CONFIG_INET_DIAG_DESTROY and ss from iproute2): " + strings.TrimSpace(string(out))
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		if os.Getenv(netns.RequireEnv) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Logf("ss -K destroyed:\n%s", out)
+	st, _ := waitFrom(t, ctx, a, ma, "stats with both sockets reopened", func(e node.Event) bool {
+		return e.Str("event") == "stats" && counter(e, "metrics", "Transport", "Reopens") >= 2
+	})
+	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), node.StatsEvery, st["metrics"].(map[string]any)["Transport"])
+	if n := counter(st, "metrics", "Transport", "ReadErrors"); n < 2 {
+		t.Errorf("ReadErrors %v, want ≥ 2 (one per family)", n)
+	}
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		if !hasLine(a.Stderr(), "level=WARN", "read failed", "family="+fam) {
+			t.Errorf("no Warn log for the %s failure in A's stderr:\n%s", fam, node.Tail(a.Stderr(), 20))
+		}
+	}
+
+	// Discovery goes on over the new sockets: a node that starts now.
+	c := startNode(t, nt, 3)
+	started := time.Now()
+	waitMesh(t, ctx, map[*node.Node]int{a: ma, b: mb}, a, b, c)
+	t.Logf("C, started after the fault, and A found each other and connected in %v", time.Since(started).Round(time.Millisecond))
+	keptThroughout(t, a, ma, b.ID)
+	keptThroughout(t, b, mb, a.ID)
+	nothingLost(t, ctx, a, b, c)
+}
+
+// hasLine reports whether one line of s contains every one of parts.
+func hasLine(s string, parts ...string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/chorus-services/discovery/dialer"
 	"github.com/chorus-services/discovery/internal/hardening/hostile/flood"
 	"github.com/chorus-services/discovery/internal/hardening/node"
-	"github.com/chorus-services/discovery/internal/interop/peers"
 	"github.com/chorus-services/discovery/internal/netns"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -35,7 +34,6 @@ var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
 // After each subtest the real peer is still in Peers() and connected.
 func TestSpoof(t *testing.T) {
 	nt := netns.New(t, 3)
-	bin := node.Binary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	keyFile, realID := writeKey(t)
@@ -46,18 +44,11 @@ func TestSpoof(t *testing.T) {
 	// concerns the node) and an announcement of the real peer's ID X with
 	// that host's address.
 	impostorAddr := "/ip4/" + nt.Host(3).V4.Addr().String() + "/tcp/4001"
-	impostorHost := peers.Start(t, "impostor-host@h3", nt.Exec(t.Context(), 3, bin, "run", "--json", "--iface", netns.LinkName,
-		"--service", "impostor-host", "--no-connect", "--listen", impostorAddr, "--duration", "150s"))
-	if _, err := impostorHost.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" }); err != nil {
-		t.Fatal(err)
-	}
-	announceImpostor := func() *peers.Proc {
-		p := peers.Start(t, "impostor@h3", nt.Exec(t.Context(), 3, bin, "announce", "--json", "--iface", netns.LinkName,
-			"--peer-key", keyFile, "--addr", impostorAddr, "--duration", "150s"))
-		if _, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" }); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	node.Up(t, nt, 3, "run", "--json", "--iface", netns.LinkName,
+		"--service", "impostor-host", "--no-connect", "--listen", impostorAddr, "--duration", "150s")
+	announceImpostor := func() *node.Node {
+		return node.Up(t, nt, 3, "announce", "--json", "--iface", netns.LinkName,
+			"--peer-key", keyFile, "--addr", impostorAddr, "--duration", "150s")
 	}
 	var r *node.Node
 

@@ -17,7 +17,6 @@ package node
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/interop/peers"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/syncbuf"
 )
 
 // StatsEvery is the period of the nodes' stats events (`run --stats`).
@@ -60,7 +60,7 @@ type Node struct {
 	selective bool
 	changed   chan struct{} // closed and replaced on every kept line
 	done      chan struct{}
-	stderr    tail
+	stderr    syncbuf.Buffer
 }
 
 // Binary builds cmd/p2p-mdns once per test binary.
@@ -72,7 +72,7 @@ func Binary(t testing.TB) string {
 func Start(t testing.TB, nt *netns.Net, i int, args ...string) *Node {
 	t.Helper()
 	n := &Node{Name: fmt.Sprintf("%s@h%d", args[0], i), Host: i, cmd: nt.Exec(t.Context(), i, Binary(t), args...),
-		watch: map[string]bool{}, changed: make(chan struct{}), done: make(chan struct{})}
+		watch: map[string]bool{}, changed: make(chan struct{}), done: make(chan struct{}), stderr: syncbuf.Buffer{Max: 1 << 20}}
 	out, err := n.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +92,17 @@ func Start(t testing.TB, nt *netns.Net, i int, args ...string) *Node {
 }
 
 // Run runs `p2p-mdns run --json --iface lan0 --stats 250ms` plus args in
-// host i of nt and waits (SelfLimit) for its self event.
+// host i of nt (see Up).
 func Run(t testing.TB, nt *netns.Net, i int, args ...string) *Node {
 	t.Helper()
-	n := Start(t, nt, i, append([]string{"run", "--json", "--iface", netns.LinkName, "--stats", StatsEvery}, args...)...)
+	return Up(t, nt, i, append([]string{"run", "--json", "--iface", netns.LinkName, "--stats", StatsEvery}, args...)...)
+}
+
+// Up runs `p2p-mdns args...`, a subcommand that prints a self event (run,
+// announce), in host i of nt and waits (SelfLimit) for that event.
+func Up(t testing.TB, nt *netns.Net, i int, args ...string) *Node {
+	t.Helper()
+	n := Start(t, nt, i, args...)
 	ctx, cancel := context.WithTimeout(t.Context(), SelfLimit)
 	defer cancel()
 	ev, _, err := n.WaitFrom(ctx, 0, "self event", func(e Event) bool { return e.Str("event") == "self" })
@@ -117,7 +124,7 @@ func secs(v any) time.Duration {
 	return time.Duration(f * float64(time.Second))
 }
 
-var statsPrefix = []byte(`{"event":"stats"`)
+const statsPrefix = `{"event":"stats"`
 
 func (n *Node) read(r io.Reader) {
 	defer close(n.done)
@@ -125,7 +132,7 @@ func (n *Node) read(r io.Reader) {
 	sc.Buffer(make([]byte, 64*1024), 4<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if !bytes.HasPrefix(line, statsPrefix) && n.selectiveOn() {
+		if (len(line) < len(statsPrefix) || string(line[:len(statsPrefix)]) != statsPrefix) && n.selectiveOn() {
 			var head struct {
 				ID any `json:"id"` // a string in peer events, a number in sniff's
 			}
@@ -241,18 +248,10 @@ func (n *Node) Stderr() string { return n.stderr.String() }
 // Stop sends SIGTERM (goodbyes and a last stats event) and waits up to
 // grace, then kills.
 func (n *Node) Stop(grace time.Duration) {
-	select {
-	case <-n.done:
-		return
-	default:
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-	case <-time.After(grace):
-		_ = n.cmd.Process.Kill()
-		<-n.done
-	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM) // os.ErrProcessDone once it has exited
+	kill := time.AfterFunc(grace, func() { _ = n.cmd.Process.Kill() })
+	defer kill.Stop()
+	<-n.done
 }
 
 // Lists reports whether e is a stats event listing every one of ids in
@@ -320,9 +319,9 @@ func Short(id string) string {
 
 // Shorts shortens a list of peer IDs (Short).
 func Shorts(ids []string) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = Short(id)
+	var out []string
+	for _, id := range ids {
+		out = append(out, Short(id))
 	}
 	return out
 }
@@ -346,26 +345,4 @@ func Tail(s string, lines int) string {
 		l = l[len(l)-lines:]
 	}
 	return strings.Join(l, "\n")
-}
-
-// tail keeps the last MiB written to it.
-type tail struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b = append(w.b, p...)
-	if over := len(w.b) - 1<<20; over > 0 {
-		w.b = append(w.b[:0], w.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.b)
 }
