@@ -49,7 +49,7 @@ func newLAN(t *testing.T, n int) []lanHost {
 	for i := range out {
 		mh := memkit.AddHost(t, lan, string(rune('a'+i)), memnet.IfaceConfig{Name: "lo", Loopback: true,
 			Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0." + string(rune('1'+i)) + "/8")}, Family: memnet.FamilyV4})
-		c := memkit.Open(t, mh, memnet.ListenOptions{})
+		c := memkit.Open(t, mh)
 		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay(), libp2p.NoTransports, libp2p.Transport(tcpTransport()))
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns/transport"
-	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -18,7 +17,7 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("no conn: %v", err)
 	}
 	synctest.Test(t, func(t *testing.T) {
-		c := memkit.Open(t, memkit.AddHost(t, memkit.NewLAN(t, memnet.Config{}), "a"), memnet.ListenOptions{})
+		c := memkit.Open(t, memkit.AddHost(t, memkit.NewLAN(t), "a"))
 		for svc, want := range map[string]string{
 			"": "_p2p._udp.local.", "_p2p._udp": "_p2p._udp.local.", "_p2p._udp.local": "_p2p._udp.local.",
 			"CHORUS-peer-discovery": "CHORUS-peer-discovery.local.", "_x._udp.local.": "_x._udp.local.",

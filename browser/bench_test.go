@@ -12,7 +12,6 @@ import (
 	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
-	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/miekg/dns"
 )
 
@@ -20,8 +19,8 @@ import (
 // the captures' link, and the first go-libp2p response of
 // d_golibp2p_two_nodes.pcap (8 dnsaddrs).
 func benchBrowser(b *testing.B) (*Browser, transport.Packet, func()) {
-	h := memkit.AddHost(b, memkit.NewLAN(b, memnet.Config{}), "b", replayIface)
-	br, err := New(Config{Conn: memkit.Open(b, h, memnet.ListenOptions{})})
+	h := memkit.AddHost(b, memkit.NewLAN(b), "b", replayIface)
+	br, err := New(Config{Conn: memkit.Open(b, h)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,8 +113,8 @@ func BenchmarkIrrelevantPacket(b *testing.B) {
 // the heap held per cached peer.
 func BenchmarkCache10k(b *testing.B) {
 	const n = 10_000
-	h := memkit.AddHost(b, memkit.NewLAN(b, memnet.Config{}), "b", replayIface)
-	c := memkit.Open(b, h, memnet.ListenOptions{})
+	h := memkit.AddHost(b, memkit.NewLAN(b), "b", replayIface)
+	c := memkit.Open(b, h)
 	pkts := make([][]byte, n)
 	for i := range pkts {
 		pkts[i] = goResponse(b, testkit.ID(b, i), peerName(i), 4500,

@@ -2,7 +2,6 @@ package browser
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
@@ -201,11 +200,9 @@ func (c *Config) setDefaults() error {
 	if c.Conn == nil {
 		return ErrNoConn
 	}
-	svc, err := mdns.ServiceFQDN(c.Service)
-	if err != nil {
-		return fmt.Errorf("browser: Config.Service %q: %w", c.Service, err)
+	if err := defaults.Common("browser", &c.Service, &c.Logger, &c.Rand); err != nil {
+		return err
 	}
-	c.Service = svc
 	if err := defaults.Apply("browser",
 		defaults.Field[int]{Name: "MaxPeers", V: &c.MaxPeers, Def: DefaultMaxPeers},
 		defaults.Field[int]{Name: "MaxAddrs", V: &c.MaxAddrs, Def: DefaultMaxAddrs},
@@ -214,13 +211,6 @@ func (c *Config) setDefaults() error {
 		defaults.Field[int]{Name: "ReceiveQueue", V: &c.ReceiveQueue, Def: DefaultReceiveQueue},
 	); err != nil {
 		return err
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	c.Logger = c.Logger.With("component", "browser")
-	if c.Rand == nil {
-		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package browser
 
 import (
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -46,16 +45,12 @@ var (
 // that reproduces its source port, TTL and family) and every malformed
 // case.
 func fzSeeds(f *testing.F) {
-	files, err := filepath.Glob("../testdata/pcap/*.pcap")
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no captures: %v", err)
+	caps, err := pcapread.ReadDir("../testdata/pcap")
+	if err != nil {
+		f.Fatal(err)
 	}
-	for _, file := range files {
-		dgs, _, err := pcapread.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, d := range dgs {
+	for _, c := range caps {
+		for _, d := range c.Datagrams {
 			var mode uint8
 			if d.Packet.Src.Port() != mdns.Port {
 				mode |= fzEphemeral

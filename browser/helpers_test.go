@@ -46,7 +46,7 @@ func newEnv(t testing.TB, o envOpt) *env {
 	t.Helper()
 	bed := memkit.NewBed(t, memnet.Config{QueueLen: 1024, Segments: o.segments})
 	h := bed.Host("b", o.ifaces...)
-	c := memkit.Open(t, h, memnet.ListenOptions{})
+	c := memkit.Open(t, h)
 	e := &env{Bed: bed, t: t, host: h, iface: h.Ifaces()[0], conn: c, runErr: make(chan error, 1)}
 	cfg := Config{Conn: c, Rand: rand.New(rand.NewPCG(1, 2)), Self: testkit.ID(t, -1)}
 	if o.cfg != nil {
@@ -220,6 +220,16 @@ func kinds(evs []Event) []string {
 		out = append(out, ev.Kind.String())
 	}
 	return out
+}
+
+// queriesWithin runs a browser for d and returns it and the queries it
+// sent.
+func queriesWithin(t testing.TB, d time.Duration) (*env, []sentQuery) {
+	t.Helper()
+	e := newEnv(t, envOpt{})
+	time.Sleep(d)
+	syncWait()
+	return e, e.queries()
 }
 
 // queries returns the parsed queries the browser sent.

@@ -14,10 +14,7 @@ import (
 // intervals of 1 s doubling (§5.2, §5.4), on both families.
 func TestQuerySchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, envOpt{})
-		time.Sleep(70 * time.Second)
-		syncWait()
-		qs := e.queries()
+		e, qs := queriesWithin(t, 70*time.Second)
 		var times []time.Duration
 		for i, q := range qs {
 			if len(q.m.Question) != 1 || q.m.Question[0].Qtype != dns.TypePTR || q.m.Question[0].Name != mdns.SpecService {
@@ -64,10 +61,7 @@ func TestQuerySchedule(t *testing.T) {
 // TestQueryIntervalCap: the interval stops doubling at 60 minutes.
 func TestQueryIntervalCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, envOpt{})
-		time.Sleep(6 * time.Hour)
-		syncWait()
-		qs := e.queries()
+		_, qs := queriesWithin(t, 6*time.Hour)
 		last := qs[len(qs)-1].at - qs[len(qs)-3].at
 		if last != time.Hour {
 			t.Errorf("last interval %v, want 1h", last)

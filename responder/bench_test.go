@@ -54,7 +54,7 @@ func benchResponder(b *testing.B, n int) (*Responder, *nullConn) {
 // classify, answer, delay, rate limit, pack, write) per op.
 func BenchmarkAnswerPTR(b *testing.B) {
 	r, c := benchResponder(b, 0)
-	data := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
+	data := ptrQuery()
 	p := rxPacket{src: netip.MustParseAddrPort("10.0.0.2:5353"), ifIndex: 1, multicast: true, v4: true, data: data}
 	now := time.Now()
 	b.ReportAllocs()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/defaults"
-	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -131,11 +130,9 @@ func (c *Config) setDefaults() error {
 	if c.Conn == nil {
 		return ErrNoConn
 	}
-	svc, err := mdns.ServiceFQDN(c.Service)
-	if err != nil {
-		return fmt.Errorf("responder: Config.Service %q: %w", c.Service, err)
+	if err := defaults.Common("responder", &c.Service, &c.Logger, &c.Rand); err != nil {
+		return err
 	}
-	c.Service = svc
 	if err := defaults.Apply("responder",
 		defaults.Field[int]{Name: "Announcements", V: &c.Announcements, Def: DefaultAnnouncements},
 		defaults.Field[int]{Name: "QueueLen", V: &c.QueueLen, Def: DefaultQueueLen},
@@ -145,13 +142,6 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Announcements < 2 {
 		return fmt.Errorf("responder: Config.Announcements is %d (RFC 6762 §8.3 asks for at least 2)", c.Announcements)
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	c.Logger = c.Logger.With("component", "responder")
-	if c.Rand == nil {
-		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	c.Addrs = append([]ma.Multiaddr(nil), c.Addrs...)
 	return nil

@@ -3,7 +3,6 @@ package responder
 import (
 	"encoding/binary"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -42,17 +41,13 @@ type fzSeed struct {
 // that reproduces its port, TTL and family) and every malformed case.
 func fzSeeds(tb testing.TB) []fzSeed {
 	tb.Helper()
-	files, err := filepath.Glob("../testdata/pcap/*.pcap")
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no captures: %v", err)
+	caps, err := pcapread.ReadDir("../testdata/pcap")
+	if err != nil {
+		tb.Fatal(err)
 	}
 	var out []fzSeed
-	for _, f := range files {
-		dgs, _, err := pcapread.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, d := range dgs {
+	for _, c := range caps {
+		for _, d := range c.Datagrams {
 			var mode uint8
 			if d.Packet.Src.Port() != mdns.Port {
 				mode |= 2
@@ -95,13 +90,13 @@ func fzHandmade(id peer.ID) []fzSeed {
 		panic(err)
 	}
 	return []fzSeed{
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), 0},
+		{ptrQuery(), 0},
 		{query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)), 0},
 		{query(7, false, nil, q(mdns.SpecService, dns.TypePTR)), 2},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzV6 | fzQU},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzBigRecord},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzBigRecord | fzV6 | 2},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzUnicast},
+		{ptrQuery(), fzV6 | fzQU},
+		{ptrQuery(), fzBigRecord},
+		{ptrQuery(), fzBigRecord | fzV6 | 2},
+		{ptrQuery(), fzUnicast},
 		{query(0, true, []dns.RR{ptr}, q(mdns.SpecService, dns.TypePTR)), 0},
 		{query(0, false, []dns.RR{ptr}, q(mdns.SpecService, dns.TypePTR)), 0},
 		{query(0, false, nil, q(mdns.MetaQuery, dns.TypePTR), q(inst, dns.TypeANY)), 0},
@@ -236,7 +231,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 		ifc.MTU, addrs = 576, fzBig[:12]
 	}
 	h := b.Host("a", ifc)
-	conn := b.Listen(h, memnet.ListenOptions{})
+	conn := b.Listen(h)
 	ifaces := conn.Interfaces()
 	if len(ifaces) != 1 {
 		t.Fatalf("%d interfaces", len(ifaces))

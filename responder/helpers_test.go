@@ -86,7 +86,7 @@ func hasRR(sec []dns.RR, t uint16) bool {
 // at the end of the test), made inside a synctest bubble.
 type bed struct{ *memkit.Bed }
 
-func newBed(t *testing.T) bed { return newBedOn(t, memnet.Config{}) }
+func newBed(t *testing.T) bed { return bed{memkit.NewBed(t)} }
 
 func newBedOn(t *testing.T, cfg memnet.Config) bed { return bed{memkit.NewBed(t, cfg)} }
 
@@ -111,11 +111,7 @@ type running struct {
 func (b bed) start(h *memnet.Host, cfg Config) *running {
 	b.T.Helper()
 	if cfg.Conn == nil {
-		c, err := h.Listen(memnet.ListenOptions{})
-		if err != nil {
-			b.T.Fatal(err)
-		}
-		cfg.Conn = c
+		cfg.Conn = memkit.Open(b.T, h)
 	}
 	if cfg.PeerID == "" {
 		cfg.PeerID = testkit.ID(b.T, 1)
@@ -147,11 +143,18 @@ func (r *running) stop(t *testing.T) {
 
 // query builds a query packet.
 func query(id uint16, tc bool, known []dns.RR, qs ...dns.Question) []byte {
-	m := new(dns.Msg)
-	m.Id = id
-	m.Question = qs
-	m.Answer = known
-	m.Truncated = tc
+	return pack(&dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Truncated: tc}, Question: qs, Answer: known})
+}
+
+// ptrQuery is a QM query for the service's PTR records.
+func ptrQuery() []byte { return query(0, false, nil, q(mdns.SpecService, dns.TypePTR)) }
+
+// response builds a response packet with the given answers.
+func response(ans ...dns.RR) []byte {
+	return pack(&dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}, Answer: ans})
+}
+
+func pack(m *dns.Msg) []byte {
 	b, err := m.Pack()
 	if err != nil {
 		panic(err)
@@ -175,19 +178,6 @@ func (b bed) inject(data []byte, src string, ttl int) {
 		src = "10.0.0.200:5353"
 	}
 	b.Inject(memnet.DefaultSegment, nil, src, ttl, data)
-}
-
-// response builds a response packet with the given answers.
-func response(ans ...dns.RR) []byte {
-	m := new(dns.Msg)
-	m.Response = true
-	m.Authoritative = true
-	m.Answer = ans
-	b, err := m.Pack()
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // announced waits (in virtual time) until probing and announcing are over.

@@ -12,7 +12,6 @@ import (
 	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
-	"github.com/miekg/dns"
 )
 
 // Real sockets in two network namespaces: a responder on host 1 is found by
@@ -59,7 +58,7 @@ func TestNetnsFound(t *testing.T) {
 	ifIndex := nt.Host(2).IfIndex
 	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	for _, group := range []netip.AddrPort{transport.GroupV4, transport.GroupV6} {
-		qry := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
+		qry := ptrQuery()
 		if err := c2.WritePacket(&transport.Packet{Data: qry, Dst: group, IfIndex: ifIndex}); err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
-	"github.com/miekg/dns"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -37,7 +36,7 @@ func TestPacketSize(t *testing.T) {
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
+		b.inject(ptrQuery(), "", 0)
 		time.Sleep(time.Second)
 		r.stop(t)
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/chorus-services/discovery/internal/testkit"
-	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
 )
@@ -17,7 +16,7 @@ import (
 // queue, and a Conn closed under Run ends it with transport.ErrClosed.
 func TestReaderDrops(t *testing.T) {
 	src := netip.MustParseAddrPort("10.0.0.2:5353")
-	ours := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
+	ours := ptrQuery()
 	other := query(0, false, nil, q("_googlecast._tcp.local.", dns.TypePTR))
 	c := &nullConn{}
 	r, err := New(Config{Conn: c, PeerID: testkit.ID(t, 1), QueueLen: 1})

@@ -2,7 +2,6 @@ package responder
 
 import (
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -40,18 +39,13 @@ import (
 //   - Received ≥ number injected, and what is beyond that is at most the
 //     responder's own multicast packets looped back.
 func TestReplayCaptures(t *testing.T) {
-	files, err := filepath.Glob("../testdata/pcap/*.pcap")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no captures: %v", err)
+	caps, err := pcapread.ReadDir("../testdata/pcap")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		dgs, _, err := pcapread.ReadFile(f)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		name := strings.TrimSuffix(filepath.Base(f), ".pcap")
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { replayCapture(t, dgs) })
+	for _, c := range caps {
+		t.Run(c.Name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { replayCapture(t, c.Datagrams) })
 		})
 	}
 }
@@ -59,7 +53,7 @@ func TestReplayCaptures(t *testing.T) {
 func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 	b := newBed(t)
 	h := b.Host("a")
-	conn := b.Listen(h, memnet.ListenOptions{})
+	conn := b.Listen(h)
 	ifaces := conn.Interfaces()
 	if len(ifaces) != 1 {
 		t.Fatalf("%d interfaces", len(ifaces))

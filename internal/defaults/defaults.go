@@ -1,13 +1,18 @@
-// Package defaults is the one rule of the protocol layers' numeric Config
-// fields (the dialer's table of defaults is the model): zero takes the
-// default, a negative value is an error naming the field and its value.
-// It imports nothing of this module (the dialer, which imports nothing of
-// it either, keeps its own copy of the rule in dialer/config.go).
+// Package defaults holds the rules the responder's and the browser's
+// Configs share: numeric fields (the dialer's table of defaults is the
+// model: zero takes the default, a negative value is an error naming the
+// field and its value), and the Service, Logger and Rand fields. It
+// imports only the mdns codec (the dialer, which imports nothing of this
+// module, keeps its own copy of the numeric rule in dialer/config.go).
 package defaults
 
 import (
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"time"
+
+	"github.com/chorus-services/discovery/mdns"
 )
 
 // Field is one numeric Config field: its name, where it is, its default.
@@ -27,6 +32,26 @@ func Apply[T int | time.Duration](pkg string, fields ...Field[T]) error {
 		case *f.V == 0:
 			*f.V = f.Def
 		}
+	}
+	return nil
+}
+
+// Common checks and fills the fields every protocol layer's Config has:
+// Service becomes its fully qualified form (mdns.ServiceFQDN; an error
+// names the field and value), a nil Logger discards, and gets the
+// component attribute pkg, a nil Rand is seeded at random.
+func Common(pkg string, service *string, logger **slog.Logger, rnd **rand.Rand) error {
+	svc, err := mdns.ServiceFQDN(*service)
+	if err != nil {
+		return fmt.Errorf("%s: Config.Service %q: %w", pkg, *service, err)
+	}
+	*service = svc
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
+	*logger = (*logger).With("component", pkg)
+	if *rnd == nil {
+		*rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package defaults
 
 import (
+	"log/slog"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,5 +21,18 @@ func TestApply(t *testing.T) {
 	n := -2
 	if err := Apply("y", Field[int]{"N", &n, 1}); err == nil || err.Error() != "y: Config.N is negative (-2)" {
 		t.Errorf("negative int: %v", err)
+	}
+}
+
+func TestCommon(t *testing.T) {
+	svc := "CHORUS-peer-discovery"
+	var logger *slog.Logger
+	var rnd *rand.Rand
+	if err := Common("x", &svc, &logger, &rnd); err != nil || svc != "CHORUS-peer-discovery.local." || logger == nil || rnd == nil {
+		t.Errorf("Common: %v %q %v %v", err, svc, logger, rnd)
+	}
+	bad := "a,b"
+	if err := Common("x", &bad, &logger, &rnd); err == nil || !strings.HasPrefix(err.Error(), `x: Config.Service "a,b": `) {
+		t.Errorf("bad service: %v", err)
 	}
 }

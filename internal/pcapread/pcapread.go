@@ -15,6 +15,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/chorus-services/discovery/mdns"
@@ -73,6 +75,35 @@ func ReadFile(path string) ([]Datagram, Stats, error) {
 	}
 	defer f.Close()
 	return Read(f)
+}
+
+// Capture is one capture file of a directory and its datagrams.
+type Capture struct {
+	Path      string
+	Name      string // the file name without ".pcap"
+	Datagrams []Datagram
+	Stats     Stats
+}
+
+// ReadDir reads every *.pcap capture of dir, in file name order; a
+// directory without one is an error.
+func ReadDir(dir string) ([]Capture, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.pcap"))
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("pcapread: no captures in %s", dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Capture, 0, len(files))
+	for _, f := range files {
+		dgs, st, err := ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		out = append(out, Capture{Path: f, Name: strings.TrimSuffix(filepath.Base(f), ".pcap"), Datagrams: dgs, Stats: st})
+	}
+	return out, nil
 }
 
 // maxFrames bounds how much of a capture is read.

@@ -18,10 +18,14 @@ import (
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
 
-// NewLAN builds a memnet LAN (Seed 1 unless set) closed at the end of the
-// test.
-func NewLAN(t testing.TB, cfg memnet.Config) *memnet.LAN {
+// NewLAN builds a memnet LAN of cfg (optional: one segment, the defaults;
+// Seed 1 unless set) closed at the end of the test.
+func NewLAN(t testing.TB, cfgs ...memnet.Config) *memnet.LAN {
 	t.Helper()
+	var cfg memnet.Config
+	if len(cfgs) > 0 {
+		cfg = cfgs[0]
+	}
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
@@ -44,11 +48,15 @@ func AddHost(t testing.TB, lan *memnet.LAN, name string, ifs ...memnet.IfaceConf
 	return h
 }
 
-// Open opens a plain Conn on h: the one a protocol layer under test
-// reads through its own View.
-func Open(t testing.TB, h *memnet.Host, o memnet.ListenOptions) *memnet.Conn {
+// Open opens a plain Conn on h with options o (optional): the one a
+// protocol layer under test reads through its own View.
+func Open(t testing.TB, h *memnet.Host, o ...memnet.ListenOptions) *memnet.Conn {
 	t.Helper()
-	c, err := h.Listen(o)
+	var opts memnet.ListenOptions
+	if len(o) > 0 {
+		opts = o[0]
+	}
+	c, err := h.Listen(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +71,10 @@ type Conn struct {
 	Reader *transport.View
 }
 
-// Listen opens a Conn on h with a View of it.
-func Listen(t testing.TB, h *memnet.Host, o memnet.ListenOptions) Conn {
+// Listen opens a Conn on h (options o optional) with a View of it.
+func Listen(t testing.TB, h *memnet.Host, o ...memnet.ListenOptions) Conn {
 	t.Helper()
-	c := Open(t, h, o)
+	c := Open(t, h, o...)
 	v, err := c.View(transport.ViewConfig{Name: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -171,10 +179,10 @@ type Bed struct {
 	T0  time.Time
 }
 
-// NewBed builds a Bed on a LAN of cfg (see NewLAN).
-func NewBed(t testing.TB, cfg memnet.Config) *Bed {
+// NewBed builds a Bed on a LAN of cfg (optional; see NewLAN).
+func NewBed(t testing.TB, cfg ...memnet.Config) *Bed {
 	t.Helper()
-	lan := NewLAN(t, cfg)
+	lan := NewLAN(t, cfg...)
 	return &Bed{T: t, LAN: lan, Cap: Tap(lan), T0: time.Now()}
 }
 
@@ -185,9 +193,9 @@ func (b *Bed) Host(name string, ifs ...memnet.IfaceConfig) *memnet.Host {
 }
 
 // Listen opens a Conn with a View on h (see Listen).
-func (b *Bed) Listen(h *memnet.Host, o memnet.ListenOptions) Conn {
+func (b *Bed) Listen(h *memnet.Host, o ...memnet.ListenOptions) Conn {
 	b.T.Helper()
-	return Listen(b.T, h, o)
+	return Listen(b.T, h, o...)
 }
 
 // Inject puts data on the LAN from a foreign host (see Inject).

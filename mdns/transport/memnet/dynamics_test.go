@@ -30,9 +30,9 @@ func recvEvents(ch <-chan transport.Event) []transport.Event {
 
 func TestInterfaceDownUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := memkit.NewLAN(t, memnet.Config{})
+		l := memkit.NewLAN(t)
 		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
-		c1, c2 := memkit.Listen(t, h1, memnet.ListenOptions{}), memkit.Listen(t, h2, memnet.ListenOptions{})
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		hostEv, connEv := h1.Events(), c1.Events()
 		eth0 := h1.Iface("eth0")
 
@@ -74,7 +74,7 @@ func TestInFlightDroppedWhenDown(t *testing.T) {
 		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: time.Second}}}})
 		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
 		c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-		r := collect(memkit.Listen(t, h2, memnet.ListenOptions{}), time.Now())
+		r := collect(memkit.Listen(t, h2), time.Now())
 		c1.Write(t, seqPacket(0, 1))
 		time.Sleep(500 * time.Millisecond)
 		h2.Iface("eth0").SetUp(false)
@@ -91,10 +91,10 @@ func TestInFlightDroppedWhenDown(t *testing.T) {
 
 func TestAddressEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := memkit.NewLAN(t, memnet.Config{})
+		l := memkit.NewLAN(t)
 		h1 := memkit.AddHost(t, l, "h1")
 		h2 := memkit.AddHost(t, l, "h2", memnet.IfaceConfig{Family: memnet.FamilyNone})
-		c1, c2 := memkit.Listen(t, h1, memnet.ListenOptions{}), memkit.Listen(t, h2, memnet.ListenOptions{})
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		ev := c2.Events()
 		eth0 := h2.Iface("eth0")
 
@@ -146,8 +146,8 @@ func TestAddIfaceMultiHomed(t *testing.T) {
 		ha := memkit.AddHost(t, l, "ha", memnet.IfaceConfig{Segment: "a"})
 		hb := memkit.AddHost(t, l, "hb", memnet.IfaceConfig{Segment: "b"})
 		m := memkit.AddHost(t, l, "m", memnet.IfaceConfig{Segment: "a"})
-		ca, cb := memkit.Listen(t, ha, memnet.ListenOptions{}), memkit.Listen(t, hb, memnet.ListenOptions{})
-		cm := memkit.Listen(t, m, memnet.ListenOptions{})
+		ca, cb := memkit.Listen(t, ha), memkit.Listen(t, hb)
+		cm := memkit.Listen(t, m)
 		onlyEth0 := memkit.Listen(t, m, memnet.ListenOptions{Ifaces: []string{"eth0"}})
 		ev := m.Events()
 
@@ -192,9 +192,9 @@ func TestAddIfaceMultiHomed(t *testing.T) {
 
 func TestOversizeAndTap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := memkit.NewLAN(t, memnet.Config{})
+		l := memkit.NewLAN(t)
 		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
-		c1, c2 := memkit.Listen(t, h1, memnet.ListenOptions{}), memkit.Listen(t, h2, memnet.ListenOptions{})
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		var recs []memnet.TapRecord
 		remove := l.Tap(func(r memnet.TapRecord) { recs = append(recs, r) })
 
@@ -238,7 +238,7 @@ func TestCloseSemantics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: time.Hour}}}})
 		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
-		c1, c2 := memkit.Listen(t, h1, memnet.ListenOptions{}), memkit.Listen(t, h2, memnet.ListenOptions{})
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		hostEv, connEv := h2.Events(), c2.Events()
 
 		errc := make(chan error, 1)
@@ -265,7 +265,7 @@ func TestCloseSemantics(t *testing.T) {
 
 		// A packet in flight for an hour, then the LAN closes: the timer is
 		// stopped, the blocked reader released, the watchers closed.
-		c3 := memkit.Listen(t, h1, memnet.ListenOptions{})
+		c3 := memkit.Listen(t, h1)
 		c3.Write(t, transport.Packet{Data: []byte("late"), Dst: transport.GroupV4, IfIndex: 1})
 		go func() {
 			var p transport.Packet

@@ -56,11 +56,11 @@ func TestLatencyExact(t *testing.T) {
 		const lat = 25 * time.Millisecond
 		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: lat}}}})
 		h1, h2, h3 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2"), memkit.AddHost(t, l, "h3")
-		c1 := memkit.Listen(t, h1, memnet.ListenOptions{})
+		c1 := memkit.Listen(t, h1)
 		start := time.Now()
 		r1 := collect(c1, start)
-		r2 := collect(memkit.Listen(t, h2, memnet.ListenOptions{}), start)
-		r3 := collect(memkit.Listen(t, h3, memnet.ListenOptions{}), start)
+		r2 := collect(memkit.Listen(t, h2), start)
+		r3 := collect(memkit.Listen(t, h3), start)
 
 		c1.Write(t, seqPacket(1, 1))
 		time.Sleep(10 * time.Millisecond)
@@ -96,7 +96,7 @@ func TestJitterAndDeterminism(t *testing.T) {
 			h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
 			c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
 			start := time.Now()
-			r := collect(memkit.Listen(t, h2, memnet.ListenOptions{}), start)
+			r := collect(memkit.Listen(t, h2), start)
 			for i := range 50 {
 				c1.Write(t, seqPacket(i, 1))
 				time.Sleep(20 * time.Millisecond)
@@ -168,7 +168,7 @@ func TestReordering(t *testing.T) {
 		l := memkit.NewLAN(t, memnet.Config{Seed: 7, Segments: []memnet.SegmentConfig{{Name: "lan", Link: link}}})
 		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
 		c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-		r := collect(memkit.Listen(t, h2, memnet.ListenOptions{}), time.Now())
+		r := collect(memkit.Listen(t, h2), time.Now())
 		for i := range 200 {
 			c1.Write(t, seqPacket(i, 1))
 			time.Sleep(time.Millisecond)
@@ -197,14 +197,14 @@ func TestReordering(t *testing.T) {
 
 func TestPerInterfaceLinkAndSetLink(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := memkit.NewLAN(t, memnet.Config{})
+		l := memkit.NewLAN(t)
 		h1 := memkit.AddHost(t, l, "h1")
 		deaf := memkit.AddHost(t, l, "deaf", memnet.IfaceConfig{Link: &memnet.Link{Loss: 1}})
 		slow := memkit.AddHost(t, l, "slow")
 		c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
 		start := time.Now()
-		rd := collect(memkit.Listen(t, deaf, memnet.ListenOptions{}), start)
-		rs := collect(memkit.Listen(t, slow, memnet.ListenOptions{}), start)
+		rd := collect(memkit.Listen(t, deaf), start)
+		rs := collect(memkit.Listen(t, slow), start)
 		if err := slow.Ifaces()[0].SetLink(&memnet.Link{Latency: time.Second}); err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestQueueOverflow(t *testing.T) {
 	l := memkit.NewLAN(t, memnet.Config{QueueLen: 4})
 	h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
 	c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-	c2 := memkit.Listen(t, h2, memnet.ListenOptions{})
+	c2 := memkit.Listen(t, h2)
 	big := memkit.Listen(t, h2, memnet.ListenOptions{QueueLen: 100})
 	for i := range 10 {
 		c1.Write(t, seqPacket(i, 1))

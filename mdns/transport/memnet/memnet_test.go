@@ -26,9 +26,9 @@ func TestMulticastDeliveryAndLoopback(t *testing.T) {
 		h1 := memkit.AddHost(t, l, "h1", memnet.IfaceConfig{Segment: "a"})
 		h2 := memkit.AddHost(t, l, "h2", memnet.IfaceConfig{Segment: "a", Index: 7})
 		h3 := memkit.AddHost(t, l, "h3", memnet.IfaceConfig{Segment: "b"})
-		c1 := memkit.Listen(t, h1, memnet.ListenOptions{})
-		c2 := memkit.Listen(t, h2, memnet.ListenOptions{})
-		c3 := memkit.Listen(t, h3, memnet.ListenOptions{})
+		c1 := memkit.Listen(t, h1)
+		c2 := memkit.Listen(t, h2)
+		c3 := memkit.Listen(t, h3)
 
 		buf := []byte("hello")
 		c1.Write(t, transport.Packet{Data: buf, Dst: transport.GroupV4, IfIndex: ifIndex(h1)})
@@ -70,13 +70,13 @@ func TestMulticastDeliveryAndLoopback(t *testing.T) {
 }
 
 func TestNoLoopbackAndPortSharing(t *testing.T) {
-	l := memkit.NewLAN(t, memnet.Config{})
+	l := memkit.NewLAN(t)
 	h1 := memkit.AddHost(t, l, "h1")
 	h2 := memkit.AddHost(t, l, "h2")
 	quiet := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-	other := memkit.Listen(t, h1, memnet.ListenOptions{}) // shares port 5353
-	c2a := memkit.Listen(t, h2, memnet.ListenOptions{})
-	c2b := memkit.Listen(t, h2, memnet.ListenOptions{})
+	other := memkit.Listen(t, h1) // shares port 5353
+	c2a := memkit.Listen(t, h2)
+	c2b := memkit.Listen(t, h2)
 
 	quiet.Write(t, transport.Packet{Data: []byte("q"), Dst: transport.GroupV4, IfIndex: 1})
 	if n := len(quiet.Drain()) + len(other.Drain()); n != 0 {
@@ -104,8 +104,8 @@ func TestNoLoopbackAndPortSharing(t *testing.T) {
 func TestUnicastToAll(t *testing.T) {
 	l := memkit.NewLAN(t, memnet.Config{UnicastToAll: true})
 	h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
-	c1 := memkit.Listen(t, h1, memnet.ListenOptions{})
-	a, b := memkit.Listen(t, h2, memnet.ListenOptions{}), memkit.Listen(t, h2, memnet.ListenOptions{})
+	c1 := memkit.Listen(t, h1)
+	a, b := memkit.Listen(t, h2), memkit.Listen(t, h2)
 	c1.Write(t, transport.Packet{Data: []byte("u"), Dst: netip.AddrPortFrom(h2.Ifaces()[0].Addr(false), 5353), IfIndex: 1})
 	if len(a.Drain()) != 1 || len(b.Drain()) != 1 {
 		t.Error("UnicastToAll: both Conns must get the packet")
@@ -118,8 +118,8 @@ func TestUnicast(t *testing.T) {
 	h2 := memkit.AddHost(t, l, "h2", memnet.IfaceConfig{Segment: "a", GlobalV6: true})
 	h3 := memkit.AddHost(t, l, "h3", memnet.IfaceConfig{Segment: "a"})
 	hb := memkit.AddHost(t, l, "hb", memnet.IfaceConfig{Segment: "b"})
-	c1, c2, c3, cb := memkit.Listen(t, h1, memnet.ListenOptions{}), memkit.Listen(t, h2, memnet.ListenOptions{}),
-		memkit.Listen(t, h3, memnet.ListenOptions{}), memkit.Listen(t, hb, memnet.ListenOptions{})
+	c1, c2, c3, cb := memkit.Listen(t, h1), memkit.Listen(t, h2),
+		memkit.Listen(t, h3), memkit.Listen(t, hb)
 
 	// IfIndex 0 routes by subnet.
 	dst := netip.AddrPortFrom(h2.Ifaces()[0].Addr(true), 5353)
@@ -164,11 +164,11 @@ func TestUnicast(t *testing.T) {
 }
 
 func TestFamilySeparation(t *testing.T) {
-	l := memkit.NewLAN(t, memnet.Config{})
+	l := memkit.NewLAN(t)
 	dual := memkit.AddHost(t, l, "dual")
 	v4 := memkit.AddHost(t, l, "v4", memnet.IfaceConfig{Family: memnet.FamilyV4})
 	v6 := memkit.AddHost(t, l, "v6", memnet.IfaceConfig{Family: memnet.FamilyV6})
-	cd, c4, c6 := memkit.Listen(t, dual, memnet.ListenOptions{}), memkit.Listen(t, v4, memnet.ListenOptions{}), memkit.Listen(t, v6, memnet.ListenOptions{})
+	cd, c4, c6 := memkit.Listen(t, dual), memkit.Listen(t, v4), memkit.Listen(t, v6)
 	v6only := memkit.Listen(t, dual, memnet.ListenOptions{NoV4: true})
 
 	cd.Write(t, transport.Packet{Data: []byte("4"), Dst: transport.GroupV4, IfIndex: 1})
@@ -196,9 +196,9 @@ func TestFamilySeparation(t *testing.T) {
 
 func TestInjectSpoofed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := memkit.NewLAN(t, memnet.Config{})
+		l := memkit.NewLAN(t)
 		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
-		c1, c2 := memkit.Listen(t, h1, memnet.ListenOptions{}), memkit.Listen(t, h2, memnet.ListenOptions{})
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		legacy := memkit.Listen(t, h2, memnet.ListenOptions{Port: 40000})
 		var taps []memnet.TapRecord
 		defer l.Tap(func(r memnet.TapRecord) { taps = append(taps, r) })()
@@ -253,10 +253,10 @@ func TestInjectSpoofed(t *testing.T) {
 }
 
 func TestLegacyUnicastPort(t *testing.T) {
-	l := memkit.NewLAN(t, memnet.Config{})
+	l := memkit.NewLAN(t)
 	resp, q := memkit.AddHost(t, l, "responder"), memkit.AddHost(t, l, "querier")
-	cr := memkit.Listen(t, resp, memnet.ListenOptions{})
-	q5353 := memkit.Listen(t, q, memnet.ListenOptions{})
+	cr := memkit.Listen(t, resp)
+	q5353 := memkit.Listen(t, q)
 	legacy := memkit.Listen(t, q, memnet.ListenOptions{Port: 40000})
 
 	legacy.Write(t, transport.Packet{Data: []byte("query"), Dst: transport.GroupV4, IfIndex: 1})
@@ -295,7 +295,7 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("config %d accepted", i)
 		}
 	}
-	l := memkit.NewLAN(t, memnet.Config{})
+	l := memkit.NewLAN(t)
 	memkit.AddHost(t, l, "h")
 	for i, ifs := range [][]memnet.IfaceConfig{
 		{{Segment: "nope"}},
