@@ -51,21 +51,7 @@ func fzSeeds(f *testing.F) {
 	}
 	for _, c := range caps {
 		for _, d := range c.Datagrams {
-			var mode uint8
-			if d.Packet.Src.Port() != mdns.Port {
-				mode |= fzEphemeral
-			}
-			switch d.Packet.TTL {
-			case 255, -1, 0:
-			case 1:
-				mode |= fzTTLOther | fzTTLOne
-			default:
-				mode |= fzTTLOther
-			}
-			if a := d.Packet.Src.Addr(); a.Is6() && !a.Is4In6() {
-				mode |= fzV6
-			}
-			f.Add(d.Packet.Data, mode)
+			f.Add(d.Packet.Data, d.Packet.Delivery().Mode(fzEphemeral, fzTTLOther, fzTTLOne, fzV6, 0))
 		}
 	}
 	for _, c := range malformed.Cases() {

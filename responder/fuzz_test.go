@@ -48,24 +48,7 @@ func fzSeeds(tb testing.TB) []fzSeed {
 	var out []fzSeed
 	for _, c := range caps {
 		for _, d := range c.Datagrams {
-			var mode uint8
-			if d.Packet.Src.Port() != mdns.Port {
-				mode |= 2
-			}
-			switch d.Packet.TTL {
-			case 255, -1, 0:
-			case 1:
-				mode |= fzTTLOther | fzTTLOne
-			default:
-				mode |= fzTTLOther
-			}
-			if d.Packet.Src.Addr().Is6() && !d.Packet.Src.Addr().Is4In6() {
-				mode |= fzV6
-			}
-			if !d.Packet.Dst.Addr().IsMulticast() {
-				mode |= fzUnicast
-			}
-			out = append(out, fzSeed{d.Packet.Data, mode})
+			out = append(out, fzSeed{d.Packet.Data, d.Packet.Delivery().Mode(2, fzTTLOther, fzTTLOne, fzV6, fzUnicast)})
 		}
 	}
 	for _, c := range malformed.Cases() {

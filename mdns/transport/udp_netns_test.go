@@ -35,6 +35,22 @@ func leakCheck(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
 
+// exchangeLAN is a leak-checked LAN of two hosts with a Conn each: host
+// 1's bound to lan0, host 2's on every interface.
+func exchangeLAN(t *testing.T) (*peer, *peer) {
+	t.Helper()
+	n := leakCheckedLAN(t, 2)
+	return listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}}), listenIn(t, n, 2, transport.Config{})
+}
+
+// leakCheckedLAN is a namespace LAN of n hosts (netns.New) in a test that
+// leakCheck guards.
+func leakCheckedLAN(t *testing.T, n int, opts ...netns.Option) *netns.Net {
+	t.Helper()
+	leakCheck(t)
+	return netns.New(t, n, opts...)
+}
+
 // peer is a UDP Conn in one host namespace with a reader goroutine that
 // collects what it receives.
 type peer struct {
@@ -148,10 +164,7 @@ func checkRecv(t *testing.T, what string, pk transport.Packet, src []netip.Addr,
 }
 
 func TestUDPMulticastAndUnicastExchange(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
-	p1 := listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}})
-	p2 := listenIn(t, n, 2, transport.Config{})
+	p1, p2 := exchangeLAN(t)
 
 	for _, v4 := range []bool{true, false} {
 		fam := map[bool]string{true: "v4", false: "v6"}[v4]
@@ -241,8 +254,7 @@ func TestUDPMulticastAndUnicastExchange(t *testing.T) {
 }
 
 func TestUDPPortSharingInOneNamespace(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
+	n := leakCheckedLAN(t, 2)
 	a := listenIn(t, n, 1, transport.Config{})
 	b := listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}})
 	s := listenIn(t, n, 2, transport.Config{})
@@ -256,8 +268,7 @@ func TestUDPPortSharingInOneNamespace(t *testing.T) {
 }
 
 func TestUDPInterfacesAndRefresh(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1)
+	n := leakCheckedLAN(t, 1)
 	p := listenIn(t, n, 1, transport.Config{})
 	h := n.Host(1)
 
@@ -362,8 +373,7 @@ func TestUDPInterfacesAndRefresh(t *testing.T) {
 }
 
 func TestUDPFamilies(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1, netns.WithoutIPv6())
+	n := leakCheckedLAN(t, 1, netns.WithoutIPv6())
 	p := listenIn(t, n, 1, transport.Config{})
 	ifs := p.c.Interfaces()
 	if len(ifs) != 1 || !ifs[0].V4 || ifs[0].V6 {
@@ -415,8 +425,7 @@ func TestUDPFamilies(t *testing.T) {
 }
 
 func TestWatcherEvents(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1)
+	n := leakCheckedLAN(t, 1)
 	w, err := netns.Open(n, 1, func() (*transport.Watcher, error) {
 		return transport.NewWatcher(transport.WatcherConfig{Interfaces: []string{netns.LinkName}, Logger: testLogger(t)})
 	})
@@ -467,8 +476,7 @@ func TestWatcherEvents(t *testing.T) {
 }
 
 func TestUDPLoopbackInterface(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1)
+	n := leakCheckedLAN(t, 1)
 	p := listenIn(t, n, 1, transport.Config{IncludeLoopback: true})
 	var lo *transport.Interface
 	for _, ifc := range p.c.Interfaces() {
@@ -499,8 +507,7 @@ func TestUDPLoopbackInterface(t *testing.T) {
 // and only then tells the Views, so a View reading Interfaces on the event
 // already sees the link; packets then flow.
 func TestUDPWaitsForInterface(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
+	n := leakCheckedLAN(t, 2)
 	if err := n.SetLinkUp(1, false); err != nil {
 		t.Fatal(err)
 	}

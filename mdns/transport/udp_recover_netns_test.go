@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chorus-services/discovery/internal/netns"
 	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
@@ -19,10 +18,7 @@ import (
 // "deadline" makes every read time out, an error that does not say the
 // socket is gone (retried with backoff, reopened after 750 ms).
 func TestUDPReopenAfterSocketFault(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
-	p1 := listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}})
-	p2 := listenIn(t, n, 2, transport.Config{})
+	p1, p2 := exchangeLAN(t)
 	round := 0
 	for _, fault := range []string{"close", "deadline"} {
 		for _, v4 := range []bool{true, false} {

@@ -18,6 +18,7 @@ import (
 	"github.com/chorus-services/discovery/internal/hardening/hostile/flood"
 	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -202,7 +203,7 @@ func TestSpoof(t *testing.T) {
 	})
 	t.Run("MismatchedID", func(t *testing.T) {
 		// One TXT record whose dnsaddrs name two different peers.
-		id1, id2 := mustID(t, rnd), mustID(t, rnd)
+		id1, id2 := testkit.ID(t, 2), testkit.ID(t, 3)
 		p := mismatched(t, id1, id2, self)
 		spoofCase(t, onLink, p, func(s nodeStats) uint64 { return s.Metrics.Browser.DroppedMalformed }, nil)
 		s, err := nextStats(ctx, a)
@@ -215,15 +216,11 @@ func TestSpoof(t *testing.T) {
 	})
 }
 
-// writeKey writes a new ed25519 key (the real peer's identity, which the
+// writeKey writes the real peer's identity (testkit.Key 1, which the
 // impostor steals) and returns its file and peer ID.
 func writeKey(t *testing.T) (string, string) {
 	t.Helper()
-	sk, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := crypto.MarshalPrivateKey(sk)
+	raw, err := crypto.MarshalPrivateKey(testkit.Key(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,19 +228,7 @@ func writeKey(t *testing.T) (string, string) {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	id, err := peer.IDFromPrivateKey(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, id.String()
-}
-
-func mustID(t *testing.T, rnd *rand.Rand) peer.ID {
-	id, err := flood.RandomID(rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return path, testkit.ID(t, 1).String()
 }
 
 // candidateIDs returns the IDs the decoder reads in pkt, or, when it
