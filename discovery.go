@@ -54,30 +54,29 @@ type MDNSDiscovery struct {
 	closing   chan struct{} // closed when shutdown starts
 }
 
-// DiscoveryMetrics are the discovery metrics every user starts with (peers
-// discovered, connection attempts, time of the last discovery) plus the
+// DiscoveryMetrics counts peers found and connection attempts, plus the
 // counters of every layer.
 type DiscoveryMetrics struct {
-	PeersDiscovered    int       // peers found (first sighting of an ID)
-	ConnectionsSuccess int       // successful connection attempts
-	ConnectionsFailed  int       // failed connection attempts
-	LastDiscovery      time.Time // time of the last Found or Updated
+	PeersDiscovered    int       `json:"peers_discovered"`    // peers found (first sighting of an ID)
+	ConnectionsSuccess int       `json:"connections_success"` // successful connection attempts
+	ConnectionsFailed  int       `json:"connections_failed"`  // failed connection attempts
+	LastDiscovery      time.Time `json:"last_discovery"`      // time of the last Found or Updated
 
-	PeersLost  int // peers whose records all expired or were withdrawn
-	PeersKnown int // peers currently known
+	PeersLost  int `json:"peers_lost"`  // peers whose records all expired or were withdrawn
+	PeersKnown int `json:"peers_known"` // peers currently known
 	// PeersChanDropped, EventsDropped and NotifyDropped count deliveries
 	// lost because more distinct peers were pending for that consumer than
 	// the peer cap (a slow consumer is only delayed: see WithPeersChanSize).
-	PeersChanDropped uint64
-	EventsDropped    uint64
-	NotifyDropped    uint64
+	PeersChanDropped uint64 `json:"peers_chan_dropped"`
+	EventsDropped    uint64 `json:"events_dropped"`
+	NotifyDropped    uint64 `json:"notify_dropped"`
 
-	Responder responder.Stats
-	Browser   browser.Stats
-	Dialer    dialer.Stats
+	Responder responder.Stats `json:"responder"`
+	Browser   browser.Stats   `json:"browser"`
+	Dialer    dialer.Stats    `json:"dialer"`
 	// Transport counts the sockets' drops, errors and reopens (zero with
 	// an injected Conn).
-	Transport transport.Stats
+	Transport transport.Stats `json:"transport"`
 }
 
 // The facade's queue sizes.
@@ -145,7 +144,7 @@ func (d *MDNSDiscovery) openConn(log *slog.Logger) error {
 	}
 	o := d.opts
 	udp, err := transport.Listen(transport.Config{Interfaces: o.ifaces, IncludeLoopback: o.loopback,
-		DisableIPv4: o.noV4, DisableIPv6: o.noV6, RequireInterface: o.requireIface, Logger: log.With("component", "transport")})
+		DisableIPv4: o.noV4, DisableIPv6: o.noV6, RequireInterface: o.requireIface, Logger: log})
 	if err != nil {
 		return fmt.Errorf("discovery: mDNS sockets: %w", err)
 	}
@@ -166,16 +165,16 @@ func (d *MDNSDiscovery) build(log *slog.Logger) (err error) {
 	}
 	d.addrs.Store(&addrs)
 	if d.resp, err = responder.New(responder.Config{Conn: d.conn, Service: d.service, PeerID: h.ID(), Addrs: addrs,
-		TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log.With("component", "responder")}); err != nil {
+		TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log}); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	if d.brow, err = browser.New(browser.Config{Conn: d.conn, Service: d.service, Self: h.ID(), AddrFilter: o.addrFilter,
-		ProbeHints: o.probeHints, Logger: log.With("component", "browser")}); err != nil {
+		IgnoreProbes: !o.probeHints, Logger: log}); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	if o.autoConnect {
 		if d.dial, err = dialer.New(dialer.Config{Host: h, Timeout: o.dialTimeout, Concurrency: o.dialConcurrency,
-			Logger: log.With("component", "dialer")}); err != nil {
+			Logger: log}); err != nil {
 			return fmt.Errorf("discovery: %w", err)
 		}
 	}

@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -309,7 +310,7 @@ func TestEvents(t *testing.T) {
 		ev := testkit.Recv(t, d0.Events(), want.String(), 15*time.Second, func(ev discovery.Event) bool {
 			return ev.Peer.ID == hs[1].h.ID() && ev.Kind == want
 		})
-		if ev.Kind == discovery.PeerFound && ev.Flavour != "go" {
+		if ev.Kind == discovery.PeerFound && ev.Flavour != "discovery" {
 			t.Errorf("flavour %q", ev.Flavour)
 		}
 		if ev.Kind == discovery.Connected {
@@ -343,28 +344,44 @@ func TestFollowsHostAddrs(t *testing.T) {
 	})
 }
 
-// TestProbeHints: with WithProbeHints, a peer that starts later is reported
-// as probing (from its RFC 6762 §8.1 probes) before it is found, and it is
-// dialled from the hint; PeersChan still only carries announced peers.
+// TestProbeHints: by default a peer that starts later is found (Events and
+// PeersChan) and connected from its RFC 6762 §8.1 probes, before it has
+// announced anything; its announcement then changes nothing the user sees.
+// With WithProbeHints(false) it is found only once it has announced.
 func TestProbeHints(t *testing.T) {
-	hs := newLAN(t, 2)
-	d0 := hs[0].start(t, discovery.WithEvents(64), discovery.WithProbeHints(true))
-	hs[1].start(t, discovery.WithAutoConnect(false))
-	var seen []discovery.EventKind
-	testkit.Recv(t, d0.Events(), "found and connected", 15*time.Second, func(ev discovery.Event) bool {
-		if ev.Peer.ID != hs[1].h.ID() {
-			return false
-		}
-		if ev.Kind == discovery.PeerProbing && len(ev.Peer.Addrs) == 0 {
-			t.Errorf("probing event without addresses")
-		}
-		seen = append(seen, ev.Kind)
-		return slices.Contains(seen, discovery.PeerFound) && slices.Contains(seen, discovery.Connected)
-	})
-	if seen[0] != discovery.PeerProbing {
-		t.Errorf("first event %v, want probing (events %v)", seen[0], seen)
-	}
-	if ai := waitPeer(t, d0.PeersChan(), hs[1].h.ID(), 5*time.Second); len(ai.Addrs) == 0 {
-		t.Error("PeersChan delivered no addresses")
+	for _, hints := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hints=%v", hints), func(t *testing.T) {
+			hs := newLAN(t, 2)
+			d0 := hs[0].start(t, discovery.WithEvents(64), discovery.WithProbeHints(hints))
+			peers := d0.PeersChan()
+			d1 := hs[1].start(t, discovery.WithAutoConnect(false))
+			var seen []discovery.EventKind
+			testkit.Recv(t, d0.Events(), "found and connected", 15*time.Second, func(ev discovery.Event) bool {
+				if ev.Peer.ID != hs[1].h.ID() {
+					return false
+				}
+				if ev.Kind == discovery.PeerFound {
+					// A peer announces at least 750 ms after its first
+					// probe; found from the probe, it has not yet.
+					if n := d1.Metrics().Responder.Announcements; (n == 0) != hints {
+						t.Errorf("found after %d announcements", n)
+					}
+					if len(ev.Peer.Addrs) == 0 {
+						t.Error("found without addresses")
+					}
+				}
+				seen = append(seen, ev.Kind)
+				return slices.Contains(seen, discovery.PeerFound) && slices.Contains(seen, discovery.Connected)
+			})
+			if ai := waitPeer(t, peers, hs[1].h.ID(), 5*time.Second); len(ai.Addrs) == 0 {
+				t.Error("PeersChan delivered no addresses")
+			}
+			time.Sleep(3 * time.Second) // the announcements
+			for len(d0.Events()) > 0 {
+				if ev := <-d0.Events(); ev.Peer.ID == hs[1].h.ID() && ev.Kind != discovery.Connected {
+					t.Errorf("%v after the peer announced what it had probed", ev.Kind)
+				}
+			}
+		})
 	}
 }

@@ -31,14 +31,12 @@ func (d *MDNSDiscovery) browserEvents(context.Context) error {
 			d.out.found(ai)
 			d.conns.present(d, Event{Kind: kind, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
 			if d.dial != nil {
-				d.dial.Found(ai, ev.TTL, true) // Found and Updated are both fresh announcements
-			}
-		case browser.Probing:
-			d.conns.present(d, Event{Kind: PeerProbing, Peer: ai, Flavour: ev.Flavour.String(), Time: ev.Time})
-			if d.dial != nil {
-				// Not fresh: a peer probes three times, and a repeated
-				// probe must not reset a dial backoff.
-				d.dial.Found(ai, ev.TTL, false)
+				// Found and Updated are both fresh announcements. A peer
+				// found from its probe has records of a few seconds (they
+				// become its announced ones without a new event): its
+				// addresses stay in the peerstore as long as the host
+				// records of an announcement would.
+				d.dial.Found(ai, max(ev.TTL, dialer.DefaultAddrTTL), true)
 			}
 		case browser.Lost:
 			d.mu.Lock()
@@ -115,9 +113,6 @@ func (c *connTracker) present(d *MDNSDiscovery, ev Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d.out.event(ev)
-	if ev.Kind == PeerProbing {
-		return
-	}
 	c.known[ev.Peer.ID] = true
 	if c.reported[ev.Peer.ID] {
 		return

@@ -12,8 +12,8 @@
 //	        │                                                       watcher (interfaces)
 //	        └──> dialer ──> host.Connect (timeout, backoff, concurrency cap)
 //
-// The API of the seed (CHORUS discovery) is kept: NewMDNSDiscovery(ctx, h,
-// tag), PeersChan, Close and Metrics, with the hard-coded parts made
+// The API of CHORUS's earlier discovery package is kept: NewMDNSDiscovery(ctx,
+// h, tag), PeersChan, Close and Metrics, with its hard-coded settings made
 // options. NewMdnsService is a drop-in for go-libp2p's
 // p2p/discovery/mdns, and MDNSDiscovery implements
 // github.com/libp2p/go-libp2p/core/discovery.Discovery.

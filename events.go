@@ -16,7 +16,6 @@ const (
 	PeerLost                         // every record expired or was withdrawn
 	Connected                        // connected to a found peer, either side having dialled (Direction)
 	DialFailed                       // our connection attempt failed
-	PeerProbing                      // seen probing, not yet announced (WithProbeHints)
 )
 
 func (k EventKind) String() string {
@@ -31,8 +30,6 @@ func (k EventKind) String() string {
 		return "connected"
 	case DialFailed:
 		return "dial_failed"
-	case PeerProbing:
-		return "probing"
 	}
 	return "unknown"
 }
@@ -42,7 +39,7 @@ type Event struct {
 	Kind EventKind
 	Peer peer.AddrInfo
 	// Flavour is the implementation the peer's records came from: go, rust,
-	// js or dnssd (found, updated and probing only).
+	// js or dnssd (found and updated only).
 	Flavour string
 	// Err is the dial error (DialFailed only); Reason its class.
 	Err    error

@@ -14,11 +14,16 @@ import (
 // NewMdnsService for an empty name.
 const ServiceName = "_p2p._udp"
 
-// Service is what NewMdnsService returns, as in go-libp2p's
-// p2p/discovery/mdns.
+// Service is what NewMdnsService returns: Start and Close as in
+// go-libp2p's p2p/discovery/mdns, plus Metrics and Peers, which go-libp2p's
+// lacks.
 type Service interface {
 	Start() error
 	io.Closer
+	// Metrics returns the discovery metrics (zero before Start).
+	Metrics() DiscoveryMetrics
+	// Peers returns the peers currently known (none before Start).
+	Peers() []peer.AddrInfo
 }
 
 // Notifee is told about every peer found, as in go-libp2p's
@@ -26,6 +31,14 @@ type Service interface {
 type Notifee interface {
 	HandlePeerFound(peer.AddrInfo)
 }
+
+// NotifeeFunc adapts a function to a Notifee:
+//
+//	svc := discovery.NewMdnsService(h, "", discovery.NotifeeFunc(func(ai peer.AddrInfo) { … }))
+type NotifeeFunc func(peer.AddrInfo)
+
+// HandlePeerFound calls f(ai).
+func (f NotifeeFunc) HandlePeerFound(ai peer.AddrInfo) { f(ai) }
 
 // NewMdnsService is a drop-in for github.com/libp2p/go-libp2p/p2p/discovery/mdns
 // NewMdnsService: the same arguments (an empty serviceName means
@@ -89,4 +102,26 @@ func (s *mdnsService) Close() error {
 		return nil
 	}
 	return d.Close()
+}
+
+// Metrics returns the metrics of the running discovery (zero before Start).
+func (s *mdnsService) Metrics() DiscoveryMetrics {
+	s.mu.Lock()
+	d := s.d
+	s.mu.Unlock()
+	if d == nil {
+		return DiscoveryMetrics{}
+	}
+	return d.Metrics()
+}
+
+// Peers returns the peers currently known (none before Start).
+func (s *mdnsService) Peers() []peer.AddrInfo {
+	s.mu.Lock()
+	d := s.d
+	s.mu.Unlock()
+	if d == nil {
+		return nil
+	}
+	return d.Peers()
 }

@@ -12,7 +12,7 @@ type collector struct {
 var metricHelp = map[string]string{
 	"packets_received_total":   "mDNS datagrams read, by component",
 	"packets_sent_total":       "mDNS packets sent, by kind",
-	"dropped_total":            "packets or items dropped, by reason",
+	"dropped_total":            "packets or items dropped for a problem, by reason (DiscoveryMetrics.Dropped)",
 	"peers_known":              "peers currently known",
 	"discoveries_total":        "peers found (first sighting)",
 	"peers_lost_total":         "peers lost (records expired or withdrawn)",
@@ -55,13 +55,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("packets_sent_total", r.AnswersMulticast+r.AnswersUnicast+r.AnswersLegacy, "answer")
 	counter("packets_sent_total", r.Goodbyes, "goodbye")
 	counter("packets_sent_total", b.QueriesSent, "query")
-	counter("dropped_total", r.DroppedTTL+b.DroppedTTL, "ttl")
-	counter("dropped_total", r.DroppedOffLink+b.DroppedOffLink, "offlink")
-	counter("dropped_total", r.DroppedMalformed+b.DroppedMalformed, "malformed")
-	counter("dropped_total", r.DroppedQueueFull+b.QueueFull, "queue_full")
-	counter("dropped_total", b.Evicted, "evicted")
-	counter("dropped_total", b.EventsDropped, "events")
-	counter("dropped_total", m.PeersChanDropped, "peers_chan")
+	for reason, n := range m.Dropped() {
+		counter("dropped_total", n, reason)
+	}
 	ch <- prometheus.MustNewConstMetric(c.descs["peers_known"], prometheus.GaugeValue, float64(m.PeersKnown))
 	counter("discoveries_total", uint64(m.PeersDiscovered))
 	counter("peers_lost_total", uint64(m.PeersLost))
@@ -77,4 +73,33 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("socket_errors_total", tr.WriteErrors, "write")
 	counter("socket_errors_total", tr.ReopenFailures, "reopen")
 	counter("socket_reopens_total", tr.Reopens)
+}
+
+// Dropped returns what was dropped for a problem, by reason: the same
+// figures Prometheus exports as dropped_total{reason} and p2p-mdns prints
+// in --stats. Packets about other services are not drops (Ignored in the
+// layers' Stats).
+func (m DiscoveryMetrics) Dropped() map[string]uint64 {
+	r, b, tr := m.Responder, m.Browser, m.Transport
+	return map[string]uint64{
+		"ttl":        r.DroppedTTL + b.DroppedTTL,         // RFC 6762 §11
+		"offlink":    r.DroppedOffLink + b.DroppedOffLink, // RFC 6762 §11
+		"malformed":  r.DroppedMalformed + b.DroppedMalformed,
+		"port":       b.DroppedPort,                     // browser.Config.DisableEphemeralPort
+		"queue_full": r.DroppedQueueFull + b.QueueFull,  // a layer's View of the sockets
+		"socket":     tr.Dropped + tr.Oversize,          // the sockets' own drops
+		"evicted":    b.Evicted,                         // the browser's peer and record bounds
+		"events":     b.EventsDropped + m.EventsDropped, // Events
+		"peers_chan": m.PeersChanDropped,                // PeersChan
+		"notify":     m.NotifyDropped,                   // the drop-in's Notifee
+	}
+}
+
+// DroppedTotal is the sum of Dropped.
+func (m DiscoveryMetrics) DroppedTotal() uint64 {
+	var n uint64
+	for _, v := range m.Dropped() {
+		n += v
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// DefaultServiceTag is the seed's default tag, used when NewMDNSDiscovery is
-// given an empty one.
+// DefaultServiceTag is the tag NewMDNSDiscovery uses when given an empty
+// one (the one CHORUS agents announce under). NewMdnsService and p2p-mdns
+// default to go-libp2p's "_p2p._udp" instead (ServiceName): peers with
+// different tags do not see each other.
 const DefaultServiceTag = "CHORUS-peer-discovery"
 
 // Option configures NewMDNSDiscovery.
@@ -39,7 +42,7 @@ type options struct {
 }
 
 func defaultOptions() options {
-	return options{autoConnect: true, dialTimeout: 10 * time.Second, dialConcurrency: 8, peersChanSize: 32}
+	return options{autoConnect: true, dialTimeout: 10 * time.Second, dialConcurrency: 8, peersChanSize: 32, probeHints: true}
 }
 
 // WithInterfaces restricts discovery to the named interfaces (default: every
@@ -62,7 +65,7 @@ func WithIPv6(on bool) Option { return func(o *options) error { o.noV6 = !on; re
 func WithTTLs(host, other time.Duration) Option {
 	return func(o *options) error {
 		if host < time.Second || other < time.Second {
-			return errors.New("discovery: TTLs must be at least 1 s")
+			return fmt.Errorf("discovery: WithTTLs(%v, %v): both must be at least 1 s", host, other)
 		}
 		o.ttlHost, o.ttlOther = uint32(host/time.Second), uint32(other/time.Second)
 		return nil
@@ -74,15 +77,14 @@ func WithAutoConnect(on bool) Option {
 	return func(o *options) error { o.autoConnect = on; return nil }
 }
 
-// WithDialTimeout bounds each connection attempt (default 10 s, the seed's
-// hard-coded value). go-libp2p's swarm gives up on an address in a private
+// WithDialTimeout bounds each connection attempt (default 10 s). go-libp2p's swarm gives up on an address in a private
 // or link-local range after its own local dial timeout (5 s unless the host
 // was built with swarm.WithDialTimeoutLocal), so for peers found on the LAN
 // a longer value here does not make one address tried for longer.
 func WithDialTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
-			return errors.New("discovery: dial timeout must be positive")
+			return fmt.Errorf("discovery: WithDialTimeout(%v): must be positive", d)
 		}
 		o.dialTimeout = d
 		return nil
@@ -93,7 +95,7 @@ func WithDialTimeout(d time.Duration) Option {
 func WithDialConcurrency(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
-			return errors.New("discovery: dial concurrency must be at least 1")
+			return fmt.Errorf("discovery: WithDialConcurrency(%d): must be at least 1", n)
 		}
 		o.dialConcurrency = n
 		return nil
@@ -119,20 +121,21 @@ func WithPrometheus(r prometheus.Registerer) Option {
 func WithPeersChanSize(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
-			return errors.New("discovery: PeersChan size must be at least 1")
+			return fmt.Errorf("discovery: WithPeersChanSize(%d): must be at least 1", n)
 		}
 		o.peersChanSize = n
 		return nil
 	}
 }
 
-// WithProbeHints makes discovery act on peers seen probing (RFC 6762 §8.1:
-// a starting peer proposes its records in a probe's authority section ~750
-// ms before it may announce them). Such a peer is reported as a PeerProbing
-// event and, with auto-connect, dialled at once; it reaches PeersChan and
-// Peers() only when it announces. Off by default: a probe is a proposal
-// that may lose its tie-break (§8.2) or be abandoned. The gain is a
-// connection up to ~1 s earlier when peers start together.
+// WithProbeHints(false) makes discovery strict: a peer is found only from
+// its announcements and answers. By default (true) a peer is found, and
+// dialled, at its first RFC 6762 §8.1 probe, some 750 ms before it may
+// announce: a starting peer proposes its records in the probe, and its
+// libp2p identity is verified by the connection handshake anyway. A peer
+// that loses a probe tie-break (§8.2) renames and proposes the same
+// addresses, so nothing reported changes; one that gives up is lost after
+// a few seconds. Nothing sent changes either way.
 func WithProbeHints(on bool) Option {
 	return func(o *options) error { o.probeHints = on; return nil }
 }
@@ -144,7 +147,7 @@ func WithProbeHints(on bool) Option {
 func WithConn(c transport.Conn) Option {
 	return func(o *options) error {
 		if c == nil {
-			return errors.New("discovery: WithConn(nil)")
+			return errors.New("discovery: WithConn(nil): a Conn is required")
 		}
 		o.conn = c
 		return nil

@@ -130,8 +130,8 @@ func (o *outlets) drops() (peers, events, notify uint64) {
 	return peers, events, notify
 }
 
-// mergeEvent coalesces a peer's pending events: its presence (probing,
-// found, updated) collapses to the latest addresses under the kind the
+// mergeEvent coalesces a peer's pending events: its presence (found,
+// updated) collapses to the latest addresses under the kind the
 // consumer has to see (found when it has not seen the peer, updated
 // otherwise); lost is kept after the presence it ends, and a peer found
 // again after a lost its consumer never saw the first finding of becomes
@@ -158,8 +158,8 @@ func mergeEvent(old []Event, e Event) []Event {
 		return append(old, e)
 	case old[i].Kind != PeerLost:
 		merged := e
-		if old[i].Kind == PeerFound || (old[i].Kind == PeerUpdated && e.Kind == PeerProbing) {
-			merged.Kind = old[i].Kind
+		if old[i].Kind == PeerFound {
+			merged.Kind = PeerFound
 		}
 		out := append(old[:0:0], old...)
 		out[i] = merged

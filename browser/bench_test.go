@@ -102,7 +102,7 @@ func BenchmarkIrrelevantPacket(b *testing.B) {
 	for b.Loop() {
 		br.Feed(p, at)
 	}
-	if st := br.Stats(); st.DroppedIrrelevant == 0 {
+	if st := br.Stats(); st.Ignored == 0 {
 		b.Fatalf("stats %+v", st)
 	}
 }

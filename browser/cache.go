@@ -45,6 +45,11 @@ type entry struct {
 	hidx int
 	lru  *list.Element // in cache.lru, or cache.prot when prot
 	prot bool
+	// provisional: proposed in a probe, not yet announced (ProbeHints):
+	// it lives probeHold unless an answer confirms it, is never a known
+	// answer, never refreshed, never POOFed, and never establishes its
+	// peer.
+	provisional bool
 }
 
 func (e *entry) due() time.Time {
@@ -64,7 +69,7 @@ func (e *entry) remaining(now time.Time) time.Duration { return e.expires.Sub(no
 // knownAnswer reports whether the record goes into a known-answer list:
 // more than half of its TTL remains (§7.1).
 func (e *entry) knownAnswer(now time.Time) bool {
-	return e.rr != nil && e.remaining(now)*2 > time.Duration(e.ttl)*time.Second
+	return e.rr != nil && !e.provisional && e.remaining(now)*2 > time.Duration(e.ttl)*time.Second
 }
 
 // setTTL (re)starts the lifetime of a record received at now (§5.2, §10).
@@ -283,6 +288,9 @@ func (b *Browser) runDue(now time.Time) {
 // 10 s after the first such query, and at least 1 s after the last one
 // (time for the responder's §6 delay).
 func (b *Browser) poofObserve(e *entry, now time.Time) {
+	if e.provisional {
+		return // nobody answers for a record still being probed
+	}
 	if e.poofN == 0 {
 		e.poofFirst = now
 	}

@@ -34,6 +34,10 @@ const (
 	goodbyeDelay = time.Second
 	// poofWindow is the POOF observation window (RFC 6762 §10.5).
 	poofWindow = 10 * time.Second
+	// probeHold is how long a record proposed in a probe lives without an
+	// answer confirming it: probing takes 750 ms, a lost tie-break adds
+	// 1 s and a new round (RFC 6762 §8.1, §8.2).
+	probeHold = 5 * time.Second
 )
 
 // Config configures a Browser. New copies and validates it.
@@ -73,12 +77,16 @@ type Config struct {
 	// port; they are used only for the candidates of our service (never as
 	// answers to anything else: no other record, no POOF, no suppression).
 	DisableEphemeralPort bool
-	// ProbeHints reports peers seen only in the authority section of a
-	// probe (RFC 6762 §8.2) as Probing events. Off by default: a probe is a
-	// proposal that may lose its tie-break or be abandoned, so a Probing
-	// peer may never answer; the gain is learning of a starting peer ~250 ms
-	// before its first announcement.
-	ProbeHints bool
+	// IgnoreProbes finds peers only from answers and announcements (strict
+	// RFC 6762 reading). By default a peer is found at its first probe
+	// (§8.1), some 750 ms before it may announce: the TXT records a probe
+	// proposes are cached provisionally, for probeHold, until the
+	// announcement confirms them. A probe is a proposal that may lose its
+	// tie-break (§8.2: the peer renames and proposes the same addresses, so
+	// nothing reported changes) or be abandoned (the peer is lost when its
+	// provisional records expire); a peer's libp2p identity is verified by
+	// the connection handshake either way. Nothing sent changes.
+	IgnoreProbes bool
 	// AddrFilter, when set, keeps only the multiaddrs for which it returns
 	// true (after the built-in loopback and foreign-ID filters).
 	AddrFilter func(peer.ID, ma.Multiaddr) bool
@@ -103,9 +111,6 @@ const (
 	Updated
 	// Lost: every record of the peer expired, was withdrawn or was evicted.
 	Lost
-	// Probing: a peer seen only in a probe's authority section
-	// (Config.ProbeHints); it is not part of Peers().
-	Probing
 )
 
 func (k EventKind) String() string {
@@ -116,8 +121,6 @@ func (k EventKind) String() string {
 		return "updated"
 	case Lost:
 		return "lost"
-	case Probing:
-		return "probing"
 	}
 	return "unknown"
 }
@@ -137,31 +140,39 @@ type Event struct {
 
 // Stats are cumulative counters (Records and Peers are current sizes).
 type Stats struct {
-	QueriesSent       uint64 // query messages sent (continuation packets not counted)
-	QueriesSuppressed uint64 // scheduled queries skipped by §7.3
-	RefreshQueries    uint64 // of QueriesSent, refresh queries (§5.2)
-	Packets           uint64 // datagrams read
-	Responses         uint64 // responses processed
-	Ephemeral         uint64 // of those, from a source port other than 5353
-	PeersFound        uint64
-	PeersLost         uint64
-	Expired           uint64 // records expired (TTL, goodbye, flush)
-	Poofed            uint64 // records flushed by POOF (§10.5)
-	Records           int
-	Peers             int
-	Established       int // of Peers, those evicted last (see the package documentation)
+	QueriesSent       uint64 `json:"queries_sent"`       // query messages sent (continuation packets not counted)
+	QueriesSuppressed uint64 `json:"queries_suppressed"` // scheduled queries skipped by §7.3
+	RefreshQueries    uint64 `json:"refresh_queries"`    // of QueriesSent, refresh queries (§5.2)
+	Packets           uint64 `json:"packets"`            // datagrams read
+	Responses         uint64 `json:"responses"`          // responses processed
+	Ephemeral         uint64 `json:"ephemeral"`          // of those, from a source port other than 5353
+	PeersFound        uint64 `json:"peers_found"`
+	PeersLost         uint64 `json:"peers_lost"`
+	Expired           uint64 `json:"expired"` // records expired (TTL, goodbye, flush)
+	Poofed            uint64 `json:"poofed"`  // records flushed by POOF (§10.5)
+	Records           int    `json:"records"`
+	Peers             int    `json:"peers"`
+	Established       int    `json:"established"` // of Peers, those evicted last (see the package documentation)
 
-	DroppedTTL        uint64 // IP TTL not 255 (§11)
-	DroppedOffLink    uint64 // source not on the receiving link (§11)
-	DroppedMalformed  uint64 // unparsable packets, rejected TXT sets, bad strings
-	DroppedIrrelevant uint64 // not about our service (prefilter, nothing decoded)
-	DroppedOwn        uint64 // candidates naming Config.Self
-	DroppedPort       uint64 // responses from a port other than 5353 (DisableEphemeralPort)
-	DroppedAddrs      uint64 // multiaddrs removed by the filters
-	QueueFull         uint64 // packets dropped because the View's queue was full
-	Evicted           uint64 // records and peers evicted by the bounds
-	EventsDropped     uint64 // events dropped because the event queue was full
-	EventsCoalesced   uint64 // events merged into an undelivered one
+	DroppedTTL       uint64 `json:"dropped_ttl"`       // IP TTL not 255 (§11)
+	DroppedOffLink   uint64 `json:"dropped_off_link"`  // source not on the receiving link (§11)
+	DroppedMalformed uint64 `json:"dropped_malformed"` // unparsable packets, rejected TXT sets, bad strings
+	Ignored          uint64 `json:"ignored"`           // not about our service (prefilter, nothing decoded)
+	Own              uint64 `json:"own"`               // candidates naming Config.Self
+	DroppedPort      uint64 `json:"dropped_port"`      // responses from a port other than 5353 (DisableEphemeralPort)
+	FilteredAddrs    uint64 `json:"filtered_addrs"`    // multiaddrs removed by the filters
+	QueueFull        uint64 `json:"queue_full"`        // packets dropped because the View's queue was full
+	Evicted          uint64 `json:"evicted"`           // records and peers evicted by the bounds
+	EventsDropped    uint64 `json:"events_dropped"`    // events dropped because the event queue was full
+	EventsCoalesced  uint64 `json:"events_coalesced"`  // events merged into an undelivered one
+}
+
+// Dropped returns the packets dropped for a problem: bad TTL, off-link
+// source, malformed, a refused source port, a full queue. Ignored packets
+// (about other services), our own records and filtered addresses are no
+// problem; evictions and event drops are counted apart.
+func (s Stats) Dropped() uint64 {
+	return s.DroppedTTL + s.DroppedOffLink + s.DroppedMalformed + s.DroppedPort + s.QueueFull
 }
 
 type counters struct {
@@ -179,8 +190,8 @@ func (c *counters) snapshot() Stats {
 		PeersFound: c.peersFound.Load(), PeersLost: c.peersLost.Load(),
 		Expired: c.expired.Load(), Poofed: c.poofed.Load(),
 		DroppedTTL: c.dTTL.Load(), DroppedOffLink: c.dOffLink.Load(),
-		DroppedMalformed: c.dMalformed.Load(), DroppedIrrelevant: c.dIrrelevant.Load(),
-		DroppedOwn: c.dOwn.Load(), DroppedPort: c.dPort.Load(), DroppedAddrs: c.dAddrs.Load(),
+		DroppedMalformed: c.dMalformed.Load(), Ignored: c.dIrrelevant.Load(),
+		Own: c.dOwn.Load(), DroppedPort: c.dPort.Load(), FilteredAddrs: c.dAddrs.Load(),
 		Evicted:       c.evicted.Load(),
 		EventsDropped: c.eventsDropped.Load(), EventsCoalesced: c.eventsCoalesced.Load(),
 	}

@@ -50,7 +50,7 @@ func Example() {
 		fmt.Println(a)
 	}
 	// Output:
-	// found go 12D3KooWSfsqkSUU6DTgDKK6RuxGJs7poPksfrxQEFwNNvmy32vT
+	// found discovery 12D3KooWSfsqkSUU6DTgDKK6RuxGJs7poPksfrxQEFwNNvmy32vT
 	// /ip4/10.0.0.9/tcp/4001
 	// /ip6zone/eth0/ip6/fe80::9/udp/4001/quic-v1
 }

@@ -62,7 +62,7 @@ func TestOwnIDIgnored(t *testing.T) {
 		self := testkit.ID(t, 7)
 		e := newEnv(t, envOpt{cfg: func(c *Config) { c.Self = self }})
 		e.inject(goResponse(t, self, peerName(7), 4500, "/ip4/10.0.0.1/tcp/1"), "10.0.0.1")
-		if len(e.b.Peers()) != 0 || e.b.Stats().DroppedOwn != 1 {
+		if len(e.b.Peers()) != 0 || e.b.Stats().Own != 1 {
 			t.Fatalf("peers %v stats %+v", e.b.Peers(), e.b.Stats())
 		}
 	})
@@ -86,8 +86,8 @@ func TestAddressFilters(t *testing.T) {
 		if len(ps) != 1 || !slices.Equal(addrStrings(ps[0].Addrs), want) {
 			t.Fatalf("addrs %v, want %v", ps, want)
 		}
-		if st := e.b.Stats(); st.DroppedAddrs != 3 {
-			t.Errorf("DroppedAddrs %d, want 3", st.DroppedAddrs)
+		if st := e.b.Stats(); st.FilteredAddrs != 3 {
+			t.Errorf("FilteredAddrs %d, want 3", st.FilteredAddrs)
 		}
 		// A foreign /p2p in the middle of an address is dropped.
 		a := ma.StringCast("/ip4/10.0.0.9/tcp/3/p2p/" + other.String() + "/tcp/4")
@@ -148,7 +148,7 @@ func TestMalformedCorpus(t *testing.T) {
 			e.inject(c.Data, "10.0.0.9")
 			after := e.b.Stats()
 			drops := func(s Stats) uint64 {
-				return s.DroppedMalformed + s.DroppedIrrelevant + s.DroppedTTL + s.DroppedOffLink + s.DroppedPort
+				return s.DroppedMalformed + s.Ignored + s.DroppedTTL + s.DroppedOffLink + s.DroppedPort
 			}
 			if after.Packets == before.Packets {
 				t.Errorf("%s: not received", c.Name)
@@ -163,28 +163,74 @@ func TestMalformedCorpus(t *testing.T) {
 	})
 }
 
-// TestProbeHints: a peer proposed in a probe is reported as Probing when
-// enabled, and never by default.
+// TestProbeHints: by default a peer proposed in a probe is found at once
+// (RFC 6762 §8.1); its announcement with the same addresses changes
+// nothing; a tie-break loss (§8.2, the same addresses re-proposed under a
+// new name) changes nothing either; a probe never followed by an
+// announcement is lost once its provisional records expire. IgnoreProbes
+// finds peers only from announcements.
 func TestProbeHints(t *testing.T) {
-	for _, on := range []bool{false, true} {
+	probe := func(t *testing.T, name string, id peer.ID, addr string) []byte {
+		inst := name + "." + mdns.SpecService
+		m := new(dns.Msg)
+		m.Question = []dns.Question{{Name: inst, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}
+		m.Ns = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 4500},
+			Txt: []string{"dnsaddr=" + addr + "/p2p/" + id.String()}}}
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const addr = "/ip4/10.0.0.9/tcp/1"
+	t.Run("found at the first probe, the announcement changes nothing", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			e := newEnv(t, envOpt{cfg: func(c *Config) { c.ProbeHints = on }})
+			e := newEnv(t, envOpt{})
 			id := testkit.ID(t, 1)
-			inst := peerName(1) + "." + mdns.SpecService
-			m := new(dns.Msg)
-			m.Question = []dns.Question{{Name: inst, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}
-			m.Ns = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 4500}, Txt: []string{"dnsaddr=/ip4/10.0.0.9/tcp/1/p2p/" + id.String()}}}
-			b, _ := m.Pack()
-			e.inject(b, "10.0.0.9")
-			evs := e.evs()
-			if on != (len(evs) == 1 && evs[0].Kind == Probing && evs[0].Peer.ID == id) || (!on && len(evs) > 0) {
-				t.Errorf("ProbeHints %v: events %v", on, kinds(evs))
+			e.inject(probe(t, peerName(1), id, addr), "10.0.0.9")
+			if evs := e.evs(); len(evs) != 1 || evs[0].Kind != Found || evs[0].Peer.ID != id || len(e.b.Peers()) != 1 {
+				t.Fatalf("after the probe: events %v, peers %v", kinds(evs), e.b.Peers())
 			}
-			if len(e.b.Peers()) != 0 {
-				t.Error("a probing peer in Peers()")
+			time.Sleep(250 * time.Millisecond)
+			e.inject(probe(t, peerName(1), id, addr), "10.0.0.9") // the second probe
+			// A tie-break lost: the same addresses proposed under a new name.
+			time.Sleep(time.Second)
+			e.inject(probe(t, peerName(2), id, addr), "10.0.0.9")
+			time.Sleep(750 * time.Millisecond)
+			e.inject(goResponse(t, id, peerName(2), 4500, addr), "10.0.0.9")
+			time.Sleep(10 * time.Second) // the provisional records expired
+			if evs := e.evs(); len(evs) != 1 {
+				t.Errorf("events %v, want the one found", kinds(evs))
+			}
+			if ps := e.b.Peers(); len(ps) != 1 || ps[0].ID != id {
+				t.Errorf("peers %v", ps)
 			}
 		})
-	}
+	})
+	t.Run("a probe never announced is lost", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, envOpt{})
+			id := testkit.ID(t, 1)
+			e.inject(probe(t, peerName(1), id, addr), "10.0.0.9")
+			time.Sleep(probeHold + time.Second)
+			if evs := e.evs(); len(evs) != 2 || evs[0].Kind != Found || evs[1].Kind != Lost {
+				t.Fatalf("events %v, want found then lost", kinds(evs))
+			}
+			if len(e.b.Peers()) != 0 {
+				t.Errorf("peers %v", e.b.Peers())
+			}
+		})
+	})
+	t.Run("IgnoreProbes", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, envOpt{cfg: func(c *Config) { c.IgnoreProbes = true }})
+			id := testkit.ID(t, 1)
+			e.inject(probe(t, peerName(1), id, addr), "10.0.0.9")
+			if evs := e.evs(); len(evs) != 0 || len(e.b.Peers()) != 0 {
+				t.Fatalf("IgnoreProbes: events %v, peers %v", kinds(evs), e.b.Peers())
+			}
+		})
+	})
 }
 
 // TestMergeAcrossIfacesAndFlavours: one peer announced go-libp2p style on

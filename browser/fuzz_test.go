@@ -126,6 +126,9 @@ func (w fzWant) add(dec *mdns.Decoder, data []byte) mdns.Result {
 		return mdns.Result{}
 	}
 	res := dec.Decode(m, false)
+	if !m.Response { // a probe's proposed records find peers too (IgnoreProbes off)
+		res.Candidates = append(res.Candidates, dec.Decode(m, true).Candidates...)
+	}
 	for _, c := range res.Candidates {
 		if w[c.ID] == nil {
 			w[c.ID] = map[string]bool{}

@@ -233,6 +233,22 @@ func queriesWithin(t testing.TB, d time.Duration) (*env, []sentQuery) {
 }
 
 // queries returns the parsed queries the browser sent.
+// round returns when the k-th browse query (k = 0 the first) goes out,
+// since the env started: the first after 20–120 ms, then after intervals
+// doubling from the schedule's random first one (§5.2). Call it once the
+// first query is sent.
+func (e *env) round(k int) time.Duration {
+	e.t.Helper()
+	qs := e.queries()
+	if len(qs) == 0 {
+		e.t.Fatal("round: no query sent yet")
+	}
+	e.b.mu.Lock()
+	unit := e.b.ifaces[e.iface.Index()].unit
+	e.b.mu.Unlock()
+	return qs[0].at + time.Duration(1<<k-1)*unit
+}
+
 func (e *env) queries() []sentQuery {
 	var out []sentQuery
 	for _, r := range e.Cap.Sent("b", e.T0) {

@@ -19,6 +19,7 @@ type ifaceState struct {
 	active    bool // up, with a group joined: we query on it
 	nextQuery time.Time
 	interval  time.Duration
+	unit      time.Duration // the first interval (1–2 s): round k is unit·(2^k−1) after the first query
 	sentFirst bool
 	lastSent  time.Time
 	// dupSeen[fam] is when another host last sent our QM question with no
@@ -51,10 +52,16 @@ func (s *ifaceState) addRefresh(q dns.Question) {
 }
 
 // startSchedule (re)starts the continuous query of an interface: the first
-// query after a random 20–120 ms (§5.2), with the QU bit (§5.4).
+// query after a random 20–120 ms (§5.2), with the QU bit (§5.4), then
+// intervals that double from a random first one of 1–2 s (§5.2: at least
+// 1 s, then at least doubling). Browsers started together thus query at
+// instants that drift apart, round after round, instead of all asking in
+// the same few milliseconds, before any of them can hear the others'
+// question and suppress its own (§7.3): the LAN hears one query per round.
 func (b *Browser) startSchedule(s *ifaceState, now time.Time) {
 	d := firstQueryMin + time.Duration(b.cfg.Rand.Int64N(int64(firstQueryMax-firstQueryMin)+1))
-	s.nextQuery, s.interval, s.sentFirst, s.lastSent = now.Add(d), initialInterval, false, time.Time{}
+	first := initialInterval + time.Duration(b.cfg.Rand.Int64N(int64(initialInterval)))
+	s.nextQuery, s.interval, s.unit, s.sentFirst, s.lastSent = now.Add(d), first, first, false, time.Time{}
 	s.dupSeen, s.dupTC, s.held = [2]time.Time{}, [2]pendingDup{}, nil
 }
 

@@ -64,7 +64,7 @@ func (b *Browser) receive(p *transport.Packet, now time.Time) {
 	switch kind {
 	case mdns.KindQuery, mdns.KindProbe:
 		b.observeQuery(s, p, m, now)
-		if kind == mdns.KindProbe && b.cfg.ProbeHints {
+		if kind == mdns.KindProbe && !b.cfg.IgnoreProbes {
 			b.probeHints(s, p, m, now)
 		}
 	case mdns.KindResponse, mdns.KindGoodbye:
@@ -374,6 +374,9 @@ func (b *Browser) upsert(owner, rdata string, idx int, rr dns.RR, now time.Time,
 		b.setTTL(e, ttl, now)
 		b.cache.add(e)
 	} else {
+		if e.provisional { // an answer confirms a record seen in a probe
+			e.provisional, e.first = false, now
+		}
 		if ttl == 0 {
 			b.expireSoon(e, now)
 		} else {
@@ -397,20 +400,55 @@ func txtsOf(m *dns.Msg, instance string) []*dns.TXT {
 	return out
 }
 
-// probeHints reports peers proposed in a probe's authority section
-// (§8.2) that we do not know yet, as Probing events.
+// probeHints caches the TXT records a probe proposes (RFC 6762 §8.1: a
+// starting peer's records, in the authority section) as provisional, so
+// that the peer is found at its first probe, some 750 ms before it may
+// announce. A provisional record lives probeHold after the last probe
+// proposing it; the announcement confirms it (same record: no event, as
+// nothing changed). A peer that loses its tie-break (§8.2) renames, and
+// proposes the same addresses under the new name: its address set, so
+// what is reported, stays the same. One that gives up is lost when its
+// provisional records expire.
 func (b *Browser) probeHints(s *ifaceState, p *transport.Packet, m *dns.Msg, now time.Time) {
 	res := b.dec.Decode(m, true)
+	idx := s.info.Index
 	for ci := range res.Candidates {
 		c := &res.Candidates[ci]
 		if c.ID == b.cfg.Self {
 			b.ctr.dOwn.Add(1)
 			continue
 		}
-		if pe := b.peers[c.ID]; pe != nil && pe.found {
-			continue
+		txts := nsTXTs(m, c.Instance)
+		for _, t := range txts {
+			owner := ownerKey(idx, dns.TypeTXT, c.Instance)
+			key := recordKey(owner, strings.Join(t.Txt, "\x00"))
+			if e := b.cache.byKey[key]; e != nil && !e.provisional {
+				continue // already confirmed: a probe never shortens a record's life
+			}
+			t = dns.Copy(t).(*dns.TXT)
+			t.Hdr.Ttl = uint32(probeHold / time.Second)
+			e := b.upsert(owner, strings.Join(t.Txt, "\x00"), idx, t, now, map[*entry]bool{})
+			e.provisional, e.instance, e.flavour = true, strings.ToLower(c.Instance), c.Flavour
+			e.refreshAt, e.refreshStage = time.Time{}, 4
+			b.cache.fix(e)
+			if e.peer == nil {
+				e.peer = b.peerFor(c.ID, now)
+				e.addrs = b.filterAddrs(c.ID, recordAddrs(t, c, len(txts) == 1), &s.info, p.Src.Addr())
+			}
+			e.peer.touchEntry(e)
+			b.markDirty(e.peer)
 		}
-		addrs := b.filterAddrs(c.ID, c.Addrs, &s.info, p.Src.Addr())
-		b.emit(Event{Kind: Probing, Peer: peerInfo(c.ID, addrs), Flavour: c.Flavour, TTL: time.Duration(c.TTL) * time.Second, Time: now})
 	}
+}
+
+// nsTXTs returns the TXT records of a probe's authority section owned by
+// instance.
+func nsTXTs(m *dns.Msg, instance string) []*dns.TXT {
+	var out []*dns.TXT
+	for _, rr := range m.Ns {
+		if t, ok := rr.(*dns.TXT); ok && mdns.Class(t) == dns.ClassINET && mdns.EqualNames(t.Hdr.Name, instance) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

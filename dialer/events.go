@@ -80,19 +80,21 @@ type Event struct {
 
 // Stats is a snapshot of the Dialer's counters.
 type Stats struct {
-	Attempts  uint64
-	Successes uint64
+	Attempts  uint64 `json:"attempts"`
+	Successes uint64 `json:"successes"`
 	// Failures counts failed attempts by reason.
-	Failures         map[Reason]uint64
-	SkippedSelf      uint64
-	SkippedConnected uint64
-	SkippedBackoff   uint64 // in backoff, or an identity failure not yet cleared by new addresses
-	SkippedInFlight  uint64 // queued or being dialled already
-	SkippedRedial    uint64 // disconnected peer without a fresh announcement or before RedialAfterDisconnect
-	Evicted          uint64 // state entries evicted or newcomers refused because MaxPeers was reached
-	EventsDropped    uint64
+	Failures         map[Reason]uint64 `json:"failures"`
+	SkippedSelf      uint64            `json:"skipped_self"`
+	SkippedConnected uint64            `json:"skipped_connected"`
+	SkippedBackoff   uint64            `json:"skipped_backoff"`   // in backoff, or an identity failure not yet cleared by new addresses
+	SkippedInFlight  uint64            `json:"skipped_in_flight"` // queued or being dialled already
+	SkippedRedial    uint64            `json:"skipped_redial"`    // disconnected peer without a fresh announcement or before RedialAfterDisconnect
+	Evicted          uint64            `json:"evicted"`           // state entries evicted or newcomers refused because MaxPeers was reached
+	EventsDropped    uint64            `json:"events_dropped"`
 	// Gauges.
-	Tracked, Queued, InFlight int
+	Tracked  int `json:"tracked"`
+	Queued   int `json:"queued"`
+	InFlight int `json:"in_flight"`
 }
 
 type counters struct {
@@ -104,7 +106,7 @@ type counters struct {
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		Attempts: c.attempts, Successes: c.successes, Failures: maps.Clone(c.failures),
+		Attempts: c.attempts, Successes: c.successes, Failures: maps.Collect(maps.All(c.failures)),
 		SkippedSelf: c.skippedSelf, SkippedConnected: c.skippedConnected,
 		SkippedBackoff: c.skippedBackoff, SkippedInFlight: c.skippedInFlight,
 		SkippedRedial: c.skippedRedial, Evicted: c.evicted, EventsDropped: c.eventsDropped,

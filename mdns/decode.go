@@ -18,8 +18,8 @@ type Flavour uint8
 // The flavours the decoder recognises.
 const (
 	FlavourUnknown Flavour = iota
-	// FlavourGo: go-libp2p (zeroconf) and this project: PTR, SRV with a
-	// "<peer-name>.local." target, one TXT with many strings, A/AAAA.
+	// FlavourGo: go-libp2p (zeroconf): PTR, SRV with a "<peer-name>.local."
+	// target, one TXT with many strings, A/AAAA; SRV and TXT share one TTL.
 	FlavourGo
 	// FlavourRust: rust-libp2p: PTR to a single random label outside the
 	// service, one TXT per address in the additional section, no SRV/A.
@@ -30,6 +30,12 @@ const (
 	// FlavourDNSSD: a DNS-SD responder (Avahi, Bonjour, python-zeroconf)
 	// announcing the service with dnsaddr TXT strings.
 	FlavourDNSSD
+	// FlavourDiscovery: this module (github.com/chorus-services/discovery):
+	// go-libp2p's layout, but with the RFC 6762 §10 TTLs, a host TTL on SRV
+	// (120 s by default) and another on TXT (4500 s), where zeroconf gives
+	// both one TTL (3200 s). Told apart only while both TTLs are non-zero
+	// and differ: a goodbye, or equal TTLs set with WithTTLs, read as go.
+	FlavourDiscovery
 )
 
 func (f Flavour) String() string {
@@ -42,6 +48,8 @@ func (f Flavour) String() string {
 		return "js"
 	case FlavourDNSSD:
 		return "dnssd"
+	case FlavourDiscovery:
+		return "discovery"
 	}
 	return "unknown"
 }
@@ -176,11 +184,12 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 		if !ok {
 			continue
 		}
+		var srvTTL uint32
 		if srv, _ := srvs.get(strings.ToLower(g.name)); srv != nil {
-			c.Host, c.Port = srv.Target, srv.Port
+			c.Host, c.Port, srvTTL = srv.Target, srv.Port, srv.Hdr.Ttl
 			c.IPs = hostIPs(sections, srv.Target)
 		}
-		c.Flavour = flavourOf(g, c, d.service)
+		c.Flavour = flavourOf(g, c, d.service, srvTTL)
 		res.Candidates = append(res.Candidates, c)
 	}
 
@@ -413,13 +422,18 @@ func isHostOf(host, label string) bool {
 	return len(host) == len(label)+len(suffix)-1 && strings.EqualFold(host[:len(label)], label) && strings.EqualFold(host[len(label):], suffix[:len(suffix)-1])
 }
 
-func flavourOf(g *txtGroup, c Candidate, service string) Flavour {
+// flavourOf tells the implementation from the record layout; srvTTL is the
+// TTL of the instance's SRV record (when c.Host is set).
+func flavourOf(g *txtGroup, c Candidate, service string, srvTTL uint32) Flavour {
 	label, child := ChildLabel(g.name, service)
 	switch {
 	case !child:
 		return FlavourRust
 	case c.Host != "":
 		if IsPeerName(label) && isHostOf(c.Host, label) {
+			if srvTTL != g.ttl && srvTTL > 0 && g.ttl > 0 {
+				return FlavourDiscovery // RFC 6762 §10 TTLs (see FlavourDiscovery)
+			}
 			return FlavourGo
 		}
 		return FlavourDNSSD

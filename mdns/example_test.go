@@ -49,5 +49,5 @@ func Example() {
 		}
 	}
 	// Output:
-	// response go 12D3KooWSfsqkSUU6DTgDKK6RuxGJs7poPksfrxQEFwNNvmy32vT [/ip4/198.51.100.11/tcp/4001 /ip4/198.51.100.11/udp/4001/quic-v1]
+	// response discovery 12D3KooWSfsqkSUU6DTgDKK6RuxGJs7poPksfrxQEFwNNvmy32vT [/ip4/198.51.100.11/tcp/4001 /ip4/198.51.100.11/udp/4001/quic-v1]
 }

@@ -98,6 +98,24 @@ func TestServiceName(t *testing.T) {
 	}
 }
 
+// TestServiceTag: ServiceTag undoes ServiceName, keeping the case.
+func TestServiceTag(t *testing.T) {
+	for _, tag := range []string{"_p2p._udp", "CHORUS-peer-discovery", "a.b"} {
+		name, err := mdns.ServiceName(tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mdns.ServiceTag(name); got != tag {
+			t.Errorf("ServiceTag(%q) = %q, want %q", name, got, tag)
+		}
+	}
+	for in, want := range map[string]string{"x.LOCAL.": "x", "x.local": "x", "local.": "local", "_http._tcp.example.": "_http._tcp.example"} {
+		if got := mdns.ServiceTag(in); got != want {
+			t.Errorf("ServiceTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestNewPeerName(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 2000; i++ {
@@ -194,7 +212,7 @@ func checkSelfContained(t *testing.T, rs *mdns.RecordSet, pkts [][]byte, max int
 		if len(rs.Addrs) == 0 {
 			continue
 		}
-		if len(res.Candidates) != 1 || res.Candidates[0].ID != rs.ID || res.Candidates[0].Flavour != mdns.FlavourGo {
+		if len(res.Candidates) != 1 || res.Candidates[0].ID != rs.ID || res.Candidates[0].Flavour != mdns.FlavourDiscovery {
 			t.Fatalf("packet %d: decoded %+v", i, res)
 		}
 		for _, a := range res.Candidates[0].Addrs {

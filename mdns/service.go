@@ -53,6 +53,17 @@ func ServiceName(tag string) (string, error) {
 	return name, nil
 }
 
+// ServiceTag is the inverse of ServiceName: the tag that names the service
+// (the FQDN without its ".local." domain), as a user gives it to
+// NewMdnsService, NewMDNSDiscovery or p2p-mdns --service.
+func ServiceTag(service string) string {
+	s := strings.TrimSuffix(service, ".")
+	if len(s) > len(Domain) && strings.EqualFold(s[len(s)-len(Domain)+1:], strings.TrimSuffix(Domain, ".")) && s[len(s)-len(Domain)] == '.' {
+		s = s[:len(s)-len(Domain)]
+	}
+	return s
+}
+
 func checkLabel(label string) error {
 	if label == "" {
 		return errors.New("empty label (two dots in a row)")

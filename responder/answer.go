@@ -43,7 +43,7 @@ func (r *Responder) handleQuery(st *ifState, p *rxPacket, m *dns.Msg, probe bool
 			}
 			return
 		}
-		r.st.DroppedIrrelevant.Add(1)
+		r.st.Ignored.Add(1)
 		return
 	}
 	if m.Truncated && !legacy && !probe {
@@ -126,12 +126,12 @@ type asked struct {
 func (r *Responder) answer(st *ifState, q *asked, now time.Time) {
 	if st.phase == phProbing {
 		// §8.1: nothing is answered on an interface before probing ends.
-		r.st.DroppedIrrelevant.Add(1)
+		r.st.Ignored.Add(1)
 		return
 	}
 	ansM, ansU, add := r.route(st, q, now)
 	if ansM|ansU == 0 {
-		r.st.DroppedIrrelevant.Add(1)
+		r.st.Ignored.Add(1)
 		return
 	}
 	// §7.1: leave out what the querier already knows with ≥ half our TTL.

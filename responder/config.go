@@ -67,36 +67,36 @@ var (
 
 // Stats are cumulative counters (packets unless noted).
 type Stats struct {
-	Received      uint64 // datagrams read from the Conn
-	Probes        uint64 // probe packets sent (§8.1)
-	Conflicts     uint64 // conflicting probes lost or responses seen (§8.2, §9)
-	Renames       uint64 // new peer names chosen after a conflict
-	Announcements uint64 // unsolicited announcement packets (§8.3)
-	Goodbyes      uint64 // goodbye packets (§10.1)
+	Received      uint64 `json:"received"`      // datagrams read from the Conn
+	Probes        uint64 `json:"probes"`        // probe packets sent (§8.1)
+	Conflicts     uint64 `json:"conflicts"`     // conflicting probes lost or responses seen (§8.2, §9)
+	Renames       uint64 `json:"renames"`       // new peer names chosen after a conflict
+	Announcements uint64 `json:"announcements"` // unsolicited announcement packets (§8.3)
+	Goodbyes      uint64 `json:"goodbyes"`      // goodbye packets (§10.1)
 
-	AnswersMulticast uint64 // multicast response packets (§6)
-	AnswersUnicast   uint64 // unicast response packets to port 5353 (§5.4)
-	AnswersLegacy    uint64 // legacy unicast response packets (§6.7)
+	AnswersMulticast uint64 `json:"answers_multicast"` // multicast response packets (§6)
+	AnswersUnicast   uint64 `json:"answers_unicast"`   // unicast response packets to port 5353 (§5.4)
+	AnswersLegacy    uint64 `json:"answers_legacy"`    // legacy unicast response packets (§6.7)
 
-	SuppressedKnown     uint64 // records left out by known-answer suppression (§7.1)
-	SuppressedDuplicate uint64 // records left out by duplicate-answer suppression (§7.4)
-	SuppressedRate      uint64 // records left out by the 1 s multicast rate limit (§6)
+	SuppressedKnown     uint64 `json:"suppressed_known"`     // records left out by known-answer suppression (§7.1)
+	SuppressedDuplicate uint64 `json:"suppressed_duplicate"` // records left out by duplicate-answer suppression (§7.4)
+	SuppressedRate      uint64 `json:"suppressed_rate"`      // records left out by the 1 s multicast rate limit (§6)
 
-	DroppedTTL        uint64 // IP TTL not 255 (§11)
-	DroppedOffLink    uint64 // source not on the receiving link (§11)
-	DroppedMalformed  uint64 // did not parse
-	DroppedIrrelevant uint64 // not about us, or to be ignored (§6, §18)
-	DroppedQueueFull  uint64 // reader-to-scheduler queue full
+	DroppedTTL       uint64 `json:"dropped_ttl"`        // IP TTL not 255 (§11)
+	DroppedOffLink   uint64 `json:"dropped_off_link"`   // source not on the receiving link (§11)
+	DroppedMalformed uint64 `json:"dropped_malformed"`  // did not parse
+	Ignored          uint64 `json:"ignored"`            // not about us, or to be ignored (§6, §18)
+	DroppedQueueFull uint64 `json:"dropped_queue_full"` // reader-to-scheduler queue full
 
-	SendErrors uint64 // WritePacket or packing failures
+	SendErrors uint64 `json:"send_errors"` // WritePacket or packing failures
 }
 
 type stats struct {
-	Received, Probes, Conflicts, Renames, Announcements, Goodbyes   atomic.Uint64
-	AnswersMulticast, AnswersUnicast, AnswersLegacy                 atomic.Uint64
-	SuppressedKnown, SuppressedDuplicate, SuppressedRate            atomic.Uint64
-	DroppedTTL, DroppedOffLink, DroppedMalformed, DroppedIrrelevant atomic.Uint64
-	SendErrors                                                      atomic.Uint64
+	Received, Probes, Conflicts, Renames, Announcements, Goodbyes atomic.Uint64
+	AnswersMulticast, AnswersUnicast, AnswersLegacy               atomic.Uint64
+	SuppressedKnown, SuppressedDuplicate, SuppressedRate          atomic.Uint64
+	DroppedTTL, DroppedOffLink, DroppedMalformed, Ignored         atomic.Uint64
+	SendErrors                                                    atomic.Uint64
 }
 
 func (s *stats) snapshot() Stats {
@@ -107,14 +107,15 @@ func (s *stats) snapshot() Stats {
 		AnswersLegacy: s.AnswersLegacy.Load(), SuppressedKnown: s.SuppressedKnown.Load(),
 		SuppressedDuplicate: s.SuppressedDuplicate.Load(), SuppressedRate: s.SuppressedRate.Load(),
 		DroppedTTL: s.DroppedTTL.Load(), DroppedOffLink: s.DroppedOffLink.Load(),
-		DroppedMalformed: s.DroppedMalformed.Load(), DroppedIrrelevant: s.DroppedIrrelevant.Load(),
+		DroppedMalformed: s.DroppedMalformed.Load(), Ignored: s.Ignored.Load(),
 		SendErrors: s.SendErrors.Load(),
 	}
 }
 
-// Dropped returns the sum of the Dropped* counters.
+// Dropped returns the packets dropped for a problem: the sum of the
+// Dropped* counters. Ignored packets (about other names) are no problem.
 func (s Stats) Dropped() uint64 {
-	return s.DroppedTTL + s.DroppedOffLink + s.DroppedMalformed + s.DroppedIrrelevant + s.DroppedQueueFull
+	return s.DroppedTTL + s.DroppedOffLink + s.DroppedMalformed + s.DroppedQueueFull
 }
 
 // Defaults applied by New to zero Config fields.

@@ -84,8 +84,11 @@ func kindIdx(k kinds) int {
 	return 0
 }
 
+// usable: up, with the group of a family joined (the transport joins it
+// only where multicast works, Linux's lo included although it lacks the
+// multicast flag).
 func usable(ifc *transport.Interface) bool {
-	return ifc.Up && ifc.Multicast && (ifc.V4 || ifc.V6)
+	return ifc.Up && (ifc.V4 || ifc.V6)
 }
 
 // refreshIfaces re-reads the Conn's interfaces and reconciles: new or

@@ -237,7 +237,7 @@ func (r *Responder) handleProbe(st *ifState, p *rxPacket, m *dns.Msg, now time.T
 func (r *Responder) handleResponse(st *ifState, p *rxPacket, m *dns.Msg, now time.Time) {
 	if p.src.Port() != mdns.Port {
 		// §6: responses not from port 5353 are ignored.
-		r.st.DroppedIrrelevant.Add(1)
+		r.st.Ignored.Add(1)
 		return
 	}
 	pd := &st.fam[famIdx(p.v4)].pend
@@ -246,7 +246,7 @@ func (r *Responder) handleResponse(st *ifState, p *rxPacket, m *dns.Msg, now tim
 		if !acted {
 			// Neither a conflict nor a duplicate of a pending answer: it does
 			// not concern the responder (this includes our own loop-back).
-			r.st.DroppedIrrelevant.Add(1)
+			r.st.Ignored.Add(1)
 		}
 	}()
 	for _, sec := range [2][]dns.RR{m.Answer, m.Extra} {

@@ -34,7 +34,7 @@ func TestReaderDrops(t *testing.T) {
 		c.hub.Deliver(&p, false)
 	}
 	s := r.Stats()
-	want := Stats{Received: 6, DroppedTTL: 1, DroppedIrrelevant: 1, DroppedMalformed: 1, DroppedQueueFull: 2}
+	want := Stats{Received: 6, DroppedTTL: 1, Ignored: 1, DroppedMalformed: 1, DroppedQueueFull: 2}
 	if s != want {
 		t.Errorf("stats %+v, want %+v", s, want)
 	}

@@ -199,7 +199,7 @@ func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 	t.Logf("answers multicast/unicast/legacy %d/%d/%d; suppressed known/duplicate/rate %d/%d/%d; dropped ttl/offlink/malformed/irrelevant/queuefull %d/%d/%d/%d/%d; conflicts %d renames %d",
 		s.AnswersMulticast, s.AnswersUnicast, s.AnswersLegacy,
 		s.SuppressedKnown, s.SuppressedDuplicate, s.SuppressedRate,
-		s.DroppedTTL, s.DroppedOffLink, s.DroppedMalformed, s.DroppedIrrelevant, s.DroppedQueueFull,
+		s.DroppedTTL, s.DroppedOffLink, s.DroppedMalformed, s.Ignored, s.DroppedQueueFull,
 		s.Conflicts, s.Renames)
 }
 

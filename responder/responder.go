@@ -268,7 +268,7 @@ func (r *Responder) accept(p *transport.Packet) bool {
 	case len(p.Data) > mdns.MaxPacketSize || len(p.Data) < 12:
 		r.st.DroppedMalformed.Add(1)
 	case !r.filter.Load().Match(p.Data):
-		r.st.DroppedIrrelevant.Add(1)
+		r.st.Ignored.Add(1)
 	default:
 		return true
 	}
@@ -285,7 +285,7 @@ func isLegacyQuery(p *transport.Packet) bool {
 func (r *Responder) handle(p *rxPacket, now time.Time) {
 	st := r.ifs[p.ifIndex]
 	if st == nil {
-		r.st.DroppedIrrelevant.Add(1)
+		r.st.Ignored.Add(1)
 		return
 	}
 	if !st.ifc.OnLink(p.src.Addr()) {
@@ -301,7 +301,7 @@ func (r *Responder) handle(p *rxPacket, now time.Time) {
 	kind, err := mdns.Classify(m)
 	if err != nil {
 		// §18.3, §18.11: non-zero opcode or rcode is silently ignored.
-		r.st.DroppedIrrelevant.Add(1)
+		r.st.Ignored.Add(1)
 		return
 	}
 	switch kind {

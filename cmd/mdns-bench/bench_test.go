@@ -263,7 +263,7 @@ func namespaceList(t *testing.T) string {
 func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-n", "1"}, {"-n", "51"}, {"--impl", "rust"}, {"--runs", "0"}, {"--loss", "101"},
-		{"--impl", "go-libp2p", "--probe-hints"}, {"--steady", "-1s"}, {"extra"}, {"--impl", "ours,ours"},
+		{"--impl", "go-libp2p", "--strict-probes"}, {"--steady", "-1s"}, {"extra"}, {"--impl", "ours,ours"},
 		{"--impl", "ours,rust"}, {"--join", "-1s"}, {"-n", "2", "--join", "5s"},
 	} {
 		var stderr bytes.Buffer
@@ -271,8 +271,8 @@ func TestFlags(t *testing.T) {
 			t.Errorf("%v accepted", args)
 		}
 	}
-	f, err := parseBenchFlags([]string{"-n", "30", "--impl", "both", "--steady", "5m", "--loss", "2.5", "--probe-hints"}, &bytes.Buffer{})
-	if err != nil || f.n != 30 || f.steady != 5*time.Minute || f.loss != 2.5 || !f.probeHints {
+	f, err := parseBenchFlags([]string{"-n", "30", "--impl", "both", "--steady", "5m", "--loss", "2.5", "--strict-probes"}, &bytes.Buffer{})
+	if err != nil || f.n != 30 || f.steady != 5*time.Minute || f.loss != 2.5 || !f.strictProbes {
 		t.Fatalf("%+v, %v", f, err)
 	}
 }

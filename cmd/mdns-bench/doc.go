@@ -23,7 +23,7 @@
 // Usage:
 //
 //	mdns-bench -n 10 --impl both --runs 3 --steady 5m --json results.jsonl
-//	mdns-bench -n 30 --impl ours --probe-hints --loss 5
+//	mdns-bench -n 30 --impl ours --strict-probes --loss 5
 //	mdns-bench -n 10 --impl all --runs 3 --join 10s --steady 0   # one node joins 9 settled ones
 //
 // Flags:
@@ -37,7 +37,8 @@
 //	--loss P             drop P % of the UDP datagrams to port 5353 arriving
 //	                     at each host, at random (nftables numgen on the
 //	                     input hook of every host namespace)
-//	--probe-hints        ours: discovery.WithProbeHints(true)
+//	--strict-probes      ours: discovery.WithProbeHints(false) (peers found
+//	                     only from announcements, not from their probes)
 //	--no-connect         discovery only: no connections (ours:
 //	                     WithAutoConnect(false); go-libp2p: a notifee that
 //	                     does not call Connect); convergence = mesh found
@@ -64,9 +65,8 @@
 // (the wall clock, shared by all namespaces, one second after the last
 // node is ready; with --join, the last node's instant is --join later),
 // then starts mDNS with the implementation's default options: ours with
-// WithInterfaces("lan0") only (and what --probe-hints or --no-connect
-// ask for; with --probe-hints also WithEvents, for the probing
-// sightings); the two NewMdnsService with a notifee that calls
+// WithInterfaces("lan0") only (and what --strict-probes or --no-connect
+// ask for); the two NewMdnsService with a notifee that calls
 // host.Connect (--dial-timeout) for every peer it is handed, as typical
 // users do. Nodes report on stdout when the public API first handed them
 // each peer (above) and when their host first got a connection to it
@@ -87,8 +87,7 @@
 //
 //   - find-all: when each node had found all others; median, p99
 //     (nearest rank: the max below 100 nodes) and max over the nodes.
-//     mesh_found_ms is the max. With --probe-hints the JSON adds
-//     probing_or_found_all (a peer counts from its first probe seen).
+//     mesh_found_ms is the max.
 //   - conn-all: when every pair of a node was connected, a pair counting
 //     as connected when either side reported a connection to the other;
 //     mesh_connected_ms is the max over the nodes: every pair connected.

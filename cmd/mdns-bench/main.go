@@ -49,7 +49,7 @@ type benchFlags struct {
 	impl            string
 	runs            int
 	loss            float64
-	probeHints      bool
+	strictProbes    bool
 	noConnect       bool
 	convergeTimeout time.Duration
 	window          time.Duration
@@ -70,7 +70,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.impl, "impl", "both", "ours, ours-dropin, go-libp2p, a comma list of them, both (ours,go-libp2p) or all (the three); runs alternate, with ratios to go-libp2p")
 	fs.IntVar(&f.runs, "runs", 1, "runs per implementation")
 	fs.Float64Var(&f.loss, "loss", 0, "random loss in percent of the UDP datagrams to port 5353 arriving at each host")
-	fs.BoolVar(&f.probeHints, "probe-hints", false, "ours: discovery.WithProbeHints(true) (dial peers as soon as their probes are seen)")
+	fs.BoolVar(&f.strictProbes, "strict-probes", false, "ours: discovery.WithProbeHints(false) (peers found only from announcements, strict RFC 6762)")
 	fs.BoolVar(&f.noConnect, "no-connect", false, "discovery only: nodes do not connect (ours: WithAutoConnect(false); go-libp2p: the notifee does not call Connect)")
 	fs.DurationVar(&f.convergeTimeout, "converge-timeout", 30*time.Second, "give up waiting for the full mesh after this long")
 	fs.DurationVar(&f.window, "window", 10*time.Second, "the fixed first window (packets per node per minute from the start)")
@@ -99,8 +99,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 		return nil, usageError{fmt.Errorf("--runs %d: want 1…1000", f.runs)}
 	case f.loss < 0 || f.loss > 100:
 		return nil, usageError{fmt.Errorf("--loss %v: want 0…100", f.loss)}
-	case f.probeHints && !slices.Contains(implList(f.impl), implOurs):
-		return nil, usageError{errors.New("--probe-hints applies to --impl ours (or a list with it)")}
+	case f.strictProbes && !slices.Contains(implList(f.impl), implOurs):
+		return nil, usageError{errors.New("--strict-probes applies to --impl ours (or a list with it)")}
 	case f.join < 0 || f.join > time.Hour:
 		return nil, usageError{errors.New("--join: want [0, 1h]")}
 	case f.join > 0 && f.n < 3:
@@ -174,7 +174,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 runs:
 	for run := 1; run <= f.runs; run++ {
 		for _, impl := range impls {
-			cfg := runConfig{Impl: impl, N: f.n, Run: run, LossPct: f.loss, ProbeHints: f.probeHints && impl == implOurs, NoConnect: f.noConnect,
+			cfg := runConfig{Impl: impl, N: f.n, Run: run, LossPct: f.loss, StrictProbes: f.strictProbes && impl == implOurs, NoConnect: f.noConnect,
 				Tag: f.tag, ConvergeTimeout: f.convergeTimeout, Window: f.window, Steady: f.steady, Settle: f.settle, Join: f.join,
 				DialTimeout: f.dialTimeout, Verbose: !f.quiet, Log: stderr}
 			if !f.quiet {

@@ -42,8 +42,8 @@ import (
 
 // nodeMsg is one line of a node's output.
 type nodeMsg struct {
-	Ev    string  `json:"ev"`              // ready, found, probing, connected, usage, final, error
-	ID    string  `json:"id,omitempty"`    // ready: own ID; found/probing/connected: the peer's
+	Ev    string  `json:"ev"`              // ready, found, connected, usage, final, error
+	ID    string  `json:"id,omitempty"`    // ready: own ID; found/connected: the peer's
 	T     float64 `json:"t"`               // seconds since the common start (wall clock)
 	Mark  string  `json:"mark,omitempty"`  // usage
 	Usage *usage  `json:"usage,omitempty"` // usage, final: since the process started
@@ -141,7 +141,7 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 	impl := fs.String("impl", implOurs, "ours, ours-dropin or go-libp2p")
 	tag := fs.String("tag", defaultTag, "service tag")
 	iface := fs.String("iface", "lan0", "interface (ours)")
-	probeHints := fs.Bool("probe-hints", false, "ours: discovery.WithProbeHints(true)")
+	strictProbes := fs.Bool("strict-probes", false, "ours: discovery.WithProbeHints(false)")
 	noConnect := fs.Bool("no-connect", false, "do not connect to the peers found")
 	dialTimeout := fs.Duration("dial-timeout", 10*time.Second, "timeout of one connection attempt")
 	var listen stringList
@@ -191,7 +191,7 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 	out.start.Store(start.UnixNano())
 	atStart := rusageNow()
 
-	mdnsNode, err := startMDNS(h, out, nodeOpts{impl: *impl, tag: *tag, iface: *iface, probeHints: *probeHints,
+	mdnsNode, err := startMDNS(h, out, nodeOpts{impl: *impl, tag: *tag, iface: *iface, strictProbes: *strictProbes,
 		noConnect: *noConnect, dialTimeout: *dialTimeout})
 	if err != nil {
 		return err
@@ -226,9 +226,9 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 
 // nodeOpts configure the mDNS side of a node.
 type nodeOpts struct {
-	impl, tag, iface      string
-	probeHints, noConnect bool
-	dialTimeout           time.Duration
+	impl, tag, iface        string
+	strictProbes, noConnect bool
+	dialTimeout             time.Duration
 }
 
 // mdnsRunning is a started mDNS implementation.
@@ -238,7 +238,7 @@ type mdnsRunning struct {
 }
 
 // startMDNS starts the implementation with its default options (only the
-// interface is set, and what --probe-hints / --no-connect ask for). A
+// interface is set, and what --strict-probes / --no-connect ask for). A
 // node has found a peer when the public API first hands it over, as its
 // user sees it:
 //
@@ -268,11 +268,10 @@ func startMDNS(h host.Host, out *nodeOut, o nodeOpts) (*mdnsRunning, error) {
 }
 
 // startOurs runs NewMDNSDiscovery and reads PeersChan as its user does.
-// Events are enabled only with --probe-hints (for the probing sightings).
 func startOurs(h host.Host, out *nodeOut, o nodeOpts) (*mdnsRunning, error) {
 	opts := []discovery.Option{discovery.WithInterfaces(o.iface), discovery.WithDialTimeout(o.dialTimeout)}
-	if o.probeHints {
-		opts = append(opts, discovery.WithProbeHints(true), discovery.WithEvents(4096))
+	if o.strictProbes {
+		opts = append(opts, discovery.WithProbeHints(false))
 	}
 	if o.noConnect {
 		opts = append(opts, discovery.WithAutoConnect(false))
@@ -287,15 +286,6 @@ func startOurs(h host.Host, out *nodeOut, o nodeOpts) (*mdnsRunning, error) {
 			out.first("found", ai.ID)
 		}
 	})
-	if o.probeHints {
-		wg.Go(func() {
-			for ev := range d.Events() {
-				if ev.Kind == discovery.PeerProbing {
-					out.first("probing", ev.Peer.ID)
-				}
-			}
-		})
-	}
 	stats := func() (int64, int64, uint64, uint64) {
 		m := d.Metrics()
 		return 0, int64(m.ConnectionsFailed), m.EventsDropped, m.PeersChanDropped

@@ -103,8 +103,8 @@ func printRuns(w io.Writer, results []*Result) {
 	fmt.Fprintln(tw, "\t\t\t\tmed/p99/max\tmed/max\tmed/max\t\t\t\t\t\t\t\t\tmean\tmean\tmed/max\t")
 	for _, r := range results {
 		impl := r.Impl
-		if r.ProbeHints {
-			impl += "+hints"
+		if r.StrictProbes {
+			impl += "+strict"
 		}
 		if r.NoConnect {
 			impl += "/noconn"

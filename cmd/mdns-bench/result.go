@@ -41,9 +41,6 @@ type Result struct {
 	PairConnect   stats      `json:"pair_connect"`
 	// Join: the join scenario (--join), from the joiner's start.
 	Join *joinResult `json:"join,omitempty"`
-	// ProbingAll (probe hints only): when node i had seen every other
-	// node probing or announcing.
-	ProbingAll *stats `json:"probing_or_found_all,omitempty"`
 	// MissedPairs: ordered pairs (i, j) where i never found j within the
 	// run; UnconnectedPairs: unordered pairs never connected.
 	MissedPairs      int `json:"missed_pairs"`
@@ -170,21 +167,10 @@ func (r *run) result(converged bool, drops0, drops1 []udpDrops, lost uint64) *Re
 		SteadyS: r.cfg.Steady.Seconds(), SettleS: r.cfg.Settle.Seconds(), DialTimeoutS: r.cfg.DialTimeout.Seconds(), Start: r.t0.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		Converged: converged, InjectedLoss: lost,
 		PacketsNote: "UDP port 5353 packets sent by the hosts, counted once each on ingress of the bridge ports; bytes are IP lengths"}
-	findAll, connAll, probeAll := make([]float64, n), make([]float64, n), make([]float64, n)
+	findAll, connAll := make([]float64, n), make([]float64, n)
 	for i := 0; i < n; i++ {
 		findAll[i] = lastOf(r.found, i, false) * 1000
 		connAll[i] = lastOf(r.conn, i, true) * 1000
-		probeAll[i] = math.NaN()
-		if r.cfg.ProbeHints {
-			early := nanMatrix(n)
-			for j := 0; j < n; j++ {
-				early[i][j] = r.found[i][j]
-				if p := r.probing[i][j]; !math.IsNaN(p) && !(p > early[i][j]) {
-					early[i][j] = p
-				}
-			}
-			probeAll[i] = lastOf(early, i, false) * 1000
-		}
 		for j := 0; j < n; j++ {
 			if i != j && math.IsNaN(r.found[i][j]) {
 				res.MissedPairs++
@@ -205,10 +191,6 @@ func (r *run) result(converged bool, drops0, drops1 []udpDrops, lost uint64) *Re
 	}
 	if res.ConnectAll.N == n {
 		res.MeshConnectedMS = ptr(res.ConnectAll.Max)
-	}
-	if r.cfg.ProbeHints {
-		s := summarize(probeAll)
-		res.ProbingAll = &s
 	}
 
 	begin := r.snaps["begin"]

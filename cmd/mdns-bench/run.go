@@ -41,7 +41,7 @@ type runConfig struct {
 	N               int           `json:"n"`
 	Run             int           `json:"run"` // 1-based, per implementation
 	LossPct         float64       `json:"loss_pct"`
-	ProbeHints      bool          `json:"probe_hints"`
+	StrictProbes    bool          `json:"strict_probes"`
 	NoConnect       bool          `json:"no_connect"`
 	Tag             string        `json:"tag"`
 	ConvergeTimeout time.Duration `json:"-"`
@@ -83,11 +83,10 @@ type run struct {
 	ids   map[string]int
 	eofs  int
 
-	t0      time.Time   // the common start
-	offset  []float64   // offset[i]: node i's start, seconds after t0
-	found   [][]float64 // found[i][j]: when node i first found j (seconds since t0), NaN = never
-	probing [][]float64
-	conn    [][]float64 // conn[i][j]: when i reported a connection to j
+	t0     time.Time   // the common start
+	offset []float64   // offset[i]: node i's start, seconds after t0
+	found  [][]float64 // found[i][j]: when node i first found j (seconds since t0), NaN = never
+	conn   [][]float64 // conn[i][j]: when i reported a connection to j
 
 	snaps map[string]snapshot
 }
@@ -131,7 +130,7 @@ func benchRun(ctx context.Context, cfg runConfig) (res *Result, err error) {
 			err = errors.Join(err, cerr)
 		}
 	}()
-	r := &run{cfg: cfg, nt: nt, self: self, ids: map[string]int{}, found: nanMatrix(cfg.N), probing: nanMatrix(cfg.N),
+	r := &run{cfg: cfg, nt: nt, self: self, ids: map[string]int{}, found: nanMatrix(cfg.N),
 		conn: nanMatrix(cfg.N), snaps: map[string]snapshot{}, msgs: make(chan msg, 4*cfg.N*cfg.N+64), offset: make([]float64, cfg.N)}
 	if cfg.Join > 0 {
 		r.offset[cfg.N-1] = cfg.Join.Seconds()
@@ -158,8 +157,8 @@ func (r *run) startNodes(ctx context.Context) error {
 		args := []string{"node", "--impl", r.cfg.Impl, "--tag", r.cfg.Tag, "--iface", netns.LinkName,
 			"--dial-timeout", r.cfg.DialTimeout.String(),
 			"--listen", "/ip4/" + h.V4.Addr().String() + "/tcp/0", "--listen", "/ip6/" + h.V6.Addr().String() + "/tcp/0"}
-		if r.cfg.ProbeHints {
-			args = append(args, "--probe-hints")
+		if r.cfg.StrictProbes {
+			args = append(args, "--strict-probes")
 		}
 		if r.cfg.NoConnect {
 			args = append(args, "--no-connect")
@@ -237,11 +236,11 @@ func (r *run) handle(ctx context.Context, mm msg) error {
 	case "ready":
 		nd.id = m.ID
 		r.ids[m.ID] = mm.idx
-	case "found", "probing", "connected":
+	case "found", "connected":
 		if !known || j == mm.idx {
 			return nil // not one of the bench's nodes (cannot happen on this LAN)
 		}
-		mat := map[string][][]float64{"found": r.found, "probing": r.probing, "connected": r.conn}[m.Ev]
+		mat := map[string][][]float64{"found": r.found, "connected": r.conn}[m.Ev]
 		if math.IsNaN(mat[mm.idx][j]) {
 			mat[mm.idx][j] = m.T
 		}

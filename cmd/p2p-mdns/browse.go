@@ -2,86 +2,90 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"time"
 
-	"github.com/chorus-services/discovery/browser"
-	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/internal/sniff"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
 
 func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("browse", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("browse", stdout)
 	var c common
 	c.register(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
-	if err != nil {
+	var once bool
+	fs.BoolVar(&once, "once", false, "listen for --duration (default 3s), then print a table of the peers found and of what was ignored, and exit (as avahi-browse -t)")
+	fs.BoolVar(&once, "t", false, "short for --once")
+	if err := fs.noArgs(args); err != nil {
 		return err
 	}
 	service, err := c.check()
 	if err != nil {
 		return err
 	}
+	if once && c.duration == 0 {
+		c.duration = onceDuration
+	}
+	log := c.logger(stderr)
 	conn, err := c.listen(log)
 	if err != nil {
 		return err
 	}
-	defer conn.Close() // after Run: the Conn follows the interfaces itself
-	b, err := browser.New(browser.Config{Conn: conn, Service: service, Logger: log})
+	defer conn.Close() // after the browsers: the Conn follows the interfaces itself
+	ctx, cancel := c.withDuration(ctx)
+	defer cancel()
+
+	// One browser per tag, each reading the sockets through a View of its
+	// own, and the tally (what was heard and ignored, for the --once
+	// summary). Without --service, every tag whose responses carry libp2p
+	// peers is browsed as soon as it is heard, and the service types on
+	// the link are enumerated (RFC 6763 §9) so that idle peers answer.
+	set := newBrowseSet(ctx, conn, log)
+	tally, err := newTally(service, conn)
 	if err != nil {
 		return err
 	}
-	log.Info("browsing", "service", service)
+	tally.browsed = set.has
+	if c.service == "" {
+		tally.onLibp2p = func(svc string) { set.add(svc) }
+		tally.enum = sniff.NewEnumerator(conn, conn.Interfaces(), log, service)
+		tally.enum.Start()
+	}
+	set.add(service)
+	go func() { <-ctx.Done(); set.wait() }()
 
-	ctx, cancel := c.withDuration(ctx)
-	defer cancel()
-	// Event times come from the browser's wall clock, so t is measured on
+	// Event times come from the browsers' wall clock, so t is measured on
 	// it too (not on nowFunc).
 	start := time.Now()
-	out := newEventWriter(stdout, c.jsonOut)
-	runErr := make(chan error, 1)
-	go func() { runErr <- b.Run(ctx) }()
+	out := newEventWriter(stdout, c.jsonOut, c.short(stdout))
+	out.showTag = true
 	var werr error
-	for ev := range b.Events() { // closed when Run returns
-		if werr != nil || ev.Kind == browser.Probing {
+	for te := range set.events { // closed once every browser stopped
+		if werr != nil {
 			continue
 		}
-		if werr = out.emit(eventKind(ev.Kind), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour.String(), seconds(ev.Time.Sub(start))); werr != nil {
+		ev := te.ev
+		pe := newEvent(eventKind(ev.Kind), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour.String(), seconds(ev.Time.Sub(start)))
+		pe.Tag = tagOf(te.service)
+		if once {
+			out.complete(&pe) // for the table at the end
+		} else if werr = out.emit(pe); werr != nil {
 			cancel()
 		}
 	}
-	if err := <-runErr; err != nil {
-		return err
+	ignored := tally.stop()
+	peers, found, lost, queries, responses := set.stats()
+	log.Info("stopped", "services", len(set.services()), "peers", peers, "found", found, "lost", lost, "queries", queries, "responses", responses)
+	if werr == nil && once {
+		werr = printOnce(out, set, ignored, seconds(time.Since(start)))
 	}
-	st := b.Stats()
-	log.Info("stopped", "peers", st.Peers, "found", st.PeersFound, "lost", st.PeersLost, "queries", st.QueriesSent, "responses", st.Responses)
 	return werr
 }
 
-// check validates the service and family flags; it returns the fully
-// qualified service name.
-func (c *common) check() (string, error) {
-	service, err := mdns.ServiceName(c.service)
-	if err != nil {
-		return "", usageError{err}
-	}
-	if !c.ipv4 && !c.ipv6 {
-		return "", usageError{errors.New("--ipv4=false and --ipv6=false leave nothing to listen on")}
-	}
-	if c.duration < 0 {
-		return "", usageError{errors.New("--duration must not be negative")}
-	}
-	return service, nil
-}
-
 // listen opens the mDNS sockets the flags select and logs their problems.
+// With no usable interface yet it still succeeds: the sockets join the
+// groups when one comes up (the transport says it waits).
 func (c *common) listen(log *slog.Logger) (*transport.UDP, error) {
 	conn, err := transport.Listen(transport.Config{
 		Interfaces:      c.ifaces,

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,41 +11,35 @@ import (
 
 	"github.com/chorus-services/discovery/browser"
 	"github.com/chorus-services/discovery/internal/doctor"
-	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
 
 // runDoctor explains what would stop discovery on this machine: it prints
-// the findings of every check (a checklist, or one JSON object with --json)
-// and returns an error, so exit code 1, when one of them failed.
+// the findings of every check as it makes them (a checklist), or one JSON
+// object at the end with --json, and returns an error, so exit code 1,
+// when one of them failed.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("doctor", stdout)
 	var c common
 	c.register(fs)
 	d := fs.Lookup("duration")
 	d.Usage = "how long the active phase queries and listens"
 	d.DefValue = doctor.DefaultDuration.String()
 	c.duration = doctor.DefaultDuration
-	fs.Lookup("json").Usage = "print the report as one JSON object"
-	if err := parseFlags(fs, args); err != nil {
+	fs.Lookup("json").Usage = "print the report as one JSON object (stable schema: README, go doc …/cmd/p2p-mdns)"
+	passive := fs.Bool("passive", false, "send nothing: only listen during the active phase (no queries, no service enumeration)")
+	if err := fs.noArgs(args); err != nil {
 		return err
 	}
-	log, err := c.logger(stderr)
+	service, err := c.check()
 	if err != nil {
 		return err
-	}
-	service, err := mdns.ServiceName(c.service)
-	if err != nil {
-		return usageError{err}
-	}
-	if !c.ipv4 && !c.ipv6 {
-		return usageError{errors.New("--ipv4=false and --ipv6=false leave nothing to check")}
 	}
 	if c.duration <= 0 {
-		return usageError{errors.New("--duration must be positive")}
+		return usageError{fmt.Errorf("--duration %v: must be positive", c.duration)}
 	}
-	rep := doctor.Run(ctx, doctor.Config{
+	log := c.logger(stderr)
+	cfg := doctor.Config{
 		Interfaces:      c.ifaces,
 		IncludeLoopback: c.loopback,
 		DisableIPv4:     !c.ipv4,
@@ -55,9 +47,20 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Service:         service,
 		Duration:        c.duration,
 		Browse:          doctorBrowse(service, log),
+		Passive:         *passive,
 		Logger:          log,
-	})
-	if err := printDoctorReport(stdout, rep, c.jsonOut); err != nil {
+	}
+	if !c.jsonOut { // the checklist streams: each finding as it is made
+		doctor.WriteHeader(stdout, service, c.duration.String())
+		cfg.Finding = func(f doctor.Finding) { doctor.WriteFinding(stdout, f) }
+	}
+	rep := doctor.Run(ctx, cfg)
+	if c.jsonOut {
+		err = printDoctorReport(stdout, rep, true)
+	} else {
+		err = rep.WriteEnd(stdout)
+	}
+	if err != nil {
 		return err
 	}
 	return doctorVerdict(rep)

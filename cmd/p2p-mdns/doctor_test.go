@@ -32,8 +32,8 @@ func TestDoctorUsage(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
-	if code := realMain([]string{"doctor", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "active phase") || !strings.Contains(errb.String(), "5s") {
-		t.Errorf("-h: code %d, %q", code, errb.String())
+	if code := realMain([]string{"doctor", "-h"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "active phase") || !strings.Contains(out.String(), "5s") || !strings.Contains(out.String(), "-passive") {
+		t.Errorf("-h: code %d, %q", code, out.String())
 	}
 	errb.Reset()
 	realMain(nil, &out, &errb)
@@ -192,6 +192,12 @@ func TestDoctorLinkDownNetns(t *testing.T) {
 		}
 		if !failed || !strings.Contains(stderr, "no usable interface") {
 			t.Errorf("%q: no interface failure; stderr %q", args, stderr)
+		}
+		// The down interface is what to fix: a warning with the command, no tick.
+		for _, f := range rep.Findings {
+			if f.Check == doctor.CheckInterfaces && strings.HasPrefix(f.Message, netns.LinkName) && (f.Status != doctor.StatusWarn || f.Hint != "ip link set lan0 up") {
+				t.Errorf("%q: %+v", args, f)
+			}
 		}
 	}
 }

@@ -30,6 +30,33 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// TestHelpAndVersion: help goes to stdout with a purpose and an example,
+// for the program and for every command; --version prints the version.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}} {
+		var out, errb bytes.Buffer
+		if code := realMain(args, &out, &errb); code != 0 || errb.Len() != 0 || !strings.Contains(out.String(), "example:") || !strings.Contains(out.String(), "keygen") {
+			t.Errorf("%q: code %d, stdout %q, stderr %q", args, code, out.String(), errb.String())
+		}
+	}
+	for _, c := range commands {
+		var out, errb bytes.Buffer
+		if code := realMain([]string{c.name, "-h"}, &out, &errb); code != 0 || errb.Len() != 0 {
+			t.Errorf("%s -h: code %d, stderr %q", c.name, code, errb.String())
+		}
+		first, _, _ := strings.Cut(out.String(), "\n")
+		if first != "p2p-mdns "+c.name+": "+c.summary || !strings.Contains(out.String(), "\nexample:\n  ") || !strings.Contains(out.String(), "p2p-mdns "+c.name) || !strings.Contains(out.String(), "-log-level") && c.name != "keygen" {
+			t.Errorf("%s -h:\n%s", c.name, out.String())
+		}
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		var out, errb bytes.Buffer
+		if code := realMain(args, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "p2p-mdns v") || !strings.Contains(out.String(), " go1.") {
+			t.Errorf("%q: code %d, %q", args, code, out.String())
+		}
+	}
+}
+
 // TestSniffRead decodes a capture with --read, in both output formats.
 func TestSniffRead(t *testing.T) {
 	path := "../../testdata/pcap/d_golibp2p_two_nodes.pcap"
@@ -78,7 +105,8 @@ type usageCase struct {
 }
 
 // checkUsage runs each case of sub and wants exit code 2, want in stderr
-// and nothing on stdout; then `sub -h` exits 0 and mentions helpFlag.
+// (once, on one line) and nothing on stdout; then `sub -h` exits 0 and
+// mentions helpFlag on stdout.
 func checkUsage(t *testing.T, sub string, cases []usageCase, helpFlag string) {
 	t.Helper()
 	for _, tc := range cases {
@@ -90,13 +118,16 @@ func checkUsage(t *testing.T, sub string, cases []usageCase, helpFlag string) {
 			if !strings.Contains(errb.String(), tc.want) {
 				t.Errorf("stderr %q lacks %q", errb.String(), tc.want)
 			}
+			if strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 || !strings.HasPrefix(errb.String(), "p2p-mdns "+sub+": ") {
+				t.Errorf("usage error not one line: %q", errb.String())
+			}
 			if out.Len() != 0 {
 				t.Errorf("printed %q", out.String())
 			}
 		})
 	}
 	var out, errb bytes.Buffer
-	if code := realMain([]string{sub, "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), helpFlag) {
-		t.Errorf("-h: code %d, %q", code, errb.String())
+	if code := realMain([]string{sub, "-h"}, &out, &errb); code != 0 || !strings.Contains(out.String(), helpFlag) {
+		t.Errorf("-h: code %d, %q", code, out.String())
 	}
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -42,85 +40,126 @@ const replayEventWait = 5 * time.Second
 const replayEpoch = 50 * 365 * 24 * time.Hour
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	fset.Usage = func() {
-		fmt.Fprintln(stderr, "usage: p2p-mdns replay [flags] FILE.pcap...")
-		fset.PrintDefaults()
-	}
-	service := fset.String("service", "", "libp2p service tag (default _p2p._udp, as go-libp2p maps tags)")
-	jsonOut := fset.Bool("json", false, "print one JSON object per line (with a \"file\" field)")
-	ifName := fset.String("iface-name", "eth0", "name of the interface the capture is replayed on (the /ip6zone of link-local addresses)")
-	linger := fset.Duration("linger", 2*time.Second, "keep the capture's clock running this long after its last packet")
-	logLevel := fset.String("log-level", "warn", "log level: debug, info, warn, error")
-	files, err := parseInterspersed(fset, args)
+	fs := newFlagSet("replay", stdout)
+	var c common
+	fs.StringVar(&c.service, "service", "", "libp2p service tag (default _p2p._udp, go-libp2p's)")
+	c.registerOutput(fs)
+	ifName := fs.String("iface-name", "eth0", "name of the interface the capture is replayed on (the /ip6zone of link-local addresses)")
+	linger := fs.Duration("linger", 2*time.Second, "keep the capture's clock running this long after its last packet")
+	progress := fs.Bool("progress", false, "report progress on stderr (default: when stderr is a terminal)")
+	files, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
-	c := common{logLevel: *logLevel}
-	log, err := c.logger(stderr)
-	if err != nil {
+	if err := c.checkLogLevel(); err != nil {
 		return err
 	}
-	if len(files) == 0 {
-		return usageError{errors.New("no capture file given")}
-	}
-	svc, err := mdns.ServiceName(*service)
-	if err != nil {
-		return usageError{err}
-	}
-	if *ifName == "" {
+	svc, err := mdns.ServiceName(c.service)
+	switch {
+	case err != nil:
+		return usageError{fmt.Errorf("--service %q: %v", c.service, err)}
+	case len(files) == 0:
+		return usageError{errors.New("no capture file given (- reads standard input)")}
+	case countOf(files, "-") > 1:
+		return usageError{errors.New("standard input (-) can be replayed once only")}
+	case *ifName == "":
 		return usageError{errors.New("--iface-name must not be empty")}
+	case *linger < 0:
+		return usageError{fmt.Errorf("--linger %v: must not be negative", *linger)}
 	}
-	if *linger < 0 {
-		return usageError{errors.New("--linger must not be negative")}
-	}
-	// Read every capture first: a bad one is reported before any output.
-	caps := make([][]pcapread.Datagram, len(files))
-	for i, f := range files {
-		if caps[i], _, err = pcapread.ReadFile(f); err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				return usageError{err} // names the file already
-			}
-			return usageError{fmt.Errorf("%s: %w", f, err)}
+	log := c.logger(stderr)
+	// Open every capture and read its header first: a bad one is reported
+	// before any output. The datagrams are streamed afterwards.
+	caps := make([]*capture, 0, len(files))
+	defer func() {
+		for _, cp := range caps {
+			cp.Close()
 		}
-	}
-	out := newEventWriter(stdout, *jsonOut)
-	for i, f := range files {
-		if err := out.header("%s: %d mDNS datagrams", f, len(caps[i])); err != nil { // table mode only
+	}()
+	for _, f := range files {
+		cp, err := openCapture(f)
+		if err != nil {
 			return err
 		}
-		out.file = f
+		caps = append(caps, cp)
+	}
+	out := newEventWriter(stdout, c.jsonOut, c.short(stdout))
+	for _, cp := range caps {
+		if err := out.comment("%s", cp.name); err != nil { // table mode only
+			return err
+		}
+		out.file = cp.name
+		out.forget()
 		r := replayer{service: svc, ifName: *ifName, linger: *linger, log: log, out: out}
-		if err := r.run(ctx, caps[i]); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
+		stop := func() {}
+		if *progress || isTerminal(stderr) {
+			stop = showProgress(stderr, cp)
+		}
+		err := r.run(ctx, cp.rd)
+		stop()
+		if err != nil {
+			return fmt.Errorf("%s: %w", cp.name, err)
+		}
+		if err := r.summary(cp); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// parseInterspersed parses flags that may come before, between or after
-// the positional arguments, and returns the latter.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err}
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		if used := len(args) - fs.NArg(); used > 0 && args[used-1] == "--" {
-			return append(pos, fs.Args()...), nil // everything after "--" is positional
-		}
-		args = fs.Args()
-		pos = append(pos, args[0])
-		args = args[1:]
+// fileRecord is the record replay prints after each capture (JSON:
+// {"event":"file",…}; table: a "# …" line): what was read of it.
+type fileRecord struct {
+	Event       string  `json:"event"` // "file"
+	File        string  `json:"file"`
+	T           float64 `json:"t"` // the capture's clock at the end (last packet + linger)
+	Frames      int     `json:"frames"`
+	Datagrams   int     `json:"datagrams"`
+	Reassembled int     `json:"reassembled"`
+	Incomplete  int     `json:"incomplete"`
+	Skipped     int     `json:"skipped"`
+	Peers       int     `json:"peers"` // peers found in the capture
+}
+
+func (r *replayer) summary(cp *capture) error {
+	st := cp.rd.Stats()
+	rec := fileRecord{Event: "file", File: cp.name, T: seconds(r.end), Frames: st.Frames, Datagrams: st.Datagrams,
+		Reassembled: st.Reassembled, Incomplete: st.Incomplete, Skipped: st.Skipped, Peers: r.found}
+	if r.out.jsonOut {
+		return r.out.enc.Encode(rec)
 	}
+	return r.out.comment("%s: %d mDNS datagrams in %d frames (%d reassembled from fragments, %d fragments incomplete, %d other frames), %d peers, %.1f s of capture",
+		rec.File, rec.Datagrams, rec.Frames, rec.Reassembled, rec.Incomplete, rec.Skipped, rec.Peers, rec.T)
+}
+
+// showProgress reports on stderr, twice a second, how much of the capture
+// was read; stop ends it and clears the line.
+func showProgress(stderr io.Writer, cp *capture) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(500 * time.Millisecond)
+		defer tk.Stop()
+		shown := false
+		for {
+			select {
+			case <-done:
+				if shown {
+					fmt.Fprint(stderr, "\r\033[K")
+				}
+				return
+			case <-tk.C:
+				n := cp.read.Load()
+				line := fmt.Sprintf("%s: %.1f MB read", cp.name, float64(n)/1e6)
+				if cp.size > 0 {
+					line = fmt.Sprintf("%s: %.1f of %.1f MB (%d%%)", cp.name, float64(n)/1e6, float64(cp.size)/1e6, n*100/cp.size)
+				}
+				fmt.Fprint(stderr, "\r\033[K"+line)
+				shown = true
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // replayer feeds one capture through a fresh Browser on the capture's
@@ -132,16 +171,22 @@ type replayer struct {
 	log     *slog.Logger
 	out     *eventWriter
 
-	b    *browser.Browser
-	base time.Time
-	prev map[peer.ID]string // found peers → their sorted addresses
+	b     *browser.Browser
+	base  time.Time
+	prev  map[peer.ID]string // found peers → their sorted addresses
+	end   time.Duration      // the capture's clock at the end
+	found int                // found events
 }
 
-func (r *replayer) run(ctx context.Context, dgs []pcapread.Datagram) error {
-	if len(dgs) == 0 {
+func (r *replayer) run(ctx context.Context, rd *pcapread.Reader) error {
+	first, err := rd.Next()
+	if err == io.EOF {
 		return nil
 	}
-	conn := newReplayConn(replayInterface(dgs, r.ifName))
+	if err != nil {
+		return err
+	}
+	conn := newReplayConn(replayInterface(r.ifName))
 	b, err := browser.New(browser.Config{
 		Conn:       conn,
 		Service:    r.service,
@@ -163,7 +208,7 @@ func (r *replayer) run(ctx context.Context, dgs []pcapread.Datagram) error {
 	r.b, r.prev = b, map[peer.ID]string{}
 	r.base = nowFunc().Add(replayEpoch)
 
-	t0 := dgs[0].Time
+	t0 := first.Time
 	var cur time.Duration // the replayed clock, since the first packet
 	tick := transport.Packet{Data: make([]byte, 12), TTL: 255, IfIndex: 1}
 	advance := func(to time.Duration) error { // grid steps in (cur, to)
@@ -182,7 +227,7 @@ func (r *replayer) run(ctx context.Context, dgs []pcapread.Datagram) error {
 		}
 		return nil
 	}
-	for _, dg := range dgs {
+	for dg := first; ; {
 		off := max(dg.Time.Sub(t0), cur) // out-of-order timestamps: keep time monotonic
 		if err := advance(off); err != nil {
 			return err
@@ -193,13 +238,18 @@ func (r *replayer) run(ctx context.Context, dgs []pcapread.Datagram) error {
 		if err := r.feed(p, off); err != nil {
 			return err
 		}
+		if dg, err = rd.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			return usageError{err} // unreadable input
+		}
 	}
-	end := cur + r.linger
-	if err := advance(end + 1); err != nil { // grid points up to end included
+	r.end = cur + r.linger
+	if err := advance(r.end + 1); err != nil { // grid points up to end included
 		return err
 	}
-	if cur < end {
-		return r.feed(tick, end)
+	if cur < r.end {
+		return r.feed(tick, r.end)
 	}
 	return nil
 }
@@ -235,9 +285,6 @@ func (r *replayer) feed(p transport.Packet, off time.Duration) error {
 			if !ok {
 				return errors.New("replay: browser stopped")
 			}
-			if ev.Kind == browser.Probing {
-				continue
-			}
 			evs = append(evs, ev)
 		case <-timeout.C:
 			return fmt.Errorf("replay: %d of %d events at %v", len(evs), n, off)
@@ -245,7 +292,10 @@ func (r *replayer) feed(p transport.Packet, off time.Duration) error {
 	}
 	slices.SortStableFunc(evs, func(a, b browser.Event) int { return strings.Compare(string(a.Peer.ID), string(b.Peer.ID)) })
 	for _, ev := range evs {
-		if err := r.out.emit(eventKind(ev.Kind), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour.String(), seconds(ev.Time.Sub(r.base))); err != nil {
+		if ev.Kind == browser.Found {
+			r.found++
+		}
+		if err := r.out.emit(newEvent(eventKind(ev.Kind), ev.Peer.ID, ev.Peer.Addrs, ev.Flavour.String(), seconds(ev.Time.Sub(r.base)))); err != nil {
 			return err
 		}
 	}
@@ -281,21 +331,12 @@ func seconds(d time.Duration) float64 {
 }
 
 // replayInterface is the one interface a capture is replayed on (index 1,
-// as pcapread numbers it). Every source address of the capture is made
-// on-link (a host prefix each), so that the browser's RFC 6762 §11 check
-// passes as it did on the captured link; IPv6 link-local sources always do.
-func replayInterface(dgs []pcapread.Datagram, name string) transport.Interface {
-	seen := map[netip.Addr]bool{}
-	var ps []netip.Prefix
-	for _, dg := range dgs {
-		a := dg.Packet.Src.Addr().Unmap().WithZone("")
-		if !a.IsValid() || seen[a] || (a.Is6() && a.IsLinkLocalUnicast()) {
-			continue
-		}
-		seen[a] = true
-		ps = append(ps, netip.PrefixFrom(a, a.BitLen()))
-	}
-	slices.SortFunc(ps, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+// as pcapread numbers it). Every source of the capture is on-link (its
+// prefixes cover every address), so that the browser's RFC 6762 §11 check
+// passes as it did on the captured link, without reading the capture
+// first.
+func replayInterface(name string) transport.Interface {
+	ps := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	return transport.Interface{Index: 1, Name: name, MTU: 1500, Up: true, Multicast: true, Prefixes: ps, V4: true, V6: true}
 }
 
@@ -334,4 +375,14 @@ func (c *replayConn) Interfaces() []transport.Interface {
 func (c *replayConn) Close() error {
 	c.once.Do(func() { close(c.closed); c.hub.Close() })
 	return nil
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
 }

@@ -30,7 +30,7 @@ func TestStatsWriterTable(t *testing.T) {
 	if err := newStatsWriter(&b, false).write(ev); err != nil {
 		t.Fatal(err)
 	}
-	want := "     1.500  stats        heap 3.0 MB (sys 8.0 MB)  goroutines 42  peers 1  connected 0  dropped: responder 4, browser 5  dials 0 ok 0 failed\n"
+	want := "     1.500  stats        heap 3.0 MB (sys 8.0 MB)  goroutines 42  peers 1  connected 0  dropped 9 (offlink 4, queue_full 3, ttl 2)  dials 0 ok 0 failed\n"
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
 	}
@@ -52,9 +52,16 @@ func TestRunStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := self.Str("id")
-	// A stats event that lists b both in Peers() and as connected.
+	// A stats event that lists b both in Peers() and as connected, once a
+	// has announced (b is found from its probes before that).
+	announced := func(e peers.Event) bool {
+		m, _ := e["metrics"].(map[string]any)
+		r, _ := m["responder"].(map[string]any)
+		n, _ := r["announcements"].(float64)
+		return n > 0
+	}
 	ev, err := a.WaitFor(ctx, func(e peers.Event) bool {
-		return e.Str("event") == "stats" && slices.Contains(e.Strs("peers"), other) && slices.Contains(e.Strs("connected"), other)
+		return e.Str("event") == "stats" && slices.Contains(e.Strs("peers"), other) && slices.Contains(e.Strs("connected"), other) && announced(e)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,54 +2,33 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"time"
 
-	"github.com/chorus-services/discovery/internal/pcapread"
 	"github.com/chorus-services/discovery/internal/sniff"
-	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
 
 func runSniff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sniff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sniff", stdout)
 	var c common
 	c.register(fs)
-	read := fs.String("read", "", "decode a pcap/pcapng capture instead of live traffic")
-	if err := parseFlags(fs, args); err != nil {
+	read := fs.String("read", "", "decode a pcap/pcapng capture (- for standard input) instead of live traffic")
+	if err := fs.noArgs(args); err != nil {
 		return err
 	}
-	log, err := c.logger(stderr)
+	service, err := c.check()
 	if err != nil {
 		return err
 	}
-	service, err := mdns.ServiceName(c.service)
-	if err != nil {
-		return usageError{err}
-	}
+	log := c.logger(stderr)
 	s := sniff.New(service)
 	out := sniff.NewPrinter(stdout, c.jsonOut)
+	out.Short = c.short(stdout)
 
 	if *read != "" {
-		dgs, _, err := pcapread.ReadFile(*read)
-		if err != nil {
-			return usageError{err}
-		}
-		for i := range dgs {
-			p := transport.Packet(dgs[i].Packet)
-			r := s.Describe(&p, dgs[i].Time.Sub(dgs[0].Time), "")
-			if err := out.Print(&r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-
-	if !c.ipv4 && !c.ipv6 {
-		return usageError{errors.New("--ipv4=false and --ipv6=false leave nothing to listen on")}
+		return sniffCapture(ctx, *read, s, out)
 	}
 	conn, err := transport.Listen(transport.Config{
 		Interfaces:      c.ifaces,
@@ -96,6 +75,37 @@ func runSniff(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err := out.Print(&r); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// sniffCapture describes every datagram of a capture (path "-": standard
+// input), streaming it.
+func sniffCapture(ctx context.Context, path string, s *sniff.Sniffer, out *sniff.Printer) error {
+	f, err := openCapture(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var t0 time.Time
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
+		dg, err := f.rd.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return usageError{fmt.Errorf("%s: %w", path, err)}
+		}
+		if t0.IsZero() {
+			t0 = dg.Time
+		}
+		p := transport.Packet(dg.Packet)
+		r := s.Describe(&p, dg.Time.Sub(t0), "")
+		if err := out.Print(&r); err != nil {
+			return err
 		}
 	}
 }

@@ -19,7 +19,9 @@ import (
 type activeResult struct {
 	stats                   BrowseStats
 	responses, queriesHeard int
-	peers                   []PeerSeen
+	// ownHeard counts our own packets heard (multicast looped back).
+	ownHeard int
+	peers    []PeerSeen
 	// badTTL describes the packets from port 5353 of other hosts whose IP
 	// TTL is not 255 (the browser drops them, RFC 6762 §11).
 	badTTL []string
@@ -68,6 +70,9 @@ func (c *collector) packet(r *sniff.Report, src netip.AddrPort, ttl int, multica
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fromOther := !c.own[src.Addr().Unmap().WithZone("")]
+	if !fromOther {
+		c.res.ownHeard++
+	}
 	if fromOther && src.Port() == mdns.Port && ttl >= 0 && ttl != 255 && len(c.res.badTTL) < maxBadTTL {
 		cast := "unicast"
 		if multicast {
@@ -94,7 +99,7 @@ func (c *collector) packet(r *sniff.Report, src netip.AddrPort, ttl int, multica
 			p.Flavour = sp.Flavour
 		}
 		if p.Service == "" || mdns.EqualNames(sp.Service, c.service) {
-			p.Service = sp.Service
+			p.Service, p.Tag = sp.Service, sp.Tag
 		}
 		if p.Iface == "" {
 			p.Iface = r.Iface
@@ -109,7 +114,7 @@ func (c *collector) found(f Found) {
 	defer c.mu.Unlock()
 	p := c.peer(f.ID)
 	p.Found = true
-	p.Service = c.service
+	p.Service, p.Tag = c.service, mdns.ServiceTag(c.service)
 	if p.Flavour == "" || p.Flavour == "unknown" {
 		p.Flavour = f.Flavour
 	}
@@ -123,6 +128,7 @@ func (c *collector) result() activeResult {
 	r.peers = []PeerSeen{}
 	for _, p := range c.byID {
 		q := *p
+		q.Addrs = append([]string{}, q.Addrs...) // [] rather than null in JSON
 		sort.Strings(q.Addrs)
 		q.CanSeeUs = CanSeeUs(q.Flavour, q.Service, c.service)
 		r.peers = append(r.peers, q)
@@ -148,6 +154,11 @@ func active(ctx context.Context, conn transport.Conn, cfg Config, log *slog.Logg
 		return activeResult{}, err
 	}
 
+	var enum *sniff.Enumerator
+	if cfg.Browse != nil {
+		enum = sniff.NewEnumerator(conn, ifs, log, cfg.Service)
+		enum.Start()
+	}
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -167,6 +178,9 @@ func active(ctx context.Context, conn transport.Conn, cfg Config, log *slog.Logg
 			r := s.Describe(&p, time.Since(start), names[p.IfIndex])
 			log.Debug("heard", "kind", r.Kind, "src", r.Src, "iface", r.Iface, "peers", len(r.Peers))
 			col.packet(&r, p.Src, p.TTL, p.Multicast)
+			if enum != nil && r.Kind == "response" {
+				enum.Heard(&r)
+			}
 		}
 	}()
 

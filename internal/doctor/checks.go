@@ -7,9 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
+	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
 
@@ -107,7 +109,7 @@ func InterfaceFindings(all []Iface, names []string, includeLoopback, v4, v6 bool
 		case named:
 			out = append(out, Finding{CheckInterfaces, StatusWarn, x.Name + " " + why, hint})
 		default:
-			out = append(out, Finding{CheckInterfaces, StatusOK, x.Name + " not used: " + why, ""})
+			out = append(out, Finding{CheckInterfaces, StatusInfo, x.Name + " not used: " + why, ""})
 		}
 	}
 	if len(names) > 0 {
@@ -128,6 +130,12 @@ func InterfaceFindings(all []Iface, names []string, includeLoopback, v4, v6 bool
 		}
 	}
 	if usable == 0 {
+		// Nothing usable: the interfaces that are only down are what to fix.
+		for i, f := range out {
+			if x, ok := byName[strings.TrimSuffix(f.Message, " not used: is down")]; ok && f.Status == StatusInfo && !x.Up {
+				out[i].Status, out[i].Hint = StatusWarn, "ip link set "+x.Name+" up"
+			}
+		}
 		out = append(out, Finding{CheckInterfaces, StatusFail,
 			"no usable interface: mDNS needs one that is up, multicast-capable and has an address",
 			"bring the LAN interface up (ip link set IFACE up) or name it with --iface"})
@@ -183,8 +191,41 @@ func SocketFindings(joined []transport.Interface, problems []transport.Problem, 
 	return out
 }
 
+// PortFindings say who else holds UDP port 5353 and whether sharing it
+// works: listenErr is the error of our own Listen on 5353, problems its
+// per-family problems. A family whose socket could not bind the port
+// (EADDRINUSE: another program holds it without SO_REUSEADDR/SO_REUSEPORT)
+// is dead for mDNS on this machine, even when the other family works.
+func PortFindings(holders []Holder, holdErr, listenErr error, problems []transport.Problem) []Finding {
+	var exclusive []string // families another program holds exclusively
+	for _, p := range problems {
+		if p.Interface == "" && errors.Is(p.Err, syscall.EADDRINUSE) {
+			exclusive = append(exclusive, p.Family)
+		}
+	}
+	if len(exclusive) == 0 {
+		return []Finding{PortFinding(holders, holdErr, listenErr)}
+	}
+	list := "another program"
+	if holdErr == nil && len(holders) > 0 {
+		var names []string
+		for _, h := range holders {
+			names = append(names, h.String())
+		}
+		list = strings.Join(names, ", ")
+	}
+	var out []Finding
+	for _, fam := range exclusive {
+		name := map[string]string{"ipv4": "IPv4", "ipv6": "IPv6"}[fam]
+		out = append(out, Finding{CheckPort, StatusFail,
+			fmt.Sprintf("UDP port 5353 over %s is held exclusively by %s (bound without SO_REUSEADDR/SO_REUSEPORT): %s mDNS cannot work for any other program", name, list, name),
+			"stop it, or make it share the port (SO_REUSEPORT); systemd-resolved: MulticastDNS=no in /etc/systemd/resolved.conf"})
+	}
+	return out
+}
+
 // PortFinding says who else holds UDP port 5353 and whether sharing it
-// works: listenErr is the error of our own Listen on 5353.
+// works, from our own Listen's error alone (see PortFindings).
 func PortFinding(holders []Holder, holdErr, listenErr error) Finding {
 	listened := listenErr == nil
 	if errors.Is(listenErr, transport.ErrNoInterface) {
@@ -269,6 +310,8 @@ func CanSeeUs(flavour, service, ours string) string {
 		return "yes: it finds us from our answers to its queries (TXT in the additional section); it answers from an ephemeral port with IP TTL 1, which we accept; rust-libp2p uses IPv4 only by default"
 	case "dnssd":
 		return "not applicable: a DNS-SD responder (Avahi, Bonjour, zeroconf) only announces; we find it because it carries dnsaddr TXT strings"
+	case "discovery":
+		return "yes: a peer of this module (github.com/chorus-services/discovery): it finds us and we find it"
 	}
 	return "unknown: unrecognised record layout"
 }
@@ -324,7 +367,7 @@ func ActiveFindings(st BrowseStats, responses, queriesHeard int, badTTL []string
 		out = append(out, Finding{CheckPeers, StatusWarn, "no libp2p peer heard", filtered})
 	default:
 		var fl []string
-		for _, f := range []string{"go", "js", "rust", "dnssd", "unknown"} {
+		for _, f := range []string{"discovery", "go", "js", "rust", "dnssd", "unknown"} {
 			if n := flavours[f]; n > 0 {
 				fl = append(fl, fmt.Sprintf("%d %s", n, f))
 			}
@@ -332,4 +375,66 @@ func ActiveFindings(st BrowseStats, responses, queriesHeard int, badTTL []string
 		out = append(out, Finding{CheckPeers, StatusOK, fmt.Sprintf("%d libp2p peer(s) heard (%s), %d found by our browser", len(peers), strings.Join(fl, ", "), found), ""})
 	}
 	return out
+}
+
+// FirewallFinding judges whether our own queries came back to us: the
+// kernel loops multicast back to the sending host (IP_MULTICAST_LOOP), so
+// a host that sent queries and heard none of its own packets has an input
+// rule dropping UDP 5353 (an output rule makes the sends fail, with the
+// same result). rules are the firewall rules that mention port 5353.
+func FirewallFinding(queriesSent, ownHeard int, rules []string) Finding {
+	switch {
+	case queriesSent == 0:
+		return Finding{CheckFirewall, StatusWarn, "not checked: no query was sent", ""}
+	case ownHeard > 0:
+		return Finding{CheckFirewall, StatusOK, fmt.Sprintf("our own multicast comes back to us (%d packets): no firewall drops UDP 5353 on this host", ownHeard), ""}
+	}
+	f := Finding{CheckFirewall, StatusFail,
+		fmt.Sprintf("none of our %d queries came back to us: a firewall on this host drops mDNS (UDP 5353)", queriesSent),
+		"allow UDP port 5353 to and from 224.0.0.251 and ff02::fb, e.g. nft add rule inet filter input udp dport 5353 accept (firewalld: firewall-cmd --add-service=mdns; ufw: ufw allow 5353/udp)"}
+	if len(rules) > 0 {
+		f.Message += "; rules naming 5353: " + strings.Join(rules, "; ")
+	}
+	return f
+}
+
+// TagFindings say under which tags the libp2p peers heard announce, and
+// tell the exact tag to use when none announces ours (nothing when no peer
+// was heard).
+func TagFindings(service string, peers []PeerSeen) []Finding {
+	if len(peers) == 0 {
+		return nil
+	}
+	return []Finding{tagFinding(service, peers)}
+}
+
+func tagFinding(service string, peers []PeerSeen) Finding {
+	ours := 0
+	others := map[string]int{}
+	for _, p := range peers {
+		if mdns.EqualNames(p.Service, service) {
+			ours++
+		} else {
+			others[p.Tag]++
+		}
+	}
+	tag := mdns.ServiceTag(service)
+	if len(others) == 0 {
+		return Finding{CheckPeers, StatusOK, fmt.Sprintf("every peer heard announces our tag %s", tag), ""}
+	}
+	tags := make([]string, 0, len(others))
+	best := ""
+	for t, n := range others {
+		tags = append(tags, fmt.Sprintf("%s (%d)", t, n))
+		if best == "" || n > others[best] || (n == others[best] && t < best) {
+			best = t
+		}
+	}
+	sort.Strings(tags)
+	msg := fmt.Sprintf("%d peer(s) announce under another tag than ours (%s): %s", len(peers)-ours, tag, strings.Join(tags, ", "))
+	hint := fmt.Sprintf("to find them, use --service %s (library: NewMDNSDiscovery(ctx, h, %q) or NewMdnsService(h, %q, n)); both sides must use one tag", best, best, best)
+	if ours > 0 {
+		return Finding{CheckPeers, StatusOK, msg + fmt.Sprintf("; %d under ours", ours), hint}
+	}
+	return Finding{CheckPeers, StatusWarn, msg + "; none under ours", hint}
 }

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -164,11 +165,12 @@ func TestDoctorInterfaceFindings(t *testing.T) {
 	v6only := lan
 	v6only.Prefixes = []netip.Prefix{netip.MustParsePrefix("fe80::1/64")}
 
-	if got := statuses(InterfaceFindings([]Iface{lo, lan, tun}, nil, false, true, true)); got != "ok,ok" {
+	if got := statuses(InterfaceFindings([]Iface{lo, lan, tun}, nil, false, true, true)); got != "ok,info" {
 		t.Errorf("lan0 + tun0: %s", got)
 	}
 	fs := InterfaceFindings([]Iface{lo, down, tun}, nil, false, true, true)
-	if got := statuses(fs); got != "ok,ok,fail" || !strings.Contains(fs[1].Message, "multicast") {
+	// A down interface is no green tick: with nothing usable it is what to fix.
+	if got := statuses(fs); got != "warn,info,fail" || !strings.Contains(fs[1].Message, "multicast") || fs[0].Hint != "ip link set lan0 up" {
 		t.Errorf("down + tun0: %s %+v", got, fs)
 	}
 	fs = InterfaceFindings([]Iface{lo, down}, []string{"lan0"}, false, true, true)
@@ -178,7 +180,7 @@ func TestDoctorInterfaceFindings(t *testing.T) {
 	if got := statuses(InterfaceFindings([]Iface{lan}, []string{"eth9"}, false, true, true)); got != "fail,fail" {
 		t.Errorf("missing: %s", got)
 	}
-	if got := statuses(InterfaceFindings([]Iface{v6only}, nil, false, true, false)); got != "ok,fail" {
+	if got := statuses(InterfaceFindings([]Iface{v6only}, nil, false, true, false)); got != "info,fail" {
 		t.Errorf("v6 only with IPv6 off: %s", got)
 	}
 	noCarrier := lan
@@ -319,5 +321,68 @@ func TestDoctorLoopbackInterface(t *testing.T) {
 	}
 	if got := statuses(InterfaceFindings([]Iface{lo}, nil, false, true, true)); got != "fail" {
 		t.Errorf("without --loopback: %s", got)
+	}
+}
+
+// TestDoctorPortExclusive: a family whose socket could not bind 5353 is a
+// failure, naming the holder, even when the other family works.
+func TestDoctorPortExclusive(t *testing.T) {
+	holder := Holder{PID: 9, Name: "python3"}
+	probs := []transport.Problem{{Family: "ipv4", Step: "listen", Err: fmt.Errorf("bind: %w", syscall.EADDRINUSE)}}
+	fs := PortFindings([]Holder{holder}, nil, nil, probs)
+	if len(fs) != 1 || fs[0].Status != StatusFail || !strings.Contains(fs[0].Message, "IPv4") || !strings.Contains(fs[0].Message, "python3 (pid 9)") ||
+		strings.Contains(fs[0].Message, "sharing works") {
+		t.Errorf("exclusive v4: %+v", fs)
+	}
+	if fs := PortFindings([]Holder{holder}, nil, nil, nil); len(fs) != 1 || fs[0].Status != StatusOK {
+		t.Errorf("shared: %+v", fs)
+	}
+}
+
+func TestDoctorFirewallFinding(t *testing.T) {
+	if f := FirewallFinding(3, 0, []string{"udp dport 5353 drop"}); f.Status != StatusFail || !strings.Contains(f.Message, "udp dport 5353 drop") || !strings.Contains(f.Hint, "5353") {
+		t.Errorf("dropped: %+v", f)
+	}
+	if f := FirewallFinding(3, 2, nil); f.Status != StatusOK {
+		t.Errorf("fine: %+v", f)
+	}
+	if f := FirewallFinding(0, 0, nil); f.Status != StatusWarn {
+		t.Errorf("no query: %+v", f)
+	}
+}
+
+// TestDoctorTagFinding: peers heard only under another tag give a warning
+// naming the exact --service to use.
+func TestDoctorTagFinding(t *testing.T) {
+	ours := "_p2p._udp.local."
+	other := PeerSeen{ID: "a", Service: "CHORUS-peer-discovery.local.", Tag: "CHORUS-peer-discovery"}
+	f := tagFinding(ours, []PeerSeen{other})
+	if f.Status != StatusWarn || !strings.Contains(f.Hint, "--service CHORUS-peer-discovery") || !strings.Contains(f.Message, "_p2p._udp") {
+		t.Errorf("mismatch: %+v", f)
+	}
+	mine := PeerSeen{ID: "b", Service: ours, Tag: "_p2p._udp"}
+	if f := tagFinding(ours, []PeerSeen{mine, other}); f.Status != StatusOK || !strings.Contains(f.Hint, "CHORUS-peer-discovery") {
+		t.Errorf("mixed: %+v", f)
+	}
+	if f := tagFinding(ours, []PeerSeen{mine}); f.Status != StatusOK {
+		t.Errorf("ours: %+v", f)
+	}
+	if fs := TagFindings(ours, nil); len(fs) != 0 {
+		t.Errorf("no peer: %+v", fs)
+	}
+}
+
+func TestDoctorVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		st   []string
+		want string
+	}{{[]string{"ok", "info"}, "ok"}, {[]string{"ok", "warn", "info"}, "warn"}, {[]string{"warn", "fail", "ok"}, "fail"}} {
+		var fs []Finding
+		for _, s := range tc.st {
+			fs = append(fs, Finding{Status: s})
+		}
+		if got := verdict(fs); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.st, got, tc.want)
+		}
 	}
 }

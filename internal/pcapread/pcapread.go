@@ -146,139 +146,190 @@ func ReadDir(dir string) ([]Capture, error) {
 // maxFrames bounds how much of a capture is read.
 const maxFrames = 10_000_000
 
-// Read reads every mDNS datagram of a capture.
+// fragmentTimeout is how long (capture time) IPv4 fragments wait for the
+// rest of their datagram (ip4defrag's own timeout is longer).
+const fragmentTimeout = 30 * time.Second
+
+// Read reads every mDNS datagram of a capture into memory; Reader streams
+// them instead.
 func Read(r io.Reader) ([]Datagram, Stats, error) {
-	var st Stats
-	br := bufio.NewReader(r)
+	rd, err := NewReader(r)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	var out []Datagram
+	for {
+		dg, err := rd.Next()
+		if err == io.EOF {
+			return out, rd.Stats(), nil
+		}
+		if err != nil {
+			return out, rd.Stats(), err
+		}
+		out = append(out, dg)
+	}
+}
+
+// Reader streams the mDNS datagrams of a capture: it holds one frame and
+// the IP fragments not yet reassembled, whatever the capture's size.
+type Reader struct {
+	src   packetSource
+	first gopacket.LayerType
+	d4    *ip4defrag.IPv4Defragmenter
+	d6    *ip6defrag.IPv6Defragmenter
+	st    Stats
+}
+
+// NewReader reads the capture's header: an error (wrapping ErrNotCapture
+// for data that is no capture) means nothing can be read.
+func NewReader(r io.Reader) (*Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
 	if err != nil {
-		return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+		return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
 	}
 	var src packetSource
 	switch {
 	case bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}):
 		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
-			return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+			return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
 		}
 		src = ng
 	default:
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
-			return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+			return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
 		}
 		src = pr
 	}
-	var first gopacket.LayerType
+	rd := &Reader{src: src, d4: ip4defrag.NewIPv4Defragmenter(), d6: ip6defrag.NewIPv6Defragmenter()}
 	switch src.LinkType() {
 	case layers.LinkTypeEthernet:
-		first = layers.LayerTypeEthernet
+		rd.first = layers.LayerTypeEthernet
 	case layers.LinkTypeLinuxSLL:
-		first = layers.LayerTypeLinuxSLL
+		rd.first = layers.LayerTypeLinuxSLL
 	case layers.LinkTypeLinuxSLL2:
-		first = layers.LayerTypeLinuxSLL2
+		rd.first = layers.LayerTypeLinuxSLL2
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4:
-		first = layers.LayerTypeIPv4
+		rd.first = layers.LayerTypeIPv4
 	case layers.LinkTypeIPv6:
-		first = layers.LayerTypeIPv6
+		rd.first = layers.LayerTypeIPv6
 	default:
-		return nil, st, fmt.Errorf("pcapread: unsupported link type %v", src.LinkType())
+		return nil, fmt.Errorf("pcapread: unsupported link type %v", src.LinkType())
 	}
+	return rd, nil
+}
 
-	d4 := ip4defrag.NewIPv4Defragmenter()
-	d6 := ip6defrag.NewIPv6Defragmenter()
-	var out []Datagram
-	for st.Frames < maxFrames {
-		data, ci, err := src.ReadPacketData()
+// Stats returns what the reader has counted so far.
+func (rd *Reader) Stats() Stats { return rd.st }
+
+// Next returns the next mDNS datagram, or io.EOF at the end of the
+// capture (or after maxFrames frames).
+func (rd *Reader) Next() (Datagram, error) {
+	for rd.st.Frames < maxFrames {
+		data, ci, err := rd.src.ReadPacketData()
 		if err == io.EOF {
-			break
+			return Datagram{}, io.EOF
 		}
 		if err != nil {
-			if len(out) == 0 && st.Frames == 0 {
-				return nil, st, fmt.Errorf("%w: %v", ErrNotCapture, err)
+			if rd.st.Frames == 0 {
+				return Datagram{}, fmt.Errorf("%w: %v", ErrNotCapture, err)
 			}
-			return out, st, fmt.Errorf("pcapread: frame %d: %w", st.Frames+1, err)
+			return Datagram{}, fmt.Errorf("pcapread: frame %d: %w", rd.st.Frames+1, err)
 		}
-		st.Frames++
-		pkt := gopacket.NewPacket(data, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-		var (
-			payload  []byte
-			src, dst netip.Addr
-			ttl      int
-		)
-		if ip4, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
-			if ip4.Flags&layers.IPv4MoreFragments != 0 || ip4.FragOffset != 0 {
-				st.Fragments++
-				whole, err := d4.DefragIPv4WithTimestamp(ip4, ci.Timestamp)
-				if err != nil {
-					st.Incomplete++
-					continue
-				}
-				if whole == nil {
-					continue
-				}
-				st.Reassembled++
-				ip4 = whole
-			}
-			if ip4.Protocol != layers.IPProtocolUDP {
-				st.Skipped++
-				continue
-			}
-			payload, ttl = ip4.Payload, int(ip4.TTL)
-			src, _ = netip.AddrFromSlice(ip4.SrcIP.To4())
-			dst, _ = netip.AddrFromSlice(ip4.DstIP.To4())
-		} else if ip6, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
-			next := ip6.NextHeader
-			payload = ip6.Payload
-			if frag, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
-				st.Fragments++
-				whole := d6.DefragIPv6(ip6, frag)
-				if whole == nil {
-					continue
-				}
-				st.Reassembled++
-				payload, next = whole.Payload, frag.NextHeader
-			} else if udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
-				payload, next = append(udp.Contents, udp.Payload...), layers.IPProtocolUDP
-			}
-			if next != layers.IPProtocolUDP {
-				st.Skipped++
-				continue
-			}
-			ttl = int(ip6.HopLimit)
-			src, _ = netip.AddrFromSlice(ip6.SrcIP)
-			dst, _ = netip.AddrFromSlice(ip6.DstIP)
-		} else {
-			st.Skipped++
-			continue
+		rd.st.Frames++
+		if rd.st.Frames%4096 == 0 { // fragments never completed are dropped after 30 s of capture time
+			rd.st.Incomplete += rd.d4.DiscardOlderThan(ci.Timestamp.Add(-fragmentTimeout))
 		}
-		if len(payload) < 8 {
-			st.Skipped++
-			continue
+		if dg, ok := rd.frame(data, ci); ok {
+			return dg, nil
 		}
-		sport := uint16(payload[0])<<8 | uint16(payload[1])
-		dport := uint16(payload[2])<<8 | uint16(payload[3])
-		if sport != mdns.Port && dport != mdns.Port {
-			st.Skipped++
-			continue
-		}
-		body := append([]byte(nil), payload[8:]...)
-		if ulen := int(payload[4])<<8 | int(payload[5]); ulen >= 8 && ulen-8 < len(body) {
-			body = body[:ulen-8] // trailing link padding
-		}
-		st.Datagrams++
-		out = append(out, Datagram{
-			Frame: st.Frames,
-			Time:  ci.Timestamp,
-			Packet: Packet{
-				Data:      body,
-				Src:       netip.AddrPortFrom(src.Unmap(), sport),
-				Dst:       netip.AddrPortFrom(dst.Unmap(), dport),
-				IfIndex:   1,
-				TTL:       ttl,
-				Multicast: dst.IsMulticast(),
-			},
-		})
 	}
-	return out, st, nil
+	return Datagram{}, io.EOF
+}
+
+// frame decodes one frame; ok is false when it holds no complete mDNS
+// datagram.
+func (rd *Reader) frame(data []byte, ci gopacket.CaptureInfo) (Datagram, bool) {
+	st := &rd.st
+	pkt := gopacket.NewPacket(data, rd.first, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	var (
+		payload  []byte
+		src, dst netip.Addr
+		ttl      int
+	)
+	if ip4, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
+		if ip4.Flags&layers.IPv4MoreFragments != 0 || ip4.FragOffset != 0 {
+			st.Fragments++
+			whole, err := rd.d4.DefragIPv4WithTimestamp(ip4, ci.Timestamp)
+			if err != nil {
+				st.Incomplete++
+				return Datagram{}, false
+			}
+			if whole == nil {
+				return Datagram{}, false
+			}
+			st.Reassembled++
+			ip4 = whole
+		}
+		if ip4.Protocol != layers.IPProtocolUDP {
+			st.Skipped++
+			return Datagram{}, false
+		}
+		payload, ttl = ip4.Payload, int(ip4.TTL)
+		src, _ = netip.AddrFromSlice(ip4.SrcIP.To4())
+		dst, _ = netip.AddrFromSlice(ip4.DstIP.To4())
+	} else if ip6, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
+		next := ip6.NextHeader
+		payload = ip6.Payload
+		if frag, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
+			st.Fragments++
+			whole := rd.d6.DefragIPv6(ip6, frag)
+			if whole == nil {
+				return Datagram{}, false
+			}
+			st.Reassembled++
+			payload, next = whole.Payload, frag.NextHeader
+		} else if udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+			payload, next = append(udp.Contents, udp.Payload...), layers.IPProtocolUDP
+		}
+		if next != layers.IPProtocolUDP {
+			st.Skipped++
+			return Datagram{}, false
+		}
+		ttl = int(ip6.HopLimit)
+		src, _ = netip.AddrFromSlice(ip6.SrcIP)
+		dst, _ = netip.AddrFromSlice(ip6.DstIP)
+	} else {
+		st.Skipped++
+		return Datagram{}, false
+	}
+	if len(payload) < 8 {
+		st.Skipped++
+		return Datagram{}, false
+	}
+	sport := uint16(payload[0])<<8 | uint16(payload[1])
+	dport := uint16(payload[2])<<8 | uint16(payload[3])
+	if sport != mdns.Port && dport != mdns.Port {
+		st.Skipped++
+		return Datagram{}, false
+	}
+	body := append([]byte(nil), payload[8:]...)
+	if ulen := int(payload[4])<<8 | int(payload[5]); ulen >= 8 && ulen-8 < len(body) {
+		body = body[:ulen-8] // trailing link padding
+	}
+	st.Datagrams++
+	return Datagram{
+		Frame: st.Frames,
+		Time:  ci.Timestamp,
+		Packet: Packet{
+			Data:      body,
+			Src:       netip.AddrPortFrom(src.Unmap(), sport),
+			Dst:       netip.AddrPortFrom(dst.Unmap(), dport),
+			IfIndex:   1,
+			TTL:       ttl,
+			Multicast: dst.IsMulticast(),
+		},
+	}, true
 }

@@ -69,7 +69,7 @@
 //	    -sim.out=results.json -sim.steady=5m -timeout 60m
 //
 // Other flags: -sim.startup, -sim.loss (comma list), -sim.family (v4,dual),
-// -sim.jitter, -sim.seed, -sim.ttlother, -sim.ttlhost, -sim.probehints
+// -sim.jitter, -sim.seed, -sim.ttlother, -sim.ttlhost, -sim.strict
 // (browsers report probing peers, counted as found, as the facade's
 // WithProbeHints acts on them; nothing sent changes); -sim.steady=0 runs
 // no steady window. TestSimulate logs the wall-clock time of each window. The cost of a run grows with the packets delivered

@@ -24,9 +24,9 @@ var (
 	flagSeed    = flag.Uint64("sim.seed", 1, "seed")
 	flagTTLHost = flag.Uint("sim.ttlhost", 0, "SRV/A/AAAA TTL in seconds (0: 120)")
 	flagTTLOth  = flag.Uint("sim.ttlother", 0, "PTR/TXT TTL in seconds (0: 4500)")
-	// flagProbeHints mirrors the facade's WithProbeHints: set it to the
-	// facade's default when that changes.
-	flagProbeHints = flag.Bool("sim.probehints", false, "browsers report probing peers, counted as found (the facade's WithProbeHints)")
+	// flagStrictProbes mirrors the facade's WithProbeHints(false): peers
+	// found from announcements only.
+	flagStrictProbes = flag.Bool("sim.strict", false, "browsers ignore probes (the facade's WithProbeHints(false)): peers are found from announcements only")
 )
 
 // TestSmall runs a 20-node LAN for a short steady window and checks that

@@ -9,7 +9,6 @@ import (
 
 	"github.com/chorus-services/discovery/browser"
 	"github.com/chorus-services/discovery/responder"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // mdnsNode is our protocol stack as the facade wires it, without a libp2p
@@ -24,12 +23,12 @@ type mdnsNode struct {
 
 // mdnsStack is the Stack of the simulations: the repository's responder
 // and browser with their defaults, queues sized by Params.QueueLen.
-func mdnsStack(cfg NodeConfig) (Node, error) { return newMDNSNode(cfg, *flagProbeHints) }
+func mdnsStack(cfg NodeConfig) (Node, error) { return newMDNSNode(cfg, *flagStrictProbes) }
 
-// newMDNSNode starts one node; probeHints sets the browser's ProbeHints
-// and counts a Probing event as the peer found, as the facade's
-// WithProbeHints makes it act on it (nothing sent changes).
-func newMDNSNode(cfg NodeConfig, probeHints bool) (Node, error) {
+// newMDNSNode starts one node; strict sets the browser's IgnoreProbes (the
+// facade's WithProbeHints(false)): peers are then found from their
+// announcements only, not from their probes (nothing sent changes).
+func newMDNSNode(cfg NodeConfig, strict bool) (Node, error) {
 	resp, err := responder.New(responder.Config{
 		Conn: cfg.Conn, PeerID: cfg.ID, Addrs: cfg.Addrs, QueueLen: cfg.QueueLen,
 		TTLHost: cfg.TTLHost, TTLOther: cfg.TTLOther,
@@ -41,7 +40,7 @@ func newMDNSNode(cfg NodeConfig, probeHints bool) (Node, error) {
 	brow, err := browser.New(browser.Config{
 		Conn: cfg.Conn, Self: cfg.ID, ReceiveQueue: cfg.QueueLen, EventQueue: cfg.QueueLen,
 		MaxPeers: max(browser.DefaultMaxPeers, 2*cfg.Nodes), MaxRecords: max(browser.DefaultMaxRecords, 8*cfg.Nodes),
-		Rand: rand.New(rand.NewPCG(cfg.Seed, 2)), ProbeHints: probeHints,
+		Rand: rand.New(rand.NewPCG(cfg.Seed, 2)), IgnoreProbes: strict,
 	})
 	if err != nil {
 		resp.Close()
@@ -52,21 +51,11 @@ func newMDNSNode(cfg NodeConfig, probeHints bool) (Node, error) {
 	n.wg.Go(func() { _ = resp.Run(ctx) })
 	n.wg.Go(func() { _ = brow.Run(ctx) })
 	n.wg.Go(func() {
-		probing := map[peer.ID]bool{} // reported from a probe, not yet Found
 		for ev := range brow.Events() {
 			switch ev.Kind {
-			case browser.Probing:
-				if !probing[ev.Peer.ID] {
-					probing[ev.Peer.ID] = true
-					cfg.Found(ev.Peer.ID, ev.Time)
-				}
 			case browser.Found:
-				if !probing[ev.Peer.ID] { // its Found after a probe is the same sighting
-					cfg.Found(ev.Peer.ID, ev.Time)
-				}
-				delete(probing, ev.Peer.ID)
+				cfg.Found(ev.Peer.ID, ev.Time)
 			case browser.Lost:
-				delete(probing, ev.Peer.ID)
 				cfg.Lost(ev.Peer.ID, ev.Time)
 			}
 		}

@@ -10,6 +10,10 @@ import (
 // Printer writes reports as a table or as JSON lines (one object per
 // datagram).
 type Printer struct {
+	// Short shortens the table for a terminal: peer IDs to their first 4
+	// and last 6 characters, at most two addresses per peer.
+	Short bool
+
 	w    io.Writer
 	json bool
 	enc  *json.Encoder
@@ -48,10 +52,17 @@ func (p *Printer) Print(r *Report) error {
 		if peer.TTL == 0 {
 			gb = " (goodbye)"
 		}
-		if _, err := fmt.Fprintf(p.w, "%9s   peer %s [%s, %s]%s\n", "", peer.ID, peer.Flavour, peer.Service, gb); err != nil {
+		id, addrs := peer.ID, peer.Addrs
+		if p.Short && len(id) > 12 {
+			id = id[:4] + "…" + id[len(id)-6:]
+		}
+		if p.Short && len(addrs) > 3 {
+			addrs = append(addrs[:2:2], fmt.Sprintf("(+%d more, --wide)", len(peer.Addrs)-2))
+		}
+		if _, err := fmt.Fprintf(p.w, "%9s   peer %s [%s, tag %s]%s\n", "", id, peer.Flavour, peer.Tag, gb); err != nil {
 			return err
 		}
-		for _, a := range peer.Addrs {
+		for _, a := range addrs {
 			if _, err := fmt.Fprintf(p.w, "%9s     %s\n", "", a); err != nil {
 				return err
 			}

@@ -30,8 +30,11 @@ type Record struct {
 
 // Peer is one libp2p peer candidate of a report.
 type Peer struct {
-	ID       string   `json:"id"`
-	Service  string   `json:"service"`
+	ID      string `json:"id"`
+	Service string `json:"service"`
+	// Tag is the service tag of Service (mdns.ServiceTag): what a peer
+	// would give NewMdnsService or p2p-mdns --service to find this one.
+	Tag      string   `json:"tag"`
 	Instance string   `json:"instance"`
 	Flavour  string   `json:"flavour"`
 	TTL      uint32   `json:"ttl"`
@@ -65,9 +68,7 @@ type Sniffer struct {
 // packet.
 func New(services ...string) *Sniffer {
 	s := &Sniffer{decoders: map[string]*mdns.Decoder{}}
-	for _, svc := range services {
-		s.services = append(s.services, strings.ToLower(svc))
-	}
+	s.services = append(s.services, services...)
 	return s
 }
 
@@ -76,12 +77,13 @@ func New(services ...string) *Sniffer {
 const maxDecoders = 256
 
 func (s *Sniffer) decoder(svc string) *mdns.Decoder {
-	if d := s.decoders[svc]; d != nil {
+	key := strings.ToLower(svc)
+	if d := s.decoders[key]; d != nil {
 		return d
 	}
 	d := mdns.NewDecoder(svc, 0)
 	if len(s.decoders) < maxDecoders {
-		s.decoders[svc] = d
+		s.decoders[key] = d
 	}
 	return d
 }
@@ -123,17 +125,15 @@ func (s *Sniffer) Describe(p *transport.Packet, since time.Duration, iface strin
 				Flush:   mdns.IsCacheFlush(rr),
 				Data:    rdata(rr),
 			})
-			if _, ok := rr.(*dns.PTR); ok && !mdns.EqualNames(h.Name, mdns.MetaQuery) {
-				if n := strings.ToLower(h.Name); !contains(services, n) {
-					services = append(services, n)
-				}
+			if _, ok := rr.(*dns.PTR); ok && !mdns.EqualNames(h.Name, mdns.MetaQuery) && !contains(services, h.Name) {
+				services = append(services, h.Name) // as written: tags are compared case-sensitively by some stacks
 			}
 		}
 	}
 	for _, svc := range services {
 		res := s.decoder(svc).Decode(m, kind == mdns.KindProbe)
 		for _, c := range res.Candidates {
-			pr := Peer{ID: c.ID.String(), Service: svc, Instance: c.Instance, Flavour: c.Flavour.String(), TTL: c.TTL}
+			pr := Peer{ID: c.ID.String(), Service: svc, Tag: mdns.ServiceTag(svc), Instance: c.Instance, Flavour: c.Flavour.String(), TTL: c.TTL, Addrs: []string{}}
 			for _, a := range c.Addrs {
 				pr.Addrs = append(pr.Addrs, a.String())
 			}
@@ -148,7 +148,7 @@ func (s *Sniffer) Describe(p *transport.Packet, since time.Duration, iface strin
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
-		if x == s {
+		if mdns.EqualNames(x, s) {
 			return true
 		}
 	}

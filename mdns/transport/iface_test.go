@@ -164,6 +164,9 @@ func TestOnLinkAndMaxPayload(t *testing.T) {
 		}
 	}
 	lo := testListing()[0]
+	if !lo.OnLink(netip.MustParseAddr("198.51.100.11")) {
+		t.Error("a LAN source on a loopback interface (this host's own packet) off-link")
+	}
 	if !lo.OnLink(netip.MustParseAddr("127.0.0.5")) {
 		t.Error("loopback not on-link on lo")
 	}

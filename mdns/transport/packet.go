@@ -69,13 +69,16 @@ type Interface struct {
 
 // OnLink reports whether a is on one of the interface's subnets
 // (RFC 6762 §11: responses are only accepted from, and unicast replies only
-// sent to, on-link sources). IPv6 link-local addresses are always on-link.
+// sent to, on-link sources). IPv6 link-local addresses are always on-link,
+// and so is every source on a loopback interface: only this host sends on
+// it, and the kernel gives its packets the address of another interface
+// (a LAN address) as often as a loopback one.
 func (ifc *Interface) OnLink(a netip.Addr) bool {
 	a = a.Unmap().WithZone("")
 	if a.Is6() && a.IsLinkLocalUnicast() {
 		return true
 	}
-	if ifc.Loopback && a.IsLoopback() {
+	if ifc.Loopback {
 		return true
 	}
 	for _, p := range ifc.Prefixes {

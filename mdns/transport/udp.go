@@ -88,15 +88,15 @@ func (p Problem) String() string {
 // Stats counts what a UDP Conn received and dropped, and how its sockets
 // failed and recovered.
 type Stats struct {
-	Received uint64 // datagrams read on an interface in use
-	Dropped  uint64 // copies dropped because a View's queue was full (each View counts its own: View.Stats)
-	Oversize uint64 // dropped because larger than mdns.MaxPacketSize
-	Foreign  uint64 // dropped because they arrived on an interface not in use
+	Received uint64 `json:"received"` // datagrams read on an interface in use
+	Dropped  uint64 `json:"dropped"`  // copies dropped because a View's queue was full (each View counts its own: View.Stats)
+	Oversize uint64 `json:"oversize"` // dropped because larger than mdns.MaxPacketSize
+	Foreign  uint64 `json:"foreign"`  // dropped because they arrived on an interface not in use
 
-	ReadErrors     uint64 // socket reads that failed (every retry counts)
-	WriteErrors    uint64 // sends the socket refused (not invalid packets, not after Close)
-	Reopens        uint64 // sockets closed and opened again after a persistent failure
-	ReopenFailures uint64 // reopen attempts that failed (retried with backoff)
+	ReadErrors     uint64 `json:"read_errors"`     // socket reads that failed (every retry counts)
+	WriteErrors    uint64 `json:"write_errors"`    // sends the socket refused (not invalid packets, not after Close)
+	Reopens        uint64 `json:"reopens"`         // sockets closed and opened again after a persistent failure
+	ReopenFailures uint64 `json:"reopen_failures"` // reopen attempts that failed (retried with backoff)
 }
 
 // rxBufSize lets an oversize datagram be told from one of exactly

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 )
 
 // conflictName is the instance name both announcers are forced to.
@@ -55,20 +56,25 @@ func TestNameConflict(t *testing.T) {
 	}
 
 	// Exactly one lost the tie-break and renamed; the other finished
-	// probing with the name and never renamed.
+	// probing with the name and never renamed. (C finds both from their
+	// probes already, so the loser may still be about to rename: wait.)
 	var loser, winner *node.Node
-	for _, n := range ann {
-		lost := hasLine(n.Stderr(), "simultaneous probe lost")
-		renamed := hasLine(n.Stderr(), "name conflict, renamed", "old="+conflictName)
-		switch {
-		case lost && renamed && loser == nil:
-			loser = n
-		case !lost && !renamed && hasLine(n.Stderr(), "probing done", "name="+conflictName) && winner == nil:
-			// It may never have seen the loser's probe: a host that
-			// loses before its first probe defers (§8.2) without sending.
-			winner = n
+	testkit.Eventually(15*time.Second, 100*time.Millisecond, func() bool {
+		loser, winner = nil, nil
+		for _, n := range ann {
+			lost := hasLine(n.Stderr(), "simultaneous probe lost")
+			renamed := hasLine(n.Stderr(), "name conflict, renamed", "old="+conflictName)
+			switch {
+			case lost && renamed && loser == nil:
+				loser = n
+			case !lost && !renamed && hasLine(n.Stderr(), "probing done", "name="+conflictName) && winner == nil:
+				// It may never have seen the loser's probe: a host that
+				// loses before its first probe defers (§8.2) without sending.
+				winner = n
+			}
 		}
-	}
+		return loser != nil && winner != nil
+	})
 	if loser == nil || winner == nil {
 		t.Fatalf("want one tie-break loser that renamed and one winner that did not; stderr:\n%v:\n%s\n%v:\n%s",
 			ann[0], node.Tail(ann[0].Stderr(), 15), ann[1], node.Tail(ann[1].Stderr(), 15))

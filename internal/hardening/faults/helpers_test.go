@@ -107,7 +107,7 @@ func eventsOf(evs []node.Event, id string) []node.Event {
 }
 
 // counter reads a number from a stats event: path names nested fields,
-// e.g. "metrics", "Responder", "Probes".
+// e.g. "metrics", "responder", "probes".
 func counter(e node.Event, path ...string) float64 {
 	var cur any = map[string]any(e)
 	for _, k := range path {

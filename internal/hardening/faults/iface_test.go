@@ -62,7 +62,7 @@ func TestIfaceDownUp(t *testing.T) {
 	// answers to its query; the proof that they renewed B's and C's
 	// records is below: nothing expires after the grace).
 	after0, _ := waitFrom(t, ctx, a, ma2, "responses after link up", func(e node.Event) bool {
-		return e.Str("event") == "stats" && counter(e, "metrics", "Browser", "Responses") >= counter(before, "metrics", "Browser", "Responses")+2
+		return e.Str("event") == "stats" && counter(e, "metrics", "browser", "responses") >= counter(before, "metrics", "browser", "responses")+2
 	})
 	t.Logf("A's browser received responses again %v after link up", a.At(after0).Sub(up).Round(time.Millisecond))
 	for _, o := range []*node.Node{b, c} {
@@ -72,17 +72,17 @@ func TestIfaceDownUp(t *testing.T) {
 		t.Logf("%v re-found A (its IPv6 address flushed by the kernel) %v after link up", o, o.At(e).Sub(up).Round(time.Millisecond))
 	}
 	delta := func(e node.Event, k string) float64 {
-		return counter(e, "metrics", "Responder", k) - counter(before, "metrics", "Responder", k)
+		return counter(e, "metrics", "responder", k) - counter(before, "metrics", "responder", k)
 	}
 	after, _ := waitFrom(t, ctx, a, ma2, "stats with ≥ 3 more probes and ≥ 2 more announcements (RFC 6762 §8.1, §8.3)", func(e node.Event) bool {
-		return e.Str("event") == "stats" && delta(e, "Probes") >= 3 && delta(e, "Announcements") >= 2
+		return e.Str("event") == "stats" && delta(e, "probes") >= 3 && delta(e, "announcements") >= 2
 	})
-	t.Logf("A re-probed and re-announced: %v probes, %v announcements since the flap", delta(after, "Probes"), delta(after, "Announcements"))
+	t.Logf("A re-probed and re-announced: %v probes, %v announcements since the flap", delta(after, "probes"), delta(after, "announcements"))
 	// No send failed: IPv6 is used again only once its link-local address
 	// has passed duplicate address detection (sends from a tentative one
 	// fail with EADDRNOTAVAIL, which lost every IPv6 probe and announcement
 	// after link up before mdns/transport left such addresses out).
-	if d := counter(after, "metrics", "Transport", "WriteErrors") - counter(before, "metrics", "Transport", "WriteErrors"); d != 0 {
+	if d := counter(after, "metrics", "transport", "write_errors") - counter(before, "metrics", "transport", "write_errors"); d != 0 {
 		t.Errorf("%v sends failed after the flap:\n%s", d, node.Tail(a.Stderr(), 20))
 	}
 
@@ -207,10 +207,10 @@ func TestSocketErrors(t *testing.T) {
 	}
 	t.Logf("ss -K destroyed:\n%s", out)
 	st, _ := waitFrom(t, ctx, a, ma, "stats with both sockets reopened", func(e node.Event) bool {
-		return e.Str("event") == "stats" && counter(e, "metrics", "Transport", "Reopens") >= 2
+		return e.Str("event") == "stats" && counter(e, "metrics", "transport", "reopens") >= 2
 	})
-	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), node.StatsEvery, st["metrics"].(map[string]any)["Transport"])
-	if n := counter(st, "metrics", "Transport", "ReadErrors"); n < 2 {
+	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), node.StatsEvery, st["metrics"].(map[string]any)["transport"])
+	if n := counter(st, "metrics", "transport", "read_errors"); n < 2 {
 		t.Errorf("ReadErrors %v, want ≥ 2 (one per family)", n)
 	}
 	for _, fam := range []string{"ipv4", "ipv6"} {

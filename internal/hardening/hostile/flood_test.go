@@ -215,7 +215,7 @@ func checkFloodDrops(t *testing.T, base, final nodeStats, rep flood.Report) {
 		{"browser", "ttl", b1.DroppedTTL - b0.DroppedTTL, sent(rep, stTTL), true},
 		{"browser", "offlink", b1.DroppedOffLink - b0.DroppedOffLink, sent(rep, stOffLink), true},
 		{"browser", "malformed", b1.DroppedMalformed - b0.DroppedMalformed, sent(rep, stGarbage), true},
-		{"browser", "irrelevant", b1.DroppedIrrelevant - b0.DroppedIrrelevant, sent(rep, stGarbage) + sent(rep, stChatter) + other, true},
+		{"browser", "irrelevant", b1.Ignored - b0.Ignored, sent(rep, stGarbage) + sent(rep, stChatter) + other, true},
 		{"browser", "queue_full", b1.QueueFull - b0.QueueFull, total, false},
 		{"browser", "evicted", b1.Evicted - b0.Evicted, 2 * (sent(rep, stPeers) + other), true},
 		{"browser", "events_dropped", b1.EventsDropped - b0.EventsDropped, 2 * (sent(rep, stPeers) + other), false},
@@ -223,7 +223,7 @@ func checkFloodDrops(t *testing.T, base, final nodeStats, rep flood.Report) {
 		{"responder", "ttl", r1.DroppedTTL - r0.DroppedTTL, sent(rep, stTTL), true},
 		{"responder", "offlink", r1.DroppedOffLink - r0.DroppedOffLink, sent(rep, stOffLink), true},
 		{"responder", "malformed", r1.DroppedMalformed - r0.DroppedMalformed, sent(rep, stGarbage), true},
-		{"responder", "irrelevant", r1.DroppedIrrelevant - r0.DroppedIrrelevant, total + other, true},
+		{"responder", "irrelevant", r1.Ignored - r0.Ignored, total + other, true},
 		{"responder", "queue_full", r1.DroppedQueueFull - r0.DroppedQueueFull, total, false},
 	}
 	var sum strings.Builder

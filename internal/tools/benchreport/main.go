@@ -73,7 +73,7 @@ type config struct {
 	steady       time.Duration // steady window at the largest steady N
 	steadySmall  time.Duration // steady window at the others
 	steadySettle time.Duration // wait before the steady window
-	probeHintsN  int           // optional probe-hints runs of ours (0: none)
+	strictN      int           // optional strict-probes runs of ours (0: none)
 	simN         []int
 	simSteady    time.Duration
 	simSteadyN   int
@@ -113,7 +113,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.steady, "steady", 5*time.Minute, "steady: window at the largest size")
 	fs.DurationVar(&c.steadySmall, "steady-small", time.Minute, "steady: window at the other sizes")
 	fs.DurationVar(&c.steadySettle, "steady-settle", 50*time.Second, "steady: wait after the first 10 s before the window (go-libp2p's query backoff reaches its 60 s period)")
-	fs.IntVar(&c.probeHintsN, "probe-hints-n", 0, "noconnect and fast: also run ours with WithProbeHints(true) at this size (0: none)")
+	fs.IntVar(&c.strictN, "strict-n", 0, "noconnect and fast: also run ours with WithProbeHints(false) at this size (0: none)")
 	fs.StringVar(&simN, "sim-n", "100,300,1000", "sim: sizes")
 	fs.DurationVar(&c.simSteady, "sim-steady", 5*time.Minute, "sim: simulated steady-state window (after the 10 s startup)")
 	fs.IntVar(&c.simSteadyN, "sim-steady-max", 1000, "sim: simulate the steady window only up to this N")

@@ -21,7 +21,7 @@ type netnsRun struct {
 	N               int        `json:"n"`
 	Run             int        `json:"run"`
 	LossPct         float64    `json:"loss_pct"`
-	ProbeHints      bool       `json:"probe_hints"`
+	StrictProbes    bool       `json:"strict_probes"`
 	SteadyS         float64    `json:"steady_s"`
 	Converged       bool       `json:"converged"`
 	FindAll         dist       `json:"find_all"`
@@ -33,7 +33,6 @@ type netnsRun struct {
 	ConnectAll      dist       `json:"connect_all"`
 	MeshFoundMS     *float64   `json:"mesh_found_ms"`
 	MeshConnectedMS *float64   `json:"mesh_connected_ms"`
-	ProbingAll      *dist      `json:"probing_or_found_all"`
 	MissedPairs     int        `json:"missed_pairs"`
 	Unconnected     int        `json:"unconnected_pairs"`
 	Conv            wire       `json:"conv"`
@@ -98,8 +97,8 @@ func netnsJobs(c *config, part string) []netnsJob {
 	switch part {
 	case "fast":
 		add("fast", c.ns, "--impl", c.fastImpl, "--runs", runs, "--steady", "0", "--window", quickWindow)
-		if c.probeHintsN > 0 {
-			add("hints", []int{c.probeHintsN}, "--impl", "ours", "--runs", runs, "--steady", "0", "--window", quickWindow, "--probe-hints")
+		if c.strictN > 0 {
+			add("strict", []int{c.strictN}, "--impl", "ours", "--runs", runs, "--steady", "0", "--window", quickWindow, "--strict-probes")
 		}
 	case "join":
 		add("join", c.joinN, "--impl", c.joinImpl, "--runs", runs, "--steady", "0", "--window", quickWindow,
@@ -110,8 +109,8 @@ func netnsJobs(c *config, part string) []netnsJob {
 	case "noconnect":
 		// Discovery alone, without the CPU of 2·N libp2p handshakes.
 		add("noconnect", c.noconnN, "--impl", "both", "--steady", "0", "--window", quickWindow, "--no-connect")
-		if c.probeHintsN > 0 {
-			add("noconnect-hints", []int{c.probeHintsN}, "--impl", "ours", "--steady", "0", "--window", quickWindow, "--no-connect", "--probe-hints")
+		if c.strictN > 0 {
+			add("noconnect-strict", []int{c.strictN}, "--impl", "ours", "--steady", "0", "--window", quickWindow, "--no-connect", "--strict-probes")
 		}
 	case "steady":
 		for _, n := range c.steadyN {

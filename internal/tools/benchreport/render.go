@@ -22,8 +22,8 @@ type report struct {
 	join    map[int][]netnsRun // by N (after the join)
 	loss    map[int][]netnsRun
 	steady  map[int][]netnsRun
-	hints   []netnsRun
-	noconn  []netnsRun // without connecting, with and without probe hints
+	strict  []netnsRun // ours with WithProbeHints(false)
+	noconn  []netnsRun // without connecting, default and strict
 	sim     []simResult
 	missing []string
 }
@@ -75,11 +75,11 @@ func (r *report) load() error {
 	for _, n := range c.noconnN {
 		r.noconn = append(r.noconn, noconn[n]...)
 	}
-	if c.probeHintsN > 0 {
-		if r.hints, err = readRuns(netnsFile(c.data, "hints", c.probeHintsN)); err != nil && !optional(err) {
+	if c.strictN > 0 {
+		if r.strict, err = readRuns(netnsFile(c.data, "strict", c.strictN)); err != nil && !optional(err) {
 			return err
 		}
-		runs, err := readRuns(netnsFile(c.data, "noconnect-hints", c.probeHintsN))
+		runs, err := readRuns(netnsFile(c.data, "noconnect-strict", c.strictN))
 		if err != nil && !optional(err) {
 			return err
 		}
@@ -241,9 +241,6 @@ func (r *report) shortTable(runs []netnsRun) string {
 	b.WriteString("| impl | found all ms: median / p99 / max | mesh found / connected ms | missed pairs | unconnected pairs | datagrams dropped |\n|---|---|---|---|---|---|\n")
 	for _, x := range runs {
 		fa := x.FindAll
-		if x.ProbeHints && x.ProbingAll != nil {
-			fa = *x.ProbingAll
-		}
 		fmt.Fprintf(&b, "| %s | %s / %s / %s | %s / %s | %d | %d | %d |\n", x.Impl, ms(fa.Median), ms(fa.P99), ms(fa.Max),
 			msp(x.MeshFoundMS), msp(x.MeshConnectedMS), x.MissedPairs, x.Unconnected, x.InjectedLoss)
 	}

@@ -56,7 +56,7 @@ func eachImpl(ns []int, byN map[int][]netnsRun, row func(n int, impl string, run
 func of(runs []netnsRun, impl string) []netnsRun {
 	var out []netnsRun
 	for _, x := range runs {
-		if x.Impl == impl && !x.ProbeHints {
+		if x.Impl == impl && !x.StrictProbes {
 			out = append(out, x)
 		}
 	}
@@ -120,9 +120,9 @@ func (r *report) fastSection() string {
 			sumInts(runs, func(x *netnsRun) int { return x.MissedPairs }), sumInts(runs, func(x *netnsRun) int { return x.Unconnected }))
 	})
 	b.WriteString("\n![time until every pair is connected, against N](" + r.cfg.data + "/connected.svg)\n")
-	if len(r.hints) > 0 {
-		fmt.Fprintf(&b, "\n### Probe hints (`discovery.WithProbeHints(true)`, N=%d)\n\nA peer is acted on from its first probe; *found all* counts a probe or an announcement.\n\n", r.cfg.probeHintsN)
-		b.WriteString(r.shortTable(r.hints))
+	if len(r.strict) > 0 {
+		fmt.Fprintf(&b, "\n### Strict RFC 6762 (`discovery.WithProbeHints(false)`, N=%d)\n\nA peer is found only from its announcements and answers, not from its probes.\n\n", r.cfg.strictN)
+		b.WriteString(r.shortTable(r.strict))
 	}
 	return b.String()
 }
@@ -209,12 +209,12 @@ func (r *report) noconnSection() string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("\n## Discovery alone (`--no-connect`)\n\nThe same simultaneous start without any libp2p connection, so no handshake competes for the CPU; with probe hints, *found all* counts a probe or an announcement.\n\n")
+	b.WriteString("\n## Discovery alone (`--no-connect`)\n\nThe same simultaneous start without any libp2p connection, so no handshake competes for the CPU (default options, and strict where measured).\n\n")
 	b.WriteString("| N | impl | found all ms: median / p99 / max | mesh found ms | missed pairs |\n|---|---|---|---|---|\n")
 	for _, x := range r.noconn {
 		fa, impl := x.FindAll, x.Impl
-		if x.ProbeHints && x.ProbingAll != nil {
-			fa, impl = *x.ProbingAll, impl+" + probe hints"
+		if x.StrictProbes {
+			impl += " (strict)"
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s / %s / %s | %s | %d |\n", x.N, impl, ms(fa.Median), ms(fa.P99), ms(fa.Max), msp(x.MeshFoundMS), x.MissedPairs)
 	}

@@ -19,7 +19,7 @@ type target struct {
 // first returns the first run of impl in runs.
 func first(runs []netnsRun, impl string) *netnsRun {
 	for i := range runs {
-		if runs[i].Impl == impl && !runs[i].ProbeHints {
+		if runs[i].Impl == impl && !runs[i].StrictProbes {
 			return &runs[i]
 		}
 	}
@@ -98,7 +98,7 @@ func (r *report) targets() string {
 	ts = append(ts, msTarget("N=30 simultaneous, discovery alone: found all, max", "≤ 700 ms", 700, func(impl string) float64 {
 		var runs []netnsRun
 		for _, x := range r.noconn {
-			if x.N == 30 && x.Impl == impl && !x.ProbeHints {
+			if x.N == 30 && x.Impl == impl && !x.StrictProbes {
 				runs = append(runs, x)
 			}
 		}

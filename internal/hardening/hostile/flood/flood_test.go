@@ -37,7 +37,7 @@ func TestFakePeersDistinctAndValid(t *testing.T) {
 			t.Fatalf("fake %d: %+v", i, res)
 		}
 		c := res.Candidates[0]
-		if err := c.ID.Validate(); err != nil || c.Flavour != mdns.FlavourGo || len(c.Addrs) != 1 {
+		if err := c.ID.Validate(); err != nil || c.Flavour != mdns.FlavourDiscovery || len(c.Addrs) != 1 {
 			t.Fatalf("fake %d: %+v (%v)", i, c, err)
 		}
 		if _, err := c.ID.ExtractPublicKey(); err != nil {
