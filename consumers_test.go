@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/chorus-services/discovery"
 	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -30,13 +32,10 @@ type consumerBed struct {
 
 func newConsumerBed(t *testing.T) (*consumerBed, []discovery.Option) {
 	t.Helper()
-	lan := testkit.NewLAN(t, memnet.Config{})
-	mh := testkit.AddHost(t, lan, "a", memnet.IfaceConfig{Name: "lo", Loopback: true,
+	lan := memkit.NewLAN(t)
+	mh := memkit.AddHost(t, lan, "a", memnet.IfaceConfig{Name: "lo", Loopback: true,
 		Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}, Family: memnet.FamilyV4})
-	c, err := mh.Listen(memnet.ListenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := memkit.Open(t, mh)
 	return &consumerBed{lan: lan, iface: mh.Ifaces()[0], conn: c}, []discovery.Option{discovery.WithConn(c), discovery.WithAutoConnect(false)}
 }
 
@@ -50,7 +49,7 @@ func (b *consumerBed) announce(t *testing.T, n int) map[peer.ID]bool {
 	}
 	ids := map[peer.ID]bool{}
 	for i := range n {
-		id := testkit.ID(t, int64(1000+i))
+		id := testkit.ID(t, 1000+i)
 		ids[id] = true
 		rs, err := mdns.NewRecordSet(mdns.Peer{Service: service, PeerName: mdns.NewPeerName(nil), ID: id,
 			Addrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.99/tcp/9")}})
@@ -168,16 +167,13 @@ func TestSlowReadersLoseNoPeer(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the readers are late
 	count := func(what string, next func() (peer.ID, bool)) {
 		got := map[peer.ID]bool{}
-		deadline := time.After(10 * time.Second)
-		for len(got) < len(want) {
-			select {
-			case <-deadline:
-				t.Fatalf("%s delivered %d of %d peers", what, len(got), len(want))
-			default:
-			}
+		if !testkit.Eventually(10*time.Second, 0, func() bool {
 			if id, ok := next(); ok && want[id] {
 				got[id] = true
 			}
+			return len(got) >= len(want)
+		}) {
+			t.Fatalf("%s delivered %d of %d peers", what, len(got), len(want))
 		}
 	}
 	recv := func(ch <-chan peer.AddrInfo) func() (peer.ID, bool) {
@@ -216,20 +212,11 @@ func TestConnectedBothWays(t *testing.T) {
 		peer peer.ID
 		want string
 	}{{dialler, hs[1].h.ID(), "outbound"}, {dialled, hs[0].h.ID(), "inbound"}} {
-		deadline := time.After(15 * time.Second)
-	wait:
-		for {
-			select {
-			case ev := <-c.d.Events():
-				if ev.Kind == discovery.Connected && ev.Peer.ID == c.peer {
-					if ev.Direction != c.want {
-						t.Errorf("connected %s, want %s", ev.Direction, c.want)
-					}
-					break wait
-				}
-			case <-deadline:
-				t.Fatalf("no connected event (%s) for %s", c.want, c.peer)
-			}
+		ev := testkit.Recv(t, c.d.Events(), fmt.Sprintf("connected event (%s) for %s", c.want, c.peer), 15*time.Second, func(ev discovery.Event) bool {
+			return ev.Kind == discovery.Connected && ev.Peer.ID == c.peer
+		})
+		if ev.Direction != c.want {
+			t.Errorf("connected %s, want %s", ev.Direction, c.want)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery"
+	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/libp2p/go-libp2p"
 	coredisc "github.com/libp2p/go-libp2p/core/discovery"
@@ -43,22 +45,12 @@ type lanHost struct {
 
 func newLAN(t *testing.T, n int) []lanHost {
 	t.Helper()
-	lan, err := memnet.New(memnet.Config{Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lan.Close() })
+	lan := memkit.NewLAN(t, memnet.Config{Seed: 7})
 	out := make([]lanHost, n)
 	for i := range out {
-		mh, err := lan.AddHost(string(rune('a'+i)), memnet.IfaceConfig{Name: "lo", Loopback: true,
+		mh := memkit.AddHost(t, lan, string(rune('a'+i)), memnet.IfaceConfig{Name: "lo", Loopback: true,
 			Prefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0." + string(rune('1'+i)) + "/8")}, Family: memnet.FamilyV4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := mh.Listen(memnet.ListenOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := memkit.Open(t, mh)
 		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay(), libp2p.NoTransports, libp2p.Transport(tcpTransport()))
 		if err != nil {
 			t.Fatal(err)
@@ -83,20 +75,7 @@ func (l lanHost) start(t *testing.T, opts ...discovery.Option) *discovery.MDNSDi
 
 func waitPeer(t *testing.T, ch <-chan peer.AddrInfo, id peer.ID, within time.Duration) peer.AddrInfo {
 	t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case ai, ok := <-ch:
-			if !ok {
-				t.Fatal("channel closed")
-			}
-			if ai.ID == id {
-				return ai
-			}
-		case <-deadline:
-			t.Fatalf("peer %s not delivered within %s", id, within)
-		}
-	}
+	return testkit.Recv(t, ch, "peer "+id.String(), within, func(ai peer.AddrInfo) bool { return ai.ID == id })
 }
 
 // TestSeedAPI: two hosts with NewMDNSDiscovery (seed API, default tag) find
@@ -123,24 +102,16 @@ func TestSeedAPI(t *testing.T) {
 		t.Fatal("no addresses")
 	}
 	waitPeer(t, d1.PeersChan(), hs[0].h.ID(), 10*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for hs[0].h.Network().Connectedness(hs[1].h.ID()) != network.Connected && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if hs[0].h.Network().Connectedness(hs[1].h.ID()) != network.Connected {
-		t.Fatal("not connected")
-	}
+	testkit.WaitFor(t, "connected", 10*time.Second, func() bool {
+		return hs[0].h.Network().Connectedness(hs[1].h.ID()) == network.Connected
+	})
 	m := d0.Metrics()
 	if m.PeersDiscovered != 1 || m.LastDiscovery.IsZero() || m.PeersKnown != 1 {
 		t.Errorf("metrics %+v", m)
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for d0.Metrics().ConnectionsSuccess+d1.Metrics().ConnectionsSuccess == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if d0.Metrics().ConnectionsSuccess+d1.Metrics().ConnectionsSuccess == 0 {
-		t.Error("no successful connection counted")
-	}
+	testkit.WaitFor(t, "a successful connection counted", 10*time.Second, func() bool {
+		return d0.Metrics().ConnectionsSuccess+d1.Metrics().ConnectionsSuccess > 0
+	})
 
 	if err := d1.Close(); err != nil {
 		t.Fatal(err)
@@ -149,10 +120,7 @@ func TestSeedAPI(t *testing.T) {
 	if _, ok := <-drain(d1.PeersChan()); ok {
 		t.Error("PeersChan not closed")
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for d0.Metrics().PeersLost == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the peer lost after its goodbye", 5*time.Second, func() bool { return d0.Metrics().PeersLost > 0 })
 	if m := d0.Metrics(); m.PeersLost != 1 || m.PeersKnown != 0 {
 		t.Errorf("after goodbye: lost %d, known %d", m.PeersLost, m.PeersKnown)
 	}
@@ -229,13 +197,9 @@ func TestDropIn(t *testing.T) {
 	if err := s0.Start(); err == nil {
 		t.Error("second Start must fail")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for (n0.count(hs[1].h.ID()) == 0 || n1.count(hs[0].h.ID()) == 0) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n0.count(hs[1].h.ID()) == 0 || n1.count(hs[0].h.ID()) == 0 {
-		t.Fatal("HandlePeerFound not called")
-	}
+	testkit.WaitFor(t, "HandlePeerFound called", 10*time.Second, func() bool {
+		return n0.count(hs[1].h.ID()) > 0 && n1.count(hs[0].h.ID()) > 0
+	})
 	if n0.count(hs[0].h.ID()) != 0 {
 		t.Error("notified about ourselves")
 	}
@@ -342,23 +306,15 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []discovery.EventKind{discovery.PeerFound, discovery.Connected, discovery.PeerLost}
-	deadline := time.After(15 * time.Second)
-	for len(want) > 0 {
-		select {
-		case ev := <-d0.Events():
-			if ev.Peer.ID != hs[1].h.ID() || ev.Kind != want[0] {
-				continue
-			}
-			if ev.Kind == discovery.PeerFound && ev.Flavour != "discovery" {
-				t.Errorf("flavour %q", ev.Flavour)
-			}
-			if ev.Kind == discovery.Connected {
-				d1.Close() // goodbyes → lost
-			}
-			want = want[1:]
-		case <-deadline:
-			t.Fatalf("still waiting for %v", want)
+	for _, want := range []discovery.EventKind{discovery.PeerFound, discovery.Connected, discovery.PeerLost} {
+		ev := testkit.Recv(t, d0.Events(), want.String(), 15*time.Second, func(ev discovery.Event) bool {
+			return ev.Peer.ID == hs[1].h.ID() && ev.Kind == want
+		})
+		if ev.Kind == discovery.PeerFound && ev.Flavour != "discovery" {
+			t.Errorf("flavour %q", ev.Flavour)
+		}
+		if ev.Kind == discovery.Connected {
+			d1.Close() // goodbyes → lost
 		}
 	}
 	d0.Close()
@@ -382,23 +338,10 @@ func TestFollowsHostAddrs(t *testing.T) {
 	if err := hs[1].h.Network().Listen(multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case ev := <-d0.Events():
-			if ev.Kind != discovery.PeerUpdated || ev.Peer.ID != hs[1].h.ID() {
-				continue
-			}
-			for _, a := range ev.Peer.Addrs {
-				if !before[a.String()] {
-					t.Logf("new address %s announced and received", a)
-					return
-				}
-			}
-		case <-deadline:
-			t.Fatalf("no Updated event with the new address; announced now %v", d1.Addrs())
-		}
-	}
+	testkit.Recv(t, d0.Events(), "an Updated event with the new address", 20*time.Second, func(ev discovery.Event) bool {
+		return ev.Kind == discovery.PeerUpdated && ev.Peer.ID == hs[1].h.ID() &&
+			slices.ContainsFunc(ev.Peer.Addrs, func(a multiaddr.Multiaddr) bool { return !before[a.String()] })
+	})
 }
 
 // TestProbeHints: by default a peer that starts later is found (Events and
@@ -413,28 +356,23 @@ func TestProbeHints(t *testing.T) {
 			peers := d0.PeersChan()
 			d1 := hs[1].start(t, discovery.WithAutoConnect(false))
 			var seen []discovery.EventKind
-			deadline := time.After(15 * time.Second)
-			for !slices.Contains(seen, discovery.PeerFound) || !slices.Contains(seen, discovery.Connected) {
-				select {
-				case ev := <-d0.Events():
-					if ev.Peer.ID != hs[1].h.ID() {
-						continue
-					}
-					if ev.Kind == discovery.PeerFound {
-						// A peer announces at least 750 ms after its first
-						// probe; found from the probe, it has not yet.
-						if n := d1.Metrics().Responder.Announcements; (n == 0) != hints {
-							t.Errorf("found after %d announcements", n)
-						}
-						if len(ev.Peer.Addrs) == 0 {
-							t.Error("found without addresses")
-						}
-					}
-					seen = append(seen, ev.Kind)
-				case <-deadline:
-					t.Fatalf("events so far %v", seen)
+			testkit.Recv(t, d0.Events(), "found and connected", 15*time.Second, func(ev discovery.Event) bool {
+				if ev.Peer.ID != hs[1].h.ID() {
+					return false
 				}
-			}
+				if ev.Kind == discovery.PeerFound {
+					// A peer announces at least 750 ms after its first
+					// probe; found from the probe, it has not yet.
+					if n := d1.Metrics().Responder.Announcements; (n == 0) != hints {
+						t.Errorf("found after %d announcements", n)
+					}
+					if len(ev.Peer.Addrs) == 0 {
+						t.Error("found without addresses")
+					}
+				}
+				seen = append(seen, ev.Kind)
+				return slices.Contains(seen, discovery.PeerFound) && slices.Contains(seen, discovery.Connected)
+			})
 			if ai := waitPeer(t, peers, hs[1].h.ID(), 5*time.Second); len(ai.Addrs) == 0 {
 				t.Error("PeersChan delivered no addresses")
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -33,13 +34,7 @@ func TestDropInNotifeeFuncMetricsPeers(t *testing.T) {
 	known := func() bool {
 		return slices.ContainsFunc(s0.Peers(), func(ai peer.AddrInfo) bool { return ai.ID == other })
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for (calls.Load() == 0 || !known()) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if calls.Load() == 0 || !known() {
-		t.Fatalf("notifee calls %d, peers %v", calls.Load(), s0.Peers())
-	}
+	testkit.WaitFor(t, "the notifee called and the peer known", 10*time.Second, func() bool { return calls.Load() > 0 && known() })
 	if m := s0.Metrics(); m.PeersDiscovered != 1 || m.PeersKnown != 1 || m.Browser.Peers != 1 {
 		t.Errorf("metrics %+v", m)
 	}

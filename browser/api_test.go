@@ -7,8 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns/transport"
-	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -16,10 +17,7 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("no conn: %v", err)
 	}
 	synctest.Test(t, func(t *testing.T) {
-		lan, _ := memnet.New(memnet.Config{Seed: 1})
-		defer lan.Close()
-		h, _ := lan.AddHost("a")
-		c, _ := h.Listen(memnet.ListenOptions{})
+		c := memkit.Open(t, memkit.AddHost(t, memkit.NewLAN(t), "a"))
 		for svc, want := range map[string]string{
 			"": "_p2p._udp.local.", "_p2p._udp": "_p2p._udp.local.", "_p2p._udp.local": "_p2p._udp.local.",
 			"CHORUS-peer-discovery": "CHORUS-peer-discovery.local.", "_x._udp.local.": "_x._udp.local.",
@@ -76,7 +74,6 @@ func TestRunClose(t *testing.T) {
 func TestRunContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{noRun: true})
-		defer e.stop()
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		go func() { errc <- e.b.Run(ctx) }()
@@ -91,7 +88,6 @@ func TestRunContext(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		e.conn.Close()
 		if err := <-e.runErr; !errors.Is(err, transport.ErrClosed) {
 			t.Errorf("Run: %v", err)
@@ -103,8 +99,7 @@ func TestRunContext(t *testing.T) {
 func TestFeedThenRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{noRun: true, noRead: true})
-		defer e.stop()
-		pkt := goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
+		pkt := goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		e.b.Feed(transport.Packet{Data: pkt, Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4, IfIndex: e.iface.Index(), TTL: 255}, time.Now())
 		if len(e.b.Peers()) != 1 {
 			t.Fatal("not fed")

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
-	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/miekg/dns"
 )
 
@@ -18,13 +19,8 @@ import (
 // the captures' link, and the first go-libp2p response of
 // d_golibp2p_two_nodes.pcap (8 dnsaddrs).
 func benchBrowser(b *testing.B) (*Browser, transport.Packet, func()) {
-	lan, err := memnet.New(memnet.Config{Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, _ := lan.AddHost("b", replayIface)
-	c, _ := h.Listen(memnet.ListenOptions{})
-	br, err := New(Config{Conn: c})
+	h := memkit.AddHost(b, memkit.NewLAN(b), "b", replayIface)
+	br, err := New(Config{Conn: memkit.Open(b, h)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +33,7 @@ func benchBrowser(b *testing.B) (*Browser, transport.Packet, func()) {
 		if err == nil && m.Response && len(m.Answer) > 0 && d.Packet.Src.Addr().Is4() {
 			p := transport.Packet(d.Packet)
 			p.IfIndex = h.Ifaces()[0].Index()
-			return br, p, func() { br.Close(); lan.Close() }
+			return br, p, func() { br.Close() }
 		}
 	}
 	b.Fatal("no response in capture")
@@ -117,16 +113,11 @@ func BenchmarkIrrelevantPacket(b *testing.B) {
 // the heap held per cached peer.
 func BenchmarkCache10k(b *testing.B) {
 	const n = 10_000
-	lan, err := memnet.New(memnet.Config{Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer lan.Close()
-	h, _ := lan.AddHost("b", replayIface)
-	c, _ := h.Listen(memnet.ListenOptions{})
+	h := memkit.AddHost(b, memkit.NewLAN(b), "b", replayIface)
+	c := memkit.Open(b, h)
 	pkts := make([][]byte, n)
 	for i := range pkts {
-		pkts[i] = goResponse(b, testID(i), peerName(i), 4500,
+		pkts[i] = goResponse(b, testkit.ID(b, i), peerName(i), 4500,
 			fmt.Sprintf("/ip4/198.51.%d.%d/tcp/4001", i/250, 1+i%250), fmt.Sprintf("/ip4/198.51.%d.%d/udp/4001/quic-v1", i/250, 1+i%250))
 	}
 	runtime.GC()

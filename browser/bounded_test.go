@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -25,12 +26,11 @@ func TestBounded100kPeers(t *testing.T) {
 		e := newEnv(t, envOpt{noRead: true, cfg: func(c *Config) {
 			c.MaxPeers, c.MaxRecords, c.EventQueue = maxPeers, maxRecords, 64
 		}})
-		defer e.stop()
 		var ms0 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
 		for i := range n {
-			pkt := txtResponse(t, testID(i), peerName(i), 4500, true, "/ip4/10.0.0.9/tcp/4001")
+			pkt := txtResponse(t, testkit.ID(t, i), peerName(i), 4500, true, "/ip4/10.0.0.9/tcp/4001")
 			e.injectNoWait(pkt, "10.0.0.9")
 			if i%100 == 99 {
 				syncWait()
@@ -55,7 +55,7 @@ func TestBounded100kPeers(t *testing.T) {
 		}
 		t.Logf("stats %+v, heap %d KB → %d KB", st, ms0.HeapAlloc>>10, ms1.HeapAlloc>>10)
 		// The newest peers are the ones kept.
-		if ps := e.b.Peers(); len(ps) == 0 || ps[len(ps)-1].ID != testID(n-1) {
+		if ps := e.b.Peers(); len(ps) == 0 || ps[len(ps)-1].ID != testkit.ID(t, n-1) {
 			t.Error("newest peer not kept")
 		}
 		time.Sleep(time.Second)
@@ -67,14 +67,13 @@ func TestBounded100kPeers(t *testing.T) {
 func TestSlowConsumer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{noRead: true, cfg: func(c *Config) { c.EventQueue = 8 }})
-		defer e.stop()
 		for i := range 20 {
-			e.inject(goResponse(t, testID(i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+			e.inject(goResponse(t, testkit.ID(t, i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		}
 		// Peer 0's Found is in flight (taken by the dispatcher), peers 1–8
 		// are queued, 9–19 dropped. Peer 1's new address merges into its
 		// undelivered Found.
-		e.inject(txtResponse(t, testID(1), peerName(1), 4500, false, "/ip4/10.0.0.9/tcp/5"), "10.0.0.9")
+		e.inject(txtResponse(t, testkit.ID(t, 1), peerName(1), 4500, false, "/ip4/10.0.0.9/tcp/5"), "10.0.0.9")
 		if len(e.b.Peers()) != 20 {
 			t.Fatalf("%d peers", len(e.b.Peers()))
 		}
@@ -86,7 +85,7 @@ func TestSlowConsumer(t *testing.T) {
 		for len(got) < 9 {
 			got = append(got, <-e.b.Events())
 		}
-		if got[0].Peer.ID != testID(0) || got[1].Peer.ID != testID(1) || got[1].Kind != Found || len(got[1].Peer.Addrs) != 2 {
+		if got[0].Peer.ID != testkit.ID(t, 0) || got[1].Peer.ID != testkit.ID(t, 1) || got[1].Kind != Found || len(got[1].Peer.Addrs) != 2 {
 			t.Errorf("first events %v %v", got[0], got[1])
 		}
 	})
@@ -96,7 +95,7 @@ func TestSlowConsumer(t *testing.T) {
 func TestDispatcherCoalescing(t *testing.T) {
 	var ctr counters
 	d := newDispatcher(4, &ctr)
-	id := testID(1)
+	id := testkit.ID(t, 1)
 	d.push(Event{Kind: Found, Peer: peerInfo(id, nil)})
 	d.push(Event{Kind: Updated, Peer: peerInfo(id, nil)})
 	d.push(Event{Kind: Lost, Peer: peerInfo(id, nil)})
@@ -115,12 +114,11 @@ func TestDispatcherCoalescing(t *testing.T) {
 func TestMaxAddrsPerPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{cfg: func(c *Config) { c.MaxAddrs = 2 }})
-		defer e.stop()
 		var addrs []string
 		for i := range 20 {
 			addrs = append(addrs, fmt.Sprintf("/ip4/10.0.0.9/tcp/%d", 1000+i))
 		}
-		e.inject(rustResponse(t, testID(1), "abcdefghijklmnopqrstuvwxyz0123456789", 360, addrs...), "10.0.0.9:40000")
+		e.inject(rustResponse(t, testkit.ID(t, 1), "abcdefghijklmnopqrstuvwxyz0123456789", 360, addrs...), "10.0.0.9:40000")
 		ps := e.b.Peers()
 		if len(ps) != 1 || !slices.Equal(addrStrings(ps[0].Addrs), addrs[18:]) {
 			t.Fatalf("peers %v", ps)
@@ -141,8 +139,7 @@ func TestFloodKeepsEstablishedPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const maxPeers, maxRecords = 64, 200
 		e := newEnv(t, envOpt{noRead: true, cfg: func(c *Config) { c.MaxPeers, c.MaxRecords = maxPeers, maxRecords }})
-		defer e.stop()
-		estab := testID(1_000_000)
+		estab := testkit.ID(t, 1_000_000)
 		announce := func() {
 			e.inject(goResponse(t, estab, peerName(0), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		}
@@ -158,7 +155,7 @@ func TestFloodKeepsEstablishedPeer(t *testing.T) {
 			t.Fatalf("not established after 1 s: %+v", st)
 		}
 		for i := range 5000 {
-			e.injectNoWait(goResponse(t, testID(i), peerName(i+1), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+			e.injectNoWait(goResponse(t, testkit.ID(t, i), peerName(i+1), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
 			if i%50 == 49 {
 				syncWait()
 			}
@@ -175,7 +172,7 @@ func TestFloodKeepsEstablishedPeer(t *testing.T) {
 		// every peer is, a newcomer evicts the one refreshed least recently.
 		for round := range 2 {
 			for i := range maxPeers - 1 {
-				e.injectNoWait(goResponse(t, testID(10_000+i), peerName(10_001+i), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+				e.injectNoWait(goResponse(t, testkit.ID(t, 10_000+i), peerName(10_001+i), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
 			}
 			syncWait()
 			if round == 0 {
@@ -185,7 +182,7 @@ func TestFloodKeepsEstablishedPeer(t *testing.T) {
 		if !slices.ContainsFunc(e.b.Peers(), func(ai peer.AddrInfo) bool { return ai.ID == estab }) {
 			t.Fatal("the established peer was evicted by other established peers with a free slot")
 		}
-		e.inject(goResponse(t, testID(20_000), peerName(20_001), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+		e.inject(goResponse(t, testkit.ID(t, 20_000), peerName(20_001), 4500, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
 		if ps := e.b.Peers(); len(ps) != maxPeers || slices.ContainsFunc(ps, func(ai peer.AddrInfo) bool { return ai.ID == estab }) {
 			t.Errorf("with every slot established, the least recently refreshed peer was kept (%d peers)", len(ps))
 		}

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/miekg/dns"
@@ -34,8 +35,7 @@ func lastEvent(t *testing.T, e *env) Event {
 func TestCacheFlushOneSecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		id := testID(1)
+		id := testkit.ID(t, 1)
 		a, b, c := "/ip4/10.0.0.9/tcp/1", "/ip4/10.0.0.9/tcp/2", "/ip4/10.0.0.9/tcp/3"
 		e.at(time.Second)
 		e.inject(txtResponse(t, id, peerName(1), 4500, true, a), "10.0.0.9")
@@ -49,8 +49,8 @@ func TestCacheFlushOneSecond(t *testing.T) {
 			t.Fatalf("old record flushed before 1 s: %d addrs", got)
 		}
 		e.at(4 * time.Second)
-		if ev := lastEvent(t, e); ev.Kind != Updated || !slices.Equal(addrStrings(ev.Peer.Addrs), []string{b}) || !ev.Time.Equal(e.start.Add(4*time.Second)) {
-			t.Fatalf("at 4 s: %v %v at %v", ev.Kind, ev.Peer.Addrs, ev.Time.Sub(e.start))
+		if ev := lastEvent(t, e); ev.Kind != Updated || !slices.Equal(addrStrings(ev.Peer.Addrs), []string{b}) || !ev.Time.Equal(e.T0.Add(4*time.Second)) {
+			t.Fatalf("at 4 s: %v %v at %v", ev.Kind, ev.Peer.Addrs, ev.Time.Sub(e.T0))
 		}
 		// Two parts of one RRset within a second: both kept.
 		e.at(10 * time.Second)
@@ -74,8 +74,7 @@ func TestCacheFlushOneSecond(t *testing.T) {
 func TestGoodbyeAfterOneSecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		id := testID(1)
+		id := testkit.ID(t, 1)
 		e.inject(goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.at(5 * time.Second)
 		e.inject(goResponse(t, id, peerName(1), 0, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
@@ -85,8 +84,8 @@ func TestGoodbyeAfterOneSecond(t *testing.T) {
 		}
 		e.at(6 * time.Second)
 		ev := lastEvent(t, e)
-		if ev.Kind != Lost || ev.Peer.ID != id || !ev.Time.Equal(e.start.Add(6*time.Second)) {
-			t.Fatalf("%v %v at %v", ev.Kind, ev.Peer.ID, ev.Time.Sub(e.start))
+		if ev.Kind != Lost || ev.Peer.ID != id || !ev.Time.Equal(e.T0.Add(6*time.Second)) {
+			t.Fatalf("%v %v at %v", ev.Kind, ev.Peer.ID, ev.Time.Sub(e.T0))
 		}
 		if len(e.b.Peers()) != 0 || e.b.Stats().PeersLost != 1 {
 			t.Errorf("peers %v, stats %+v", e.b.Peers(), e.b.Stats())
@@ -123,8 +122,7 @@ func TestRefreshPoints(t *testing.T) {
 func TestRefreshQueries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		id := testID(1)
+		id := testkit.ID(t, 1)
 		t0 := time.Second
 		e.at(t0)
 		e.inject(txtResponse(t, id, peerName(1), 100, true, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
@@ -148,8 +146,8 @@ func TestRefreshQueries(t *testing.T) {
 		// §10.5: flushed 10 s after the first unanswered query, or 1 s
 		// after the last one when that is later.
 		wantLost := max(refresh[0]+10*time.Second, refresh[len(refresh)-1]+time.Second)
-		if ev.Kind != Lost || ev.Time.Sub(e.start)-t0 != wantLost {
-			t.Errorf("%v at %v, want lost at %v", ev.Kind, ev.Time.Sub(e.start)-t0, wantLost)
+		if ev.Kind != Lost || ev.Time.Sub(e.T0)-t0 != wantLost {
+			t.Errorf("%v at %v, want lost at %v", ev.Kind, ev.Time.Sub(e.T0)-t0, wantLost)
 		}
 		if st := e.b.Stats(); st.Poofed == 0 || st.RefreshQueries == 0 {
 			t.Errorf("stats %+v", st)
@@ -161,8 +159,7 @@ func TestRefreshQueries(t *testing.T) {
 func TestRefreshAnswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		id := testID(1)
+		id := testkit.ID(t, 1)
 		pkt := txtResponse(t, id, peerName(1), 100, true, "/ip4/10.0.0.9/tcp/1")
 		e.inject(pkt, "10.0.0.9")
 		for i := range 10 {
@@ -181,8 +178,7 @@ func TestRefreshAnswered(t *testing.T) {
 func TestPOOF(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		id, id2 := testID(1), testID(2)
+		id, id2 := testkit.ID(t, 1), testkit.ID(t, 2)
 		e.inject(goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.inject(goResponse(t, id2, peerName(2), 4500, "/ip4/10.0.0.8/tcp/1"), "10.0.0.8")
 		e.at(10 * time.Second)
@@ -218,9 +214,8 @@ func TestPOOF(t *testing.T) {
 func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		for i := 1; i <= 3; i++ {
-			e.inject(goResponse(t, testID(i), peerName(i), 4500, fmt.Sprintf("/ip4/10.0.0.%d/tcp/1", 10+i)), fmt.Sprintf("10.0.0.%d", 10+i))
+			e.inject(goResponse(t, testkit.ID(t, i), peerName(i), 4500, fmt.Sprintf("/ip4/10.0.0.%d/tcp/1", 10+i)), fmt.Sprintf("10.0.0.%d", 10+i))
 		}
 		// A TC query whose continuation is lost: not observed.
 		e.at(5 * time.Second)
@@ -235,7 +230,7 @@ func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 		for _, p := range e.b.Peers() {
 			ids = append(ids, p.ID)
 		}
-		if len(ids) != 2 || !slices.Contains(ids, testID(1)) || !slices.Contains(ids, testID(2)) {
+		if len(ids) != 2 || !slices.Contains(ids, testkit.ID(t, 1)) || !slices.Contains(ids, testkit.ID(t, 2)) {
 			t.Fatalf("peers %v, want peers 1 and 2 kept and 3 flushed", ids)
 		}
 		if n := e.b.Stats().Poofed; n != 1 {
@@ -250,8 +245,7 @@ func TestPOOFKnownAnswersInContinuation(t *testing.T) {
 func TestIfaceDownGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
+		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		e.at(time.Second)
 		e.iface.SetUp(false)
 		e.at(time.Second + ifaceDownGrace - time.Millisecond)
@@ -283,8 +277,7 @@ func TestIfaceDownGrace(t *testing.T) {
 func TestIfaceFlapKeepsPeers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		resp := goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
+		resp := goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		e.inject(resp, "10.0.0.9")
 		e.at(time.Second)
 		e.iface.SetUp(false)

@@ -2,12 +2,12 @@ package browser
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/defaults"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -211,35 +211,17 @@ func (c *Config) setDefaults() error {
 	if c.Conn == nil {
 		return ErrNoConn
 	}
-	svc, err := mdns.ServiceFQDN(c.Service)
-	if err != nil {
-		return fmt.Errorf("browser: Config.Service %q: %w", c.Service, err)
+	if err := defaults.Common("browser", &c.Service, &c.Logger, &c.Rand); err != nil {
+		return err
 	}
-	c.Service = svc
-	for _, n := range []struct {
-		name string
-		v    *int
-		def  int
-	}{
-		{"MaxPeers", &c.MaxPeers, DefaultMaxPeers},
-		{"MaxAddrs", &c.MaxAddrs, DefaultMaxAddrs},
-		{"MaxRecords", &c.MaxRecords, DefaultMaxRecords},
-		{"EventQueue", &c.EventQueue, DefaultEventQueue},
-		{"ReceiveQueue", &c.ReceiveQueue, DefaultReceiveQueue},
-	} {
-		switch {
-		case *n.v < 0:
-			return fmt.Errorf("browser: Config.%s is negative (%d)", n.name, *n.v)
-		case *n.v == 0:
-			*n.v = n.def
-		}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	c.Logger = c.Logger.With("component", "browser")
-	if c.Rand == nil {
-		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	if err := defaults.Apply("browser",
+		defaults.Field[int]{Name: "MaxPeers", V: &c.MaxPeers, Def: DefaultMaxPeers},
+		defaults.Field[int]{Name: "MaxAddrs", V: &c.MaxAddrs, Def: DefaultMaxAddrs},
+		defaults.Field[int]{Name: "MaxRecords", V: &c.MaxRecords, Def: DefaultMaxRecords},
+		defaults.Field[int]{Name: "EventQueue", V: &c.EventQueue, Def: DefaultEventQueue},
+		defaults.Field[int]{Name: "ReceiveQueue", V: &c.ReceiveQueue, Def: DefaultReceiveQueue},
+	); err != nil {
+		return err
 	}
 	return nil
 }

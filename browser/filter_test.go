@@ -2,13 +2,16 @@ package browser
 
 import (
 	"slices"
+	"sort"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/chorus-services/discovery/internal/malformed"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
+	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/miekg/dns"
 	ma "github.com/multiformats/go-multiaddr"
@@ -21,8 +24,7 @@ func TestEphemeralPort(t *testing.T) {
 		t.Run(map[bool]string{false: "default", true: "disabled"}[disable], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, envOpt{cfg: func(c *Config) { c.DisableEphemeralPort = disable }})
-				defer e.stop()
-				id := testID(1)
+				id := testkit.ID(t, 1)
 				addrs := []string{"/ip4/10.0.0.9/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"}
 				// rust-libp2p leaves the multicast TTL at the OS default, 1.
 				e.injectTTL(rustResponse(t, id, "abcdefghijklmnopqrstuvwxyz0123456789", 360, addrs...), "10.0.0.9:41234", 1)
@@ -57,9 +59,8 @@ func TestEphemeralPort(t *testing.T) {
 
 func TestOwnIDIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		self := testID(7)
+		self := testkit.ID(t, 7)
 		e := newEnv(t, envOpt{cfg: func(c *Config) { c.Self = self }})
-		defer e.stop()
 		e.inject(goResponse(t, self, peerName(7), 4500, "/ip4/10.0.0.1/tcp/1"), "10.0.0.1")
 		if len(e.b.Peers()) != 0 || e.b.Stats().Own != 1 {
 			t.Fatalf("peers %v stats %+v", e.b.Peers(), e.b.Stats())
@@ -71,12 +72,11 @@ func TestOwnIDIgnored(t *testing.T) {
 // dropped (relay hops kept), link-local zoned, AddrFilter applied.
 func TestAddressFilters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		other := testID(99)
+		other := testkit.ID(t, 99)
 		e := newEnv(t, envOpt{cfg: func(c *Config) {
 			c.AddrFilter = func(_ peer.ID, a ma.Multiaddr) bool { return a.String() != "/ip4/10.0.0.9/tcp/666" }
 		}})
-		defer e.stop()
-		id := testID(1)
+		id := testkit.ID(t, 1)
 		e.inject(goResponse(t, id, peerName(1), 4500,
 			"/ip4/127.0.0.1/tcp/1", "/ip6/::1/tcp/1", "/ip4/10.0.0.9/tcp/1",
 			"/ip6/fe80::9/tcp/1", "/ip4/10.0.0.9/tcp/2/p2p/"+other.String()+"/p2p-circuit",
@@ -101,7 +101,6 @@ func TestAddressFilters(t *testing.T) {
 func TestLoopbackFromLoopback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		// OnLink accepts loopback sources only on a loopback interface, so
 		// feed the packet directly, as from a loopback interface.
 		e.b.mu.Lock()
@@ -109,7 +108,7 @@ func TestLoopbackFromLoopback(t *testing.T) {
 			s.info.Loopback = true
 		}
 		e.b.mu.Unlock()
-		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/127.0.0.1/tcp/1"), "127.0.0.1")
+		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/127.0.0.1/tcp/1"), "127.0.0.1")
 		if ps := e.b.Peers(); len(ps) != 1 || len(ps[0].Addrs) != 1 {
 			t.Fatalf("peers %v", ps)
 		}
@@ -120,11 +119,10 @@ func TestLoopbackFromLoopback(t *testing.T) {
 func TestSecurityDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		pkt := goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
+		pkt := goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1")
 		src := transport.Packet{Data: pkt, Dst: transport.GroupV4, TTL: 64}
 		src.Src = mustAP("10.0.0.9:5353")
-		if err := e.lan.Inject("", e.iface, src); err != nil {
+		if err := e.LAN.Inject("", e.iface, src); err != nil {
 			t.Fatal(err)
 		}
 		e.inject(pkt, "192.0.2.1")
@@ -133,7 +131,7 @@ func TestSecurityDrops(t *testing.T) {
 			t.Fatalf("stats %+v", st)
 		}
 		// TTL -1 (unknown) is accepted.
-		e.b.Feed(transport.Packet{Data: pkt, Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4, IfIndex: e.iface.Index(), TTL: -1}, e.start)
+		e.b.Feed(transport.Packet{Data: pkt, Src: mustAP("10.0.0.9:5353"), Dst: transport.GroupV4, IfIndex: e.iface.Index(), TTL: -1}, e.T0)
 		if len(e.b.Peers()) != 1 {
 			t.Error("TTL -1 refused")
 		}
@@ -145,7 +143,6 @@ func TestSecurityDrops(t *testing.T) {
 func TestMalformedCorpus(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		for _, c := range malformed.Cases() {
 			before := e.b.Stats()
 			e.inject(c.Data, "10.0.0.9")
@@ -189,8 +186,7 @@ func TestProbeHints(t *testing.T) {
 	t.Run("found at the first probe, the announcement changes nothing", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, envOpt{})
-			defer e.stop()
-			id := testID(1)
+			id := testkit.ID(t, 1)
 			e.inject(probe(t, peerName(1), id, addr), "10.0.0.9")
 			if evs := e.evs(); len(evs) != 1 || evs[0].Kind != Found || evs[0].Peer.ID != id || len(e.b.Peers()) != 1 {
 				t.Fatalf("after the probe: events %v, peers %v", kinds(evs), e.b.Peers())
@@ -214,8 +210,7 @@ func TestProbeHints(t *testing.T) {
 	t.Run("a probe never announced is lost", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, envOpt{})
-			defer e.stop()
-			id := testID(1)
+			id := testkit.ID(t, 1)
 			e.inject(probe(t, peerName(1), id, addr), "10.0.0.9")
 			time.Sleep(probeHold + time.Second)
 			if evs := e.evs(); len(evs) != 2 || evs[0].Kind != Found || evs[1].Kind != Lost {
@@ -229,12 +224,54 @@ func TestProbeHints(t *testing.T) {
 	t.Run("IgnoreProbes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEnv(t, envOpt{cfg: func(c *Config) { c.IgnoreProbes = true }})
-			defer e.stop()
-			id := testID(1)
+			id := testkit.ID(t, 1)
 			e.inject(probe(t, peerName(1), id, addr), "10.0.0.9")
 			if evs := e.evs(); len(evs) != 0 || len(e.b.Peers()) != 0 {
 				t.Fatalf("IgnoreProbes: events %v, peers %v", kinds(evs), e.b.Peers())
 			}
 		})
+	})
+}
+
+// TestMergeAcrossIfacesAndFlavours: one peer announced go-libp2p style on
+// one interface and rust-libp2p style on another is one peer whose
+// addresses are the union (link-local ones zoned per interface); losing
+// one interface only updates it.
+func TestMergeAcrossIfacesAndFlavours(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}},
+			ifaces: []memnet.IfaceConfig{{Segment: "a", Name: "eth0"}, {Segment: "b", Name: "wlan0"}}})
+		id := testkit.ID(t, 1)
+		eth0, wlan0 := e.host.Iface("eth0"), e.host.Iface("wlan0")
+		e.Inject("", eth0, "10.0.0.9:5353", 0, goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/1", "/ip6/fe80::9/tcp/1"))
+		syncWait()
+		e.Inject("", wlan0, "10.1.0.9:40000", 0, rustResponse(t, id, "abcdefghijklmnopqrstuvwxyz0123456789", 360, "/ip4/10.1.0.9/tcp/1", "/ip6/fe80::9/tcp/1"))
+		syncWait()
+		ps := e.b.Peers()
+		if len(ps) != 1 {
+			t.Fatalf("peers %v", ps)
+		}
+		got := addrStrings(ps[0].Addrs)
+		sort.Strings(got)
+		want := []string{"/ip4/10.0.0.9/tcp/1", "/ip4/10.1.0.9/tcp/1", "/ip6zone/eth0/ip6/fe80::9/tcp/1", "/ip6zone/wlan0/ip6/fe80::9/tcp/1"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("addrs %v, want %v", got, want)
+		}
+		evs := e.evs()
+		if k := kinds(evs); !slices.Equal(k, []string{"found", "updated"}) || evs[1].Flavour != mdns.FlavourRust {
+			t.Fatalf("events %v", k)
+		}
+		wlan0.SetUp(false)
+		time.Sleep(time.Millisecond)
+		syncWait()
+		if k := kinds(e.evs()); len(k) != 2 {
+			t.Fatalf("events %v within the down grace (§10.3)", k)
+		}
+		time.Sleep(ifaceDownGrace)
+		syncWait()
+		evs = e.evs()
+		if k := kinds(evs); !slices.Equal(k, []string{"found", "updated", "updated"}) || len(evs[2].Peer.Addrs) != 2 {
+			t.Fatalf("events %v", k)
+		}
 	})
 }

@@ -2,7 +2,6 @@ package browser
 
 import (
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/malformed"
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -45,31 +45,13 @@ var (
 // that reproduces its source port, TTL and family) and every malformed
 // case.
 func fzSeeds(f *testing.F) {
-	files, err := filepath.Glob("../testdata/pcap/*.pcap")
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no captures: %v", err)
+	caps, err := pcapread.ReadDir("../testdata/pcap")
+	if err != nil {
+		f.Fatal(err)
 	}
-	for _, file := range files {
-		dgs, _, err := pcapread.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, d := range dgs {
-			var mode uint8
-			if d.Packet.Src.Port() != mdns.Port {
-				mode |= fzEphemeral
-			}
-			switch d.Packet.TTL {
-			case 255, -1, 0:
-			case 1:
-				mode |= fzTTLOther | fzTTLOne
-			default:
-				mode |= fzTTLOther
-			}
-			if a := d.Packet.Src.Addr(); a.Is6() && !a.Is4In6() {
-				mode |= fzV6
-			}
-			f.Add(d.Packet.Data, mode)
+	for _, c := range caps {
+		for _, d := range c.Datagrams {
+			f.Add(d.Packet.Data, d.Packet.Delivery().Mode(fzEphemeral, fzTTLOther, fzTTLOne, fzV6, 0))
 		}
 	}
 	for _, c := range malformed.Cases() {
@@ -196,7 +178,6 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 	e := newEnv(t, envOpt{cfg: func(c *Config) {
 		c.MaxPeers, c.MaxRecords, c.MaxAddrs = fzMaxPeers, fzMaxRecords, fzMaxAddrs
 	}})
-	defer e.stop()
 	self := e.b.cfg.Self
 
 	port, ttl := uint16(mdns.Port), 255
@@ -215,7 +196,7 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 	}
 	inject := func(b []byte, src netip.Addr) {
 		p := transport.Packet{Data: b, Src: netip.AddrPortFrom(src, port), Dst: dst, TTL: ttl}
-		if err := e.lan.Inject("", e.iface, p); err != nil {
+		if err := e.LAN.Inject("", e.iface, p); err != nil {
 			t.Fatal(err)
 		}
 		syncWait()
@@ -296,7 +277,7 @@ func fuzzBrowserOnce(t *testing.T, data []byte, mode uint8) {
 // TestFuzzMutants: the renamed variants of FuzzBrowserPacket keep the
 // peer ID under new instance names, so they add records.
 func TestFuzzMutants(t *testing.T) {
-	id := testID(1)
+	id := testkit.ID(t, 1)
 	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	insts := map[string]bool{}
 	for _, b := range fzMutants(goResponse(t, id, peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), 0) {

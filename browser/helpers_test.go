@@ -9,67 +9,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns"
-	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/miekg/dns"
 	ma "github.com/multiformats/go-multiaddr"
-	mh "github.com/multiformats/go-multihash"
 )
 
-// env is a browser on host "b" of a memnet LAN; create it inside a synctest
-// bubble.
+// env is a browser on host "b" of a memkit bed (the LAN and its capture);
+// create it inside a synctest bubble.
 type env struct {
+	*memkit.Bed
 	t     testing.TB
-	lan   *memnet.LAN
 	host  *memnet.Host
 	iface *memnet.Iface
 	conn  *memnet.Conn
 	b     *Browser
-	start time.Time
 
 	mu     sync.Mutex
-	sent   []memnet.TapRecord // packets sent by host b
 	events []Event
-	read   bool // collect events
 	wg     sync.WaitGroup
 	runErr chan error
 }
 
 type envOpt struct {
-	cfg    func(*Config)
-	ifaces []memnet.IfaceConfig
-	noRead bool
-	noRun  bool
+	cfg      func(*Config)
+	segments []memnet.SegmentConfig
+	ifaces   []memnet.IfaceConfig
+	noRead   bool
+	noRun    bool
 }
 
 func newEnv(t testing.TB, o envOpt) *env {
 	t.Helper()
-	lan, err := memnet.New(memnet.Config{Seed: 1, QueueLen: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := lan.AddHost("b", o.ifaces...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := h.Listen(memnet.ListenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, lan: lan, host: h, iface: h.Ifaces()[0], conn: c, start: time.Now(), runErr: make(chan error, 1)}
-	lan.Tap(func(r memnet.TapRecord) {
-		if r.Host == "b" {
-			e.mu.Lock()
-			e.sent = append(e.sent, r)
-			e.mu.Unlock()
-		}
-	})
-	cfg := Config{Conn: c, Rand: rand.New(rand.NewPCG(1, 2)), Self: testID(-1)}
+	bed := memkit.NewBed(t, memnet.Config{QueueLen: 1024, Segments: o.segments})
+	h := bed.Host("b", o.ifaces...)
+	c := memkit.Open(t, h)
+	e := &env{Bed: bed, t: t, host: h, iface: h.Ifaces()[0], conn: c, runErr: make(chan error, 1)}
+	cfg := Config{Conn: c, Rand: rand.New(rand.NewPCG(1, 2)), Self: testkit.ID(t, -1)}
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
+	var err error
 	e.b, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -86,26 +69,23 @@ func newEnv(t testing.TB, o envOpt) *env {
 			}
 		})
 	}
+	t.Cleanup(e.stop)
 	syncWait()
 	return e
 }
 
+// stop closes the browser and the LAN (at the end of the test unless
+// called before; idempotent).
 func (e *env) stop() {
 	e.b.Close()
 	e.wg.Wait()
-	e.lan.Close()
+	e.LAN.Close()
 }
 
 func (e *env) evs() []Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]Event(nil), e.events...)
-}
-
-func (e *env) sentPackets() []memnet.TapRecord {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]memnet.TapRecord(nil), e.sent...)
 }
 
 // inject puts data on the LAN from src (port 5353 unless given) to the
@@ -115,37 +95,14 @@ func (e *env) inject(data []byte, src string) { e.injectTTL(data, src, 0) }
 // injectTTL is inject with an IP TTL (0 means 255).
 func (e *env) injectTTL(data []byte, src string, ttl int) {
 	e.t.Helper()
-	ap, err := netip.ParseAddrPort(src)
-	if err != nil {
-		ap = netip.AddrPortFrom(netip.MustParseAddr(src), mdns.Port)
-	}
-	dst := transport.GroupV4
-	if ap.Addr().Is6() {
-		dst = transport.GroupV6
-	}
-	if err := e.lan.Inject("", e.iface, transport.Packet{Data: data, Src: ap, Dst: dst, TTL: ttl}); err != nil {
-		e.t.Fatal(err)
-	}
+	e.Inject("", e.iface, src, ttl, data)
 	syncWait()
 }
 
 // injectNoWait injects without waiting for the browser.
-func (e *env) injectNoWait(data []byte, src string) {
-	if err := e.lan.Inject("", e.iface, transport.Packet{Data: data, Src: mustAP(src + ":5353"), Dst: transport.GroupV4}); err != nil {
-		e.t.Fatal(err)
-	}
-}
+func (e *env) injectNoWait(data []byte, src string) { e.Inject("", e.iface, src, 0, data) }
 
-func (e *env) since() time.Duration { return time.Since(e.start) }
-
-// testID returns a deterministic peer ID (a sha2-256 multihash).
-func testID(i int) peer.ID {
-	h, err := mh.Sum([]byte(fmt.Sprint("peer", i)), mh.SHA2_256, -1)
-	if err != nil {
-		panic(err)
-	}
-	return peer.ID(h)
-}
+func (e *env) since() time.Duration { return time.Since(e.T0) }
 
 // goResponse packs a go-libp2p style response (PTR, SRV, one TXT) for a
 // peer with the given instance label, TTL (PTR/TXT) and addresses.
@@ -265,6 +222,16 @@ func kinds(evs []Event) []string {
 	return out
 }
 
+// queriesWithin runs a browser for d and returns it and the queries it
+// sent.
+func queriesWithin(t testing.TB, d time.Duration) (*env, []sentQuery) {
+	t.Helper()
+	e := newEnv(t, envOpt{})
+	time.Sleep(d)
+	syncWait()
+	return e, e.queries()
+}
+
 // queries returns the parsed queries the browser sent.
 // round returns when the k-th browse query (k = 0 the first) goes out,
 // since the env started: the first after 20–120 ms, then after intervals
@@ -284,12 +251,12 @@ func (e *env) round(k int) time.Duration {
 
 func (e *env) queries() []sentQuery {
 	var out []sentQuery
-	for _, r := range e.sentPackets() {
+	for _, r := range e.Cap.Sent("b", e.T0) {
 		m, err := mdns.Parse(r.Packet.Data)
 		if err != nil || m.Response {
 			continue
 		}
-		out = append(out, sentQuery{at: r.Time.Sub(e.start), m: m, v4: r.Packet.Dst.Addr().Is4()})
+		out = append(out, sentQuery{at: r.Time.Sub(e.T0), m: m, v4: r.Packet.Dst.Addr().Is4()})
 	}
 	return out
 }

@@ -4,48 +4,36 @@ package browser_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/chorus-services/discovery/internal/interop/rustwire"
+	"github.com/chorus-services/discovery/internal/testkit"
 
 	"github.com/chorus-services/discovery/browser"
 	"github.com/chorus-services/discovery/internal/interop/peers"
 	"github.com/chorus-services/discovery/internal/netns"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // startBrowser runs our browser on real sockets in host namespace i.
 func startBrowser(t *testing.T, nt *netns.Net, i int, tag string) *browser.Browser {
 	t.Helper()
-	var conn *transport.UDP
-	if err := nt.Do(i, func() error {
-		var err error
-		conn, err = transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
-		return err
-	}); err != nil {
+	conn, err := netns.Open(nt, i, func() (*transport.UDP, error) {
+		return transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := browser.New(browser.Config{Conn: conn, Service: tag})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("browser did not stop")
-		}
-		conn.Close()
-	})
+	t.Cleanup(func() { conn.Close() })
+	testkit.Run(t, "browser", b.Run)
 	return b
 }
 
@@ -54,33 +42,21 @@ func startBrowser(t *testing.T, nt *netns.Net, i int, tag string) *browser.Brows
 func waitFound(t *testing.T, b *browser.Browser, id string, want []string, within time.Duration) (browser.Event, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	timeout := time.After(within)
-	var last browser.Event
-	for {
-		select {
-		case ev, ok := <-b.Events():
-			if !ok {
-				t.Fatal("event channel closed")
-			}
-			if ev.Peer.ID.String() != id || (ev.Kind != browser.Found && ev.Kind != browser.Updated) {
-				continue
-			}
-			last = ev
-			got := map[string]bool{}
-			for _, a := range ev.Peer.Addrs {
-				got[a.String()] = true
-			}
-			all := true
-			for _, w := range want {
-				all = all && got[w]
-			}
-			if all {
-				return ev, time.Since(start)
-			}
-		case <-timeout:
-			t.Fatalf("peer %s with %v not found within %s; last event %+v; peers %v", id, want, within, last, b.Peers())
+	ev := testkit.Recv(t, b.Events(), fmt.Sprintf("peer %s with %v", id, want), within, func(ev browser.Event) bool {
+		if ev.Peer.ID.String() != id || (ev.Kind != browser.Found && ev.Kind != browser.Updated) {
+			return false
 		}
-	}
+		got := map[string]bool{}
+		for _, a := range ev.Peer.Addrs {
+			got[a.String()] = true
+		}
+		all := true
+		for _, w := range want {
+			all = all && got[w]
+		}
+		return all
+	})
+	return ev, time.Since(start)
 }
 
 // TestFindsGoLibp2p: a go-libp2p node (go-libp2p's own mdns) in another
@@ -150,17 +126,9 @@ func TestFindsAvahiPublish(t *testing.T) {
 	_, d := waitFound(t, b, testID, addrs, 15*time.Second)
 	t.Logf("avahi-published peer found in %s", d)
 	pub.Stop(5 * time.Second) // avahi withdraws the service with goodbyes
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case ev := <-b.Events():
-			if ev.Kind == browser.Lost && ev.Peer.ID.String() == testID {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("no Lost after avahi-publish stopped; peers %v", b.Peers())
-		}
-	}
+	testkit.Recv(t, b.Events(), "Lost after avahi-publish stopped", 10*time.Second, func(ev browser.Event) bool {
+		return ev.Kind == browser.Lost && ev.Peer.ID.String() == testID
+	})
 }
 
 // TestFindsRustFormat: a synthetic announcer speaking rust-libp2p's wire
@@ -171,8 +139,7 @@ func TestFindsRustFormat(t *testing.T) {
 	nt := netns.New(t, 2)
 	h1 := nt.Host(1)
 	addrs := []string{"/ip4/" + h1.V4.Addr().String() + "/tcp/4001", "/ip4/" + h1.V4.Addr().String() + "/udp/4001/quic-v1"}
-	sk, _, _ := crypto.GenerateEd25519Key(nil)
-	id, _ := peer.IDFromPrivateKey(sk)
+	id := testkit.ID(t, 1)
 	var rx *transport.UDP
 	var tx *net.UDPConn
 	if err := nt.Do(1, func() error {

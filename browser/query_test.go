@@ -5,6 +5,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/miekg/dns"
 )
@@ -14,12 +15,8 @@ import (
 // families.
 func TestQuerySchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, envOpt{})
-		defer e.stop()
-		time.Sleep(130 * time.Second) // 63 first intervals of 1–2 s
-		syncWait()
-		qs := e.queries()
-		if len(qs) > 14 { // the 8th round may fall within 130 s with a short first interval
+		e, qs := queriesWithin(t, 130*time.Second) // 63 first intervals of 1–2 s
+		if len(qs) > 14 {                          // the 8th round may fall within 130 s with a short first interval
 			qs = qs[:14]
 		}
 		var times []time.Duration
@@ -61,7 +58,7 @@ func TestQuerySchedule(t *testing.T) {
 		if st := e.b.Stats(); st.QueriesSent < 14 || st.QueriesSent > 16 {
 			t.Errorf("QueriesSent %d, want 14 (16 with an 8th round)", st.QueriesSent)
 		}
-		for _, r := range e.sentPackets() {
+		for _, r := range e.Cap.Sent("b", e.T0) {
 			if r.Packet.Src.Port() != mdns.Port {
 				t.Errorf("query from port %d, want 5353", r.Packet.Src.Port())
 			}
@@ -72,11 +69,7 @@ func TestQuerySchedule(t *testing.T) {
 // TestQueryIntervalCap: the interval stops doubling at 60 minutes.
 func TestQueryIntervalCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t, envOpt{})
-		defer e.stop()
-		time.Sleep(6 * time.Hour)
-		syncWait()
-		qs := e.queries()
+		_, qs := queriesWithin(t, 6*time.Hour)
 		last := qs[len(qs)-1].at - qs[len(qs)-3].at
 		if last != time.Hour {
 			t.Errorf("last interval %v, want 1h", last)
@@ -90,26 +83,25 @@ func TestQueryIntervalCap(t *testing.T) {
 func TestKnownAnswersTC(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(500 * time.Millisecond) // after the first (QU) query
 		e.at(e.round(1) - 500*time.Millisecond)
 		const n = 200
 		for i := range n {
-			e.inject(goResponse(t, testID(i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+			e.inject(goResponse(t, testkit.ID(t, i), peerName(i), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		}
 		// One short-lived record: below half its TTL at the next query.
-		e.inject(goResponse(t, testID(999), peerName(999), 1, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
+		e.inject(goResponse(t, testkit.ID(t, 999), peerName(999), 1, "/ip4/10.0.0.8/tcp/4001"), "10.0.0.8")
 		syncWait()
 		if got := len(e.b.Peers()); got != n+1 {
 			t.Fatalf("%d peers, want %d", got, n+1)
 		}
-		before := len(e.sentPackets())
+		before := len(e.Cap.Sent("b", e.T0))
 		time.Sleep(time.Second)
 		syncWait()
 		// The short-lived record caused refresh queries (80–95 %); check the
 		// scheduled query, the last round.
-		sent := e.sentPackets()[before:]
-		last := e.start.Add(e.round(1))
+		sent := e.Cap.Sent("b", e.T0)[before:]
+		last := e.T0.Add(e.round(1))
 		var v4 []*dns.Msg
 		for _, r := range sent {
 			if r.Packet.Dst.Addr().Is4() && r.Time.Equal(last) {
@@ -153,7 +145,6 @@ func TestKnownAnswersTC(t *testing.T) {
 func TestDuplicateQuestionSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
 		e.inject(ptrQuery(t), "10.0.0.7")
 		time.Sleep(e.round(1) + time.Millisecond - e.since())
@@ -184,11 +175,10 @@ func TestDuplicateQuestionSuppression(t *testing.T) {
 func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
 		time.Sleep(500 * time.Millisecond) // first query sent at 20–120 ms
 		// Our own announcement looped back, and one other peer.
-		e.inject(goResponse(t, testID(-1), "ourselves", 4500, "/ip4/10.0.0.2/tcp/4001"), "10.0.0.2")
-		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
+		e.inject(goResponse(t, testkit.ID(t, -1), "ourselves", 4500, "/ip4/10.0.0.2/tcp/4001"), "10.0.0.2")
+		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/4001"), "10.0.0.9")
 		suppressed := func() uint64 { syncWait(); return e.b.Stats().QueriesSuppressed }
 
 		e.inject(ptrQuery(t, kaPTR("ourselves"), kaPTR(peerName(1))), "10.0.0.7")
@@ -219,8 +209,7 @@ func TestDuplicateSuppressionOwnAndTC(t *testing.T) {
 func TestLegacyQueryIgnored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, envOpt{})
-		defer e.stop()
-		e.inject(goResponse(t, testID(1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
+		e.inject(goResponse(t, testkit.ID(t, 1), peerName(1), 4500, "/ip4/10.0.0.9/tcp/1"), "10.0.0.9")
 		time.Sleep(500 * time.Millisecond)
 		for range 3 {
 			e.inject(ptrQuery(t), "10.0.0.7:40000")

@@ -56,12 +56,11 @@ func replayCaptures(t *testing.T, strict bool) {
 			}
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, envOpt{ifaces: []memnet.IfaceConfig{replayIface}, cfg: func(c *Config) { c.IgnoreProbes = strict }})
-				defer e.stop()
 				t0 := dgs[0].Time
 				for _, dg := range dgs {
 					time.Sleep(dg.Time.Sub(t0) - e.since())
 					p := transport.Packet(dg.Packet)
-					if err := e.lan.Inject("", e.iface, p); err != nil {
+					if err := e.LAN.Inject("", e.iface, p); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -64,44 +64,24 @@ func (c *Config) setDefaults() error {
 	if c.Host == nil {
 		return errors.New("dialer: Config.Host is required")
 	}
-	type dur struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}
-	for _, d := range []dur{
-		{"Timeout", &c.Timeout, DefaultTimeout},
-		{"BackoffMin", &c.BackoffMin, DefaultBackoffMin},
-		{"BackoffMax", &c.BackoffMax, DefaultBackoffMax},
-		{"RedialAfterDisconnect", &c.RedialAfterDisconnect, DefaultRedialAfterDisconnect},
-	} {
-		switch {
-		case *d.v < 0:
-			return fmt.Errorf("dialer: Config.%s is negative (%v)", d.name, *d.v)
-		case *d.v == 0:
-			*d.v = d.def
-		}
+	if err := applyDefaults(
+		field[time.Duration]{"Timeout", &c.Timeout, DefaultTimeout},
+		field[time.Duration]{"BackoffMin", &c.BackoffMin, DefaultBackoffMin},
+		field[time.Duration]{"BackoffMax", &c.BackoffMax, DefaultBackoffMax},
+		field[time.Duration]{"RedialAfterDisconnect", &c.RedialAfterDisconnect, DefaultRedialAfterDisconnect},
+	); err != nil {
+		return err
 	}
 	if c.BackoffMax < c.BackoffMin {
 		return fmt.Errorf("dialer: Config.BackoffMax (%v) < BackoffMin (%v)", c.BackoffMax, c.BackoffMin)
 	}
-	type num struct {
-		name string
-		v    *int
-		def  int
-	}
-	for _, n := range []num{
-		{"Concurrency", &c.Concurrency, DefaultConcurrency},
-		{"MaxPeers", &c.MaxPeers, DefaultMaxPeers},
-		{"EventBuffer", &c.EventBuffer, DefaultEventBuffer},
-		{"TagWeight", &c.TagWeight, DefaultTagWeight},
-	} {
-		switch {
-		case *n.v < 0:
-			return fmt.Errorf("dialer: Config.%s is negative (%d)", n.name, *n.v)
-		case *n.v == 0:
-			*n.v = n.def
-		}
+	if err := applyDefaults(
+		field[int]{"Concurrency", &c.Concurrency, DefaultConcurrency},
+		field[int]{"MaxPeers", &c.MaxPeers, DefaultMaxPeers},
+		field[int]{"EventBuffer", &c.EventBuffer, DefaultEventBuffer},
+		field[int]{"TagWeight", &c.TagWeight, DefaultTagWeight},
+	); err != nil {
+		return err
 	}
 	if c.NoTag {
 		c.Tag = ""
@@ -114,6 +94,29 @@ func (c *Config) setDefaults() error {
 	c.Logger = c.Logger.With("component", "dialer")
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return nil
+}
+
+// field is one numeric Config field: its name, where it is, its default.
+// (The rule is internal/defaults', which the responder and browser share;
+// the dialer imports nothing of this module.)
+type field[T int | time.Duration] struct {
+	name string
+	v    *T
+	def  T
+}
+
+// applyDefaults fills the zero fields with their defaults; a negative
+// field is an error naming it and its value.
+func applyDefaults[T int | time.Duration](fields ...field[T]) error {
+	for _, f := range fields {
+		if *f.v < 0 {
+			return fmt.Errorf("dialer: Config.%s is negative (%v)", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/sec"
@@ -19,7 +20,7 @@ func TestConnect(t *testing.T) {
 	a, b := newHostWithConnMgr(t), newHost(t)
 	d := start(t, Config{Host: a}, true)
 	d.Found(info(b), 2*time.Minute, true)
-	ev := nextEvent(t, d.Dialer, Connected)
+	ev := nextEvent(t, d, Connected)
 	if ev.Peer != b.ID() || len(ev.Addrs) == 0 || ev.Duration <= 0 {
 		t.Fatalf("event %+v", ev)
 	}
@@ -49,7 +50,7 @@ func TestConnect(t *testing.T) {
 func TestPeerstoreTTL(t *testing.T) {
 	a := newHostWithConnMgr(t)
 	d := start(t, Config{Host: a}, false)
-	p1, p2 := randID(t), randID(t)
+	p1, p2 := testkit.ID(t, 1), testkit.ID(t, 2)
 	d.Found(peer.AddrInfo{ID: p1, Addrs: []ma.Multiaddr{refusedAddr(t)}}, 300*time.Millisecond, true)
 	d.Found(peer.AddrInfo{ID: p2, Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Hour, true)
 	if len(a.Peerstore().Addrs(p1)) != 1 || len(a.Peerstore().Addrs(p2)) != 1 {
@@ -58,7 +59,7 @@ func TestPeerstoreTTL(t *testing.T) {
 	if ti := a.ConnManager().GetTagInfo(p2); ti != nil {
 		t.Fatalf("an unconnected peer is tagged: %+v", ti)
 	}
-	waitFor(t, "the TTL to expire", func() bool { return len(a.Peerstore().Addrs(p1)) == 0 })
+	testkit.WaitFor(t, "the TTL to expire", waitLimit, func() bool { return len(a.Peerstore().Addrs(p1)) == 0 })
 	d.Lost(p2)
 	if n := len(a.Peerstore().Addrs(p2)); n != 0 {
 		t.Fatalf("%d addresses left after Lost", n)
@@ -75,7 +76,7 @@ func TestPeerstoreTTL(t *testing.T) {
 func TestChangedAddrsReplaced(t *testing.T) {
 	a := newHost(t)
 	d := start(t, Config{Host: a}, false)
-	p := randID(t)
+	p := testkit.ID(t, 1)
 	old, cur := refusedAddr(t), refusedAddr(t)
 	d.Found(peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{old}}, time.Hour, true)
 	d.Found(peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{cur}}, time.Hour, true)
@@ -88,7 +89,7 @@ func TestSkipSelf(t *testing.T) {
 	a := newHost(t)
 	d := start(t, Config{Host: a}, true)
 	d.Found(info(a), time.Minute, true)
-	if ev := nextEvent(t, d.Dialer, Skipped); ev.Reason != ReasonSelf {
+	if ev := nextEvent(t, d, Skipped); ev.Reason != ReasonSelf {
 		t.Fatalf("event %+v", ev)
 	}
 	if s := d.Stats(); s.SkippedSelf != 1 || s.Attempts != 0 || s.Tracked != 0 {
@@ -103,7 +104,7 @@ func TestSkipConnected(t *testing.T) {
 	}
 	d := start(t, Config{Host: a}, true)
 	d.Found(info(b), time.Minute, true)
-	if ev := nextEvent(t, d.Dialer, Skipped); ev.Reason != ReasonConnected {
+	if ev := nextEvent(t, d, Skipped); ev.Reason != ReasonConnected {
 		t.Fatalf("event %+v", ev)
 	}
 	if s := d.Stats(); s.SkippedConnected != 1 || s.Attempts != 0 || d.calls.Load() != 0 {
@@ -116,13 +117,13 @@ func TestSkipConnected(t *testing.T) {
 func TestInFlightDedupe(t *testing.T) {
 	a := newHost(t)
 	d := start(t, Config{Host: a, Timeout: time.Minute}, true)
-	ai := peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{hangingListener(t)}}
+	ai := peer.AddrInfo{ID: testkit.ID(t, 1), Addrs: []ma.Multiaddr{hangingListener(t)}}
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() { d.Found(ai, time.Minute, true) })
 	}
 	wg.Wait()
-	waitFor(t, "the attempt", func() bool { return d.Stats().InFlight == 1 })
+	testkit.WaitFor(t, "the attempt", waitLimit, func() bool { return d.Stats().InFlight == 1 })
 	time.Sleep(100 * time.Millisecond) // room for a wrong second attempt
 	s := d.Stats()
 	if s.Attempts != 1 || d.calls.Load() != 1 || s.SkippedInFlight != 49 {
@@ -136,9 +137,9 @@ func TestTimeout(t *testing.T) {
 	a := newHost(t)
 	const timeout = 300 * time.Millisecond
 	d := start(t, Config{Host: a, Timeout: timeout}, true)
-	ai := peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{hangingListener(t)}}
+	ai := peer.AddrInfo{ID: testkit.ID(t, 1), Addrs: []ma.Multiaddr{hangingListener(t)}}
 	d.Found(ai, time.Minute, true)
-	ev := nextEvent(t, d.Dialer, DialFailed)
+	ev := nextEvent(t, d, DialFailed)
 	if ev.Reason != ReasonTimeout || ev.Duration < timeout || ev.Duration > 5*time.Second {
 		t.Fatalf("event %+v", ev)
 	}
@@ -153,24 +154,24 @@ func TestBackoff(t *testing.T) {
 	a, b := newHost(t), newHost(t)
 	d := start(t, Config{Host: a, BackoffMin: time.Hour, BackoffMax: time.Hour}, true)
 	d.Found(peer.AddrInfo{ID: b.ID(), Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, true)
-	if ev := nextEvent(t, d.Dialer, DialFailed); ev.Reason != ReasonUnreachable {
+	if ev := nextEvent(t, d, DialFailed); ev.Reason != ReasonUnreachable {
 		t.Fatalf("event %+v (%v)", ev, ev.Err)
 	}
 	d.Found(peer.AddrInfo{ID: b.ID(), Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, false)
 	// Changed set: resets the backoff, fails again.
-	if ev := nextEvent(t, d.Dialer, DialFailed); ev.Reason != ReasonUnreachable {
+	if ev := nextEvent(t, d, DialFailed); ev.Reason != ReasonUnreachable {
 		t.Fatalf("event %+v", ev)
 	}
 	last := peer.AddrInfo{ID: b.ID(), Addrs: d.trackedAddrs(b.ID())}
 	d.Found(last, time.Minute, false)
 	d.Found(last, time.Minute, true)
 	for range 2 {
-		if ev := nextEvent(t, d.Dialer, Skipped); ev.Reason != ReasonBackoff {
+		if ev := nextEvent(t, d, Skipped); ev.Reason != ReasonBackoff {
 			t.Fatalf("event %+v", ev)
 		}
 	}
 	d.Found(info(b), time.Minute, true) // the real addresses
-	nextEvent(t, d.Dialer, Connected)
+	nextEvent(t, d, Connected)
 	if s := d.Stats(); s.Attempts != 3 || s.SkippedBackoff != 2 || s.Failures[ReasonUnreachable] != 2 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -188,8 +189,8 @@ func (d *Dialer) trackedAddrs(id peer.ID) []ma.Multiaddr {
 func TestAutomaticRetry(t *testing.T) {
 	a := newHost(t)
 	d := start(t, Config{Host: a, BackoffMin: 20 * time.Millisecond, BackoffMax: 50 * time.Millisecond}, true)
-	d.Found(peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, true)
-	waitFor(t, "three attempts", func() bool { return d.Stats().Attempts >= 3 })
+	d.Found(peer.AddrInfo{ID: testkit.ID(t, 1), Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, true)
+	testkit.WaitFor(t, "three attempts", waitLimit, func() bool { return d.Stats().Attempts >= 3 })
 }
 
 // TestConcurrencyCap: 20 hanging peers, 3 workers: never more than 3
@@ -197,10 +198,10 @@ func TestAutomaticRetry(t *testing.T) {
 func TestConcurrencyCap(t *testing.T) {
 	a := newHost(t)
 	d := start(t, Config{Host: a, Concurrency: 3, Timeout: 200 * time.Millisecond, BackoffMin: time.Hour, BackoffMax: time.Hour}, true)
-	for range 20 {
-		d.Found(peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{hangingListener(t)}}, time.Minute, true)
+	for i := range 20 {
+		d.Found(peer.AddrInfo{ID: testkit.ID(t, i), Addrs: []ma.Multiaddr{hangingListener(t)}}, time.Minute, true)
 	}
-	waitFor(t, "20 failures", func() bool { return d.Stats().Failures[ReasonTimeout] == 20 })
+	testkit.WaitFor(t, "20 failures", waitLimit, func() bool { return d.Stats().Failures[ReasonTimeout] == 20 })
 	if m := d.max.Load(); m != 3 {
 		t.Fatalf("max concurrent attempts %d, want 3", m)
 	}
@@ -217,7 +218,7 @@ func TestIdentityMismatch(t *testing.T) {
 	d := start(t, Config{Host: a, BackoffMin: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond}, true)
 	liar := peer.AddrInfo{ID: c.ID(), Addrs: b.Addrs()}
 	d.Found(liar, time.Minute, true)
-	if ev := nextEvent(t, d.Dialer, DialFailed); ev.Reason != ReasonIdentity {
+	if ev := nextEvent(t, d, DialFailed); ev.Reason != ReasonIdentity {
 		t.Fatalf("event %+v (%v)", ev, ev.Err)
 	}
 	for range 10 {
@@ -229,7 +230,7 @@ func TestIdentityMismatch(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 	d.Found(info(c), time.Minute, true) // C's real addresses
-	nextEvent(t, d.Dialer, Connected)
+	nextEvent(t, d, Connected)
 }
 
 // TestRedialAfterDisconnect: a disconnected peer is redialled only after a
@@ -239,11 +240,11 @@ func TestRedialAfterDisconnect(t *testing.T) {
 	const wait = 400 * time.Millisecond
 	d := start(t, Config{Host: a, RedialAfterDisconnect: wait}, true)
 	d.Found(info(b), time.Minute, true)
-	nextEvent(t, d.Dialer, Connected)
+	nextEvent(t, d, Connected)
 	if err := a.Network().ClosePeer(b.ID()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the disconnect", func() bool {
+	testkit.WaitFor(t, "the disconnect", waitLimit, func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		return !d.peers[b.ID()].disconnectedAt.IsZero()
@@ -252,11 +253,11 @@ func TestRedialAfterDisconnect(t *testing.T) {
 	d.Found(info(b), time.Minute, false) // a repeated sighting: never
 	d.Found(info(b), time.Minute, true)  // fresh: at the end of the wait
 	for range 2 {
-		if ev := nextEvent(t, d.Dialer, Skipped); ev.Reason != ReasonRedialWait {
+		if ev := nextEvent(t, d, Skipped); ev.Reason != ReasonRedialWait {
 			t.Fatalf("event %+v", ev)
 		}
 	}
-	nextEvent(t, d.Dialer, Connected)
+	nextEvent(t, d, Connected)
 	if since := time.Since(disconnected); since < wait-50*time.Millisecond {
 		t.Fatalf("redialled after %v, want ≥ %v", since, wait)
 	}
@@ -272,15 +273,15 @@ func TestEviction(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		d := start(t, Config{Host: a, MaxPeers: 3, BackoffMin: time.Hour, BackoffMax: time.Hour}, true)
 		var ais []peer.AddrInfo
-		for range 3 {
-			ais = append(ais, peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{refusedAddr(t)}})
+		for i := range 3 {
+			ais = append(ais, peer.AddrInfo{ID: testkit.ID(t, i), Addrs: []ma.Multiaddr{refusedAddr(t)}})
 			d.Found(ais[len(ais)-1], time.Minute, true)
 		}
-		waitFor(t, "3 failures", func() bool { return d.Stats().Failures[ReasonUnreachable] == 3 })
+		testkit.WaitFor(t, "3 failures", waitLimit, func() bool { return d.Stats().Failures[ReasonUnreachable] == 3 })
 		d.Found(ais[0], time.Minute, false) // in backoff; ais[0] becomes the most recent
-		ids := []peer.ID{ais[0].ID, ais[1].ID, ais[2].ID, randID(t)}
+		ids := []peer.ID{ais[0].ID, ais[1].ID, ais[2].ID, testkit.ID(t, 3)}
 		d.Found(peer.AddrInfo{ID: ids[3], Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, true)
-		if ev := nextEvent(t, d.Dialer, Evicted); ev.Peer != ids[1] {
+		if ev := nextEvent(t, d, Evicted); ev.Peer != ids[1] {
 			t.Fatalf("evicted %v, want %v", ev.Peer, ids[1])
 		}
 		if s := d.Stats(); s.Evicted != 1 || s.Tracked != 3 {
@@ -289,10 +290,10 @@ func TestEviction(t *testing.T) {
 	})
 	t.Run("busy", func(t *testing.T) {
 		d := start(t, Config{Host: a, MaxPeers: 2}, false) // not run: all stay queued
-		for range 3 {
-			d.Found(peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, true)
+		for i := range 3 {
+			d.Found(peer.AddrInfo{ID: testkit.ID(t, i), Addrs: []ma.Multiaddr{refusedAddr(t)}}, time.Minute, true)
 		}
-		if ev := nextEvent(t, d.Dialer, Evicted); ev.Reason != ReasonFull {
+		if ev := nextEvent(t, d, Evicted); ev.Reason != ReasonFull {
 			t.Fatalf("event %+v", ev)
 		}
 		if s := d.Stats(); s.Evicted != 1 || s.Tracked != 2 || s.Queued != 2 {
@@ -305,10 +306,10 @@ func TestEviction(t *testing.T) {
 func TestCloseDuringDial(t *testing.T) {
 	a := newHost(t)
 	d := start(t, Config{Host: a, Timeout: time.Hour}, true)
-	for range 5 {
-		d.Found(peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{hangingListener(t)}}, time.Minute, true)
+	for i := range 5 {
+		d.Found(peer.AddrInfo{ID: testkit.ID(t, i), Addrs: []ma.Multiaddr{hangingListener(t)}}, time.Minute, true)
 	}
-	waitFor(t, "5 attempts in flight", func() bool { return d.Stats().InFlight == 5 })
+	testkit.WaitFor(t, "5 attempts in flight", waitLimit, func() bool { return d.Stats().InFlight == 5 })
 	begin := time.Now()
 	d.Close()
 	if took := time.Since(begin); took > 5*time.Second {
@@ -373,7 +374,7 @@ func TestNoTag(t *testing.T) {
 	a, b := newHostWithConnMgr(t), newHost(t)
 	d := start(t, Config{Host: a, NoTag: true}, true)
 	d.Found(info(b), time.Minute, true)
-	nextEvent(t, d.Dialer, Connected)
+	nextEvent(t, d, Connected)
 	if ti := a.ConnManager().GetTagInfo(b.ID()); ti != nil && len(ti.Tags) != 0 {
 		t.Fatalf("tagged: %+v", ti)
 	}
@@ -390,7 +391,7 @@ func TestAnnouncementFloodLeavesConnMgrAlone(t *testing.T) {
 	addr := []ma.Multiaddr{refusedAddr(t)}
 	ids := make([]peer.ID, 1000)
 	for i := range ids {
-		ids[i] = randID(t)
+		ids[i] = testkit.ID(t, i)
 		d.Found(peer.AddrInfo{ID: ids[i], Addrs: addr}, time.Minute, true)
 		if i%2 == 0 {
 			d.Lost(ids[i])
@@ -451,9 +452,9 @@ func TestChangedDuringAttempt(t *testing.T) {
 	d := start(t, Config{Host: a, Timeout: 300 * time.Millisecond, BackoffMin: time.Hour, BackoffMax: time.Hour}, true)
 	hang, accepted := hangingListenerCount(t)
 	d.Found(peer.AddrInfo{ID: b.ID(), Addrs: []ma.Multiaddr{hang}}, time.Minute, true)
-	waitFor(t, "the attempt to reach the listener", func() bool { return accepted() == 1 })
+	testkit.WaitFor(t, "the attempt to reach the listener", waitLimit, func() bool { return accepted() == 1 })
 	d.Found(info(b), time.Minute, false)
-	nextEvent(t, d.Dialer, Connected)
+	nextEvent(t, d, Connected)
 	if s := d.Stats(); s.Attempts != 2 || s.Failures[ReasonTimeout] != 1 || s.SkippedInFlight != 1 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -464,21 +465,21 @@ func TestChangedDuringAttempt(t *testing.T) {
 func TestFreshResetsBackoff(t *testing.T) {
 	a := newHost(t)
 	d := start(t, Config{Host: a, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Hour}, true)
-	ai := peer.AddrInfo{ID: randID(t), Addrs: []ma.Multiaddr{refusedAddr(t)}}
+	ai := peer.AddrInfo{ID: testkit.ID(t, 1), Addrs: []ma.Multiaddr{refusedAddr(t)}}
 	d.Found(ai, time.Minute, true)
-	nextEvent(t, d.Dialer, DialFailed)
+	nextEvent(t, d, DialFailed)
 	d.mu.Lock() // as after many failures
 	st := d.peers[ai.ID]
 	st.failures, st.retryAt = 20, time.Now().Add(time.Hour)
 	d.mu.Unlock()
 	d.Found(ai, time.Minute, false)
-	if ev := nextEvent(t, d.Dialer, Skipped); ev.Reason != ReasonBackoff {
+	if ev := nextEvent(t, d, Skipped); ev.Reason != ReasonBackoff {
 		t.Fatalf("event %+v", ev)
 	}
 	// Within 50 ms of the last attempt this is skipped too, and the retry
 	// comes from the scheduler at the end of the 50 ms.
 	d.Found(ai, time.Minute, true)
-	nextEvent(t, d.Dialer, DialFailed)
+	nextEvent(t, d, DialFailed)
 	if s := d.Stats(); s.Attempts != 2 || s.SkippedBackoff < 1 || s.SkippedBackoff > 2 {
 		t.Fatalf("stats %+v", s)
 	}

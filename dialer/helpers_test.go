@@ -2,7 +2,6 @@ package dialer
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"net"
 	"sync"
@@ -10,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -99,48 +98,14 @@ func start(t *testing.T, cfg Config, run bool) *harness {
 	return hr
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitLimit bounds every wait of these tests.
+const waitLimit = 10 * time.Second
 
-// nextEvent returns the next event of kind, skipping others, within 10 s.
-func nextEvent(t *testing.T, d *Dialer, kind EventKind) Event {
+// nextEvent returns the next event of kind, skipping others, within
+// waitLimit.
+func nextEvent(t *testing.T, d *harness, kind EventKind) Event {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, ok := <-d.Events():
-			if !ok {
-				t.Fatalf("events closed while waiting for %v", kind)
-			}
-			if ev.Kind == kind {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %v event", kind)
-		}
-	}
-}
-
-func randID(t *testing.T) peer.ID {
-	t.Helper()
-	sk, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPrivateKey(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return testkit.Recv(t, d.Events(), kind.String()+" event", waitLimit, func(ev Event) bool { return ev.Kind == kind })
 }
 
 // hangingListener accepts TCP connections and never writes, so a libp2p

@@ -60,21 +60,26 @@ func zeroconfView(m *dns.Msg, service string) map[peer.ID][]ma.Multiaddr {
 			continue
 		}
 		for _, s := range e.text {
-			if !strings.HasPrefix(s, "dnsaddr=") {
-				continue
+			if ai, ok := dnsaddr(s); ok {
+				out[ai.ID] = append(out[ai.ID], ai.Addrs...)
 			}
-			a, err := ma.NewMultiaddr(s[len("dnsaddr="):])
-			if err != nil {
-				continue
-			}
-			ai, err := peer.AddrInfoFromP2pAddr(a)
-			if err != nil {
-				continue
-			}
-			out[ai.ID] = append(out[ai.ID], ai.Addrs...)
 		}
 	}
 	return out
+}
+
+// dnsaddr parses a "dnsaddr=<multiaddr>/p2p/<id>" TXT string, as both
+// reference implementations do.
+func dnsaddr(s string) (*peer.AddrInfo, bool) {
+	if !strings.HasPrefix(s, "dnsaddr=") {
+		return nil, false
+	}
+	a, err := ma.NewMultiaddr(s[len("dnsaddr="):])
+	if err != nil {
+		return nil, false
+	}
+	ai, err := peer.AddrInfoFromP2pAddr(a)
+	return ai, err == nil
 }
 
 // rustView follows rust-libp2p libp2p-mdns 0.49 query.rs as described in
@@ -98,16 +103,8 @@ func rustView(m *dns.Msg) map[peer.ID][]ma.Multiaddr {
 				continue
 			}
 			for _, s := range t.Txt {
-				s = strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)
-				if !strings.HasPrefix(s, "dnsaddr=") {
-					continue
-				}
-				a, err := ma.NewMultiaddr(s[len("dnsaddr="):])
-				if err != nil {
-					continue
-				}
-				ai, err := peer.AddrInfoFromP2pAddr(a)
-				if err != nil {
+				ai, ok := dnsaddr(strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`))
+				if !ok {
 					continue
 				}
 				if first == "" {

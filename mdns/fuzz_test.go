@@ -3,7 +3,6 @@ package mdns_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"path/filepath"
 	"testing"
 
 	"github.com/chorus-services/discovery/internal/malformed"
@@ -18,14 +17,13 @@ import (
 // capturePackets returns every mDNS datagram of the real captures.
 func capturePackets(tb testing.TB) [][]byte {
 	tb.Helper()
-	files, _ := filepath.Glob("../testdata/pcap/*.pcap")
+	caps, err := pcapread.ReadDir("../testdata/pcap")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	var out [][]byte
-	for _, f := range files {
-		dgs, _, err := pcapread.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, d := range dgs {
+	for _, c := range caps {
+		for _, d := range c.Datagrams {
 			out = append(out, d.Packet.Data)
 		}
 	}

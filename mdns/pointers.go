@@ -7,6 +7,20 @@ import (
 
 var errForwardPointer = fmt.Errorf("%w: compression pointer not to a prior occurrence", ErrMalformed)
 
+// skipQuestions walks the qd questions after the 12-byte header and
+// returns the offset of the first record.
+func skipQuestions(b []byte, qd int) (int, error) {
+	off := 12
+	var err error
+	for i := 0; i < qd; i++ {
+		if off, err = walkName(b, off); err != nil {
+			return 0, err
+		}
+		off += 4
+	}
+	return off, nil
+}
+
 // checkPointers rejects compression pointers that do not point backwards.
 // RFC 1035 §4.1.4 defines a pointer as referring to a prior occurrence of
 // the name; forward (or self) pointers are how crafted packets build loops
@@ -15,13 +29,9 @@ var errForwardPointer = fmt.Errorf("%w: compression pointer not to a prior occur
 // it walks the names of the questions, of every record owner and of the
 // rdata of the types that carry names (PTR, NS, CNAME, SRV, NSEC).
 func checkPointers(b []byte, qd, rrs int) error {
-	off := 12
-	var err error
-	for i := 0; i < qd; i++ {
-		if off, err = walkName(b, off); err != nil {
-			return err
-		}
-		off += 4
+	off, err := skipQuestions(b, qd)
+	if err != nil {
+		return err
 	}
 	for i := 0; i < rrs; i++ {
 		if off, err = walkName(b, off); err != nil {
@@ -103,13 +113,9 @@ func retypeNSEC(b []byte) []byte {
 	}
 	qd := int(b[4])<<8 | int(b[5])
 	rrs := int(b[6])<<8 | int(b[7]) + int(b[8])<<8 | int(b[9]) + int(b[10])<<8 | int(b[11])
-	off := 12
-	var err error
-	for i := 0; i < qd; i++ {
-		if off, err = walkName(b, off); err != nil {
-			return nil
-		}
-		off += 4
+	off, err := skipQuestions(b, qd)
+	if err != nil {
+		return nil
 	}
 	var out []byte
 	for i := 0; i < rrs; i++ {

@@ -1,7 +1,6 @@
 package mdns
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -54,12 +53,20 @@ func SameRecord(a, b dns.RR) bool {
 		return ok && slices.Equal(x.Txt, y.Txt)
 	case *dns.A:
 		y, ok := b.(*dns.A)
-		return ok && bytes.Equal(x.A.To4(), y.A.To4())
+		return ok && sameIP(x.A.To4(), y.A.To4())
 	case *dns.AAAA:
 		y, ok := b.(*dns.AAAA)
-		return ok && bytes.Equal(x.AAAA.To16(), y.AAAA.To16())
+		return ok && sameIP(x.AAAA.To16(), y.AAAA.To16())
 	}
 	return dns.IsDuplicate(a, b)
+}
+
+// sameIP compares two address forms of a record's rdata (To4, To16) byte
+// for byte: nil, the form of malformed rdata, equals only nil.
+func sameIP(a, b []byte) bool {
+	x, _ := netip.AddrFromSlice(a)
+	y, _ := netip.AddrFromSlice(b)
+	return x == y
 }
 
 // AddrIP returns the IP address a multiaddr dials: its leading /ip4 or

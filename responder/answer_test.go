@@ -7,7 +7,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/malformed"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -15,8 +16,8 @@ import (
 )
 
 // answersAfter returns a's v4 non-goodbye responses sent at or after t0.
-func answersAfter(t *testing.T, b *bed, t0 time.Time) []pkt {
-	return only(b.cap.from(t, "a", t0), func(p pkt) bool { return p.v4() && p.m.Response && !p.ttl0() })
+func answersAfter(t *testing.T, b bed, t0 time.Time) []pkt {
+	return only(b.sent(t, "a", t0), func(p pkt) bool { return p.v4() && p.m.Response && !p.ttl0() })
 }
 
 // BCT: shared reply timing / aggregation. PTR answers are delayed 20–120 ms
@@ -24,15 +25,12 @@ func answersAfter(t *testing.T, b *bed, t0 time.Time) []pkt {
 // answer to a PTR query has SRV, TXT and A/AAAA in the additional section.
 func TestSharedAnswerDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		var delays []time.Duration
 		for i := 0; i < 40; i++ {
 			time.Sleep(1500 * time.Millisecond) // past the 1 s rate limit
 			t0 := time.Now()
-			b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
+			b.inject(ptrQuery(), "", 0)
 			time.Sleep(200 * time.Millisecond)
 			ans := answersAfter(t, b, t0)
 			if len(ans) != 1 {
@@ -54,7 +52,7 @@ func TestSharedAnswerDelay(t *testing.T) {
 		// Aggregation: a PTR and a meta-query 5 ms apart get one response.
 		time.Sleep(1500 * time.Millisecond)
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
+		b.inject(ptrQuery(), "", 0)
 		time.Sleep(5 * time.Millisecond)
 		b.inject(query(0, false, nil, q(mdns.MetaQuery, dns.TypePTR)), "10.0.0.201:5353", 0)
 		time.Sleep(200 * time.Millisecond)
@@ -83,10 +81,7 @@ func TestSharedAnswerDelay(t *testing.T) {
 // goes out 400–500 ms after the first packet.
 func TestKnownAnswerSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		ptr := func(ttl uint32) dns.RR {
 			return &dns.PTR{Hdr: dns.RR_Header{Name: mdns.SpecService, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: mdns.InstanceName(testName, mdns.SpecService)}
 		}
@@ -140,21 +135,26 @@ func TestKnownAnswerSuppression(t *testing.T) {
 	})
 }
 
+// queryThen sends, 2 s after announcing, a PTR query from the default
+// foreign host and after that second from 10.0.0.201, and returns the
+// answers sent until within after second.
+func queryThen(t *testing.T, b bed, second []byte, after, within time.Duration) []pkt {
+	t.Helper()
+	time.Sleep(2 * time.Second)
+	t0 := time.Now()
+	b.inject(ptrQuery(), "", 0)
+	time.Sleep(after)
+	b.inject(second, "10.0.0.201:5353", 0)
+	time.Sleep(within)
+	return answersAfter(t, b, t0)
+}
+
 // BCT: duplicate answer suppression (§7.4). Another responder's answer
 // with our PTR, heard while ours is pending, cancels ours.
 func TestDuplicateAnswerSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
-		announced()
-		time.Sleep(2 * time.Second)
-		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
-		time.Sleep(5 * time.Millisecond)
-		b.inject(response(r.rs.PTR), "10.0.0.201:5353", 0)
-		time.Sleep(time.Second)
-		if ans := answersAfter(t, b, t0); len(ans) != 0 {
+		b, r := announcedBed(t, Config{PeerName: testName})
+		if ans := queryThen(t, b, response(r.rs.PTR), 5*time.Millisecond, time.Second); len(ans) != 0 {
 			t.Fatalf("%d responses despite a duplicate answer", len(ans))
 		}
 		if s := r.Stats(); s.SuppressedDuplicate != 1 {
@@ -168,17 +168,8 @@ func TestDuplicateAnswerSuppression(t *testing.T) {
 // interface: a second PTR query 300 ms after the first gets no multicast.
 func TestRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
-		announced()
-		time.Sleep(2 * time.Second)
-		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
-		time.Sleep(300 * time.Millisecond)
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "10.0.0.201:5353", 0)
-		time.Sleep(500 * time.Millisecond)
-		if ans := answersAfter(t, b, t0); len(ans) != 1 {
+		b, r := announcedBed(t, Config{PeerName: testName})
+		if ans := queryThen(t, b, ptrQuery(), 300*time.Millisecond, 500*time.Millisecond); len(ans) != 1 {
 			t.Fatalf("%d responses within 1 s, want 1", len(ans))
 		}
 		if r.Stats().SuppressedRate != 1 {
@@ -186,7 +177,7 @@ func TestRateLimit(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		t1 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
+		b.inject(ptrQuery(), "", 0)
 		time.Sleep(500 * time.Millisecond)
 		if ans := answersAfter(t, b, t1); len(ans) != 1 {
 			t.Fatalf("%d responses after 1 s, want 1", len(ans))
@@ -197,7 +188,7 @@ func TestRateLimit(t *testing.T) {
 
 // readUntil reads packets from c (in the bubble) until one parses as a
 // response, or returns nil once nothing more is queued.
-func readResponse(t *testing.T, c testkit.Conn) (*dns.Msg, transport.Packet) {
+func readResponse(t *testing.T, c memkit.Conn) (*dns.Msg, transport.Packet) {
 	t.Helper()
 	buf := make([]byte, 9000)
 	for c.Queued() > 0 {
@@ -219,19 +210,18 @@ func readResponse(t *testing.T, c testkit.Conn) (*dns.Msg, transport.Packet) {
 // bit (§6.7, §10.2).
 func TestQUAndLegacyUnicast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName, TTLOther: 40}) // quarter TTL 10 s
-		hb := b.host("b")
-		cb := b.listen(hb, memnet.ListenOptions{})
-		legacy := b.listen(hb, memnet.ListenOptions{Port: 40000})
+		b := newBed(t)
+		r := b.start(b.Host("a"), Config{PeerName: testName, TTLOther: 40}) // quarter TTL 10 s
+		hb := b.Host("b")
+		cb := b.Listen(hb)
+		legacy := b.Listen(hb, memnet.ListenOptions{Port: 40000})
 		announced()
-		send := func(c testkit.Conn, data []byte) {
+		send := func(c memkit.Conn, data []byte) {
 			if err := c.WritePacket(&transport.Packet{Data: data, Dst: transport.GroupV4, IfIndex: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		drain := func(c testkit.Conn) { c.Drain() }
+		drain := func(c memkit.Conn) { c.Drain() }
 		// Recently multicast (announcements): unicast.
 		drain(cb)
 		t0 := time.Now()
@@ -286,14 +276,13 @@ func TestQUAndLegacyUnicast(t *testing.T) {
 // the TC bit when the answer itself does not fit.
 func TestLegacyReplySize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
+		b := newBed(t)
 		var addrs []string
 		for i := range 6 { // a TXT of ~800 bytes: over 512, within the MTU
 			addrs = append(addrs, fmt.Sprintf("/ip4/10.0.0.1/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", 4000+i))
 		}
-		b.start(b.host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
-		legacy := b.listen(b.host("b"), memnet.ListenOptions{Port: 40000})
+		b.start(b.Host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
+		legacy := b.Listen(b.Host("b"), memnet.ListenOptions{Port: 40000})
 		announced()
 		ask := func(q dns.Question, edns uint16) (*dns.Msg, int) {
 			t.Helper()
@@ -337,5 +326,99 @@ func TestLegacyReplySize(t *testing.T) {
 		if n > 512 || !m.Truncated {
 			t.Errorf("TXT without EDNS0: %d bytes, TC %v", n, m.Truncated)
 		}
+	})
+}
+
+// BCT: none (§11 source checks; Bonjour checks TTL 255 on responses).
+// Packets with an IP TTL other than 255 and packets from off-link sources
+// are dropped and counted, never answered.
+func TestSecurityDrops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, r := announcedBed(t, Config{PeerName: testName})
+		time.Sleep(2 * time.Second)
+		t0 := time.Now()
+		qry := ptrQuery()
+		b.inject(qry, "", 1)                                                                      // TTL 1
+		b.inject(qry, "", 64)                                                                     // TTL 64
+		b.inject(qry, "192.168.9.9:5353", 0)                                                      // off-link, multicast
+		b.inject(query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)), "192.168.9.9:40000", 0) // off-link legacy QU
+		time.Sleep(time.Second)
+		if ans := b.sent(t, "a", t0); len(ans) != 0 {
+			t.Fatalf("%d packets sent", len(ans))
+		}
+		s := r.Stats()
+		if s.DroppedTTL != 2 || s.DroppedOffLink != 2 {
+			t.Errorf("stats %+v", s)
+		}
+		r.stop(t)
+	})
+}
+
+// BCT: none (robustness). The malformed corpus, injected after announcing,
+// never panics; every packet is counted as received and either dropped (by
+// reason) or handled.
+func TestMalformedCorpus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, r := announcedBed(t, Config{PeerName: testName})
+		for _, c := range malformed.Cases() {
+			if len(c.Data) > mdns.MaxPacketSize+100 {
+				c.Data = c.Data[:mdns.MaxPacketSize+100]
+			}
+			before := r.Stats()
+			b.inject(c.Data, "", 0)
+			time.Sleep(2 * time.Second)
+			after := r.Stats()
+			if after.Received != before.Received+1 {
+				t.Errorf("%s: received %d → %d", c.Name, before.Received, after.Received)
+			}
+			handled := after.AnswersMulticast + after.AnswersUnicast + after.SuppressedKnown + after.Conflicts -
+				before.AnswersMulticast - before.AnswersUnicast - before.SuppressedKnown - before.Conflicts
+			// Dropped (a problem) or Ignored (the label prefilter: not
+			// about our names, never parsed): either way counted.
+			refused := after.Dropped() + after.Ignored - before.Dropped() - before.Ignored
+			if refused == 0 && handled == 0 {
+				t.Errorf("%s (parse %v): not counted", c.Name, c.Parse)
+			}
+			if !c.Parse && refused == 0 {
+				t.Errorf("%s: unparseable packet not refused", c.Name)
+			}
+			t.Logf("%s: refused %+d (dropped %+d), handled %d", c.Name, refused, after.Dropped()-before.Dropped(), handled)
+		}
+		r.stop(t)
+	})
+}
+
+// BCT: none (§6.7, §11). A legacy unicast query (source port ≠ 5353) is
+// exempt from the TTL-255 check, because tools such as
+// `dig -p 5353 @224.0.0.251` multicast with TTL 1, but never from the
+// on-link check: on-link it gets one unicast answer, off-link none.
+func TestLegacyQueryTTLExemption(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, r := announcedBed(t, Config{PeerName: testName})
+		t0 := time.Now()
+		qry := query(0x4242, false, nil, q(mdns.SpecService, dns.TypePTR))
+		b.inject(qry, "10.0.0.200:40000", 1)   // on-link, TTL 1
+		b.inject(qry, "192.168.9.9:40000", 64) // off-link
+		time.Sleep(time.Second)
+		sent := b.sent(t, "a", t0)
+		var unicast, multicast int
+		for _, p := range sent {
+			switch {
+			case p.Packet.Dst.Port() == 40000 && p.Packet.Dst.Addr().String() == "10.0.0.200":
+				unicast++
+			case p.Packet.Dst.Addr().IsMulticast():
+				multicast++ // the PTR is also multicast for rust-libp2p (see answer)
+			default:
+				t.Errorf("packet to %v", p.Packet.Dst)
+			}
+		}
+		if unicast != 1 || multicast != 1 {
+			t.Fatalf("%d unicast and %d multicast answers, want 1 and 1", unicast, multicast)
+		}
+		s := r.Stats()
+		if s.AnswersLegacy != 1 || s.DroppedOffLink != 1 || s.DroppedTTL != 0 {
+			t.Errorf("stats %+v", s)
+		}
+		r.stop(t)
 	})
 }

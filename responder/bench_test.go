@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
@@ -38,7 +39,7 @@ func benchResponder(b *testing.B, n int) (*Responder, *nullConn) {
 	if n > 0 {
 		addrs = fortyAddrs(b)[:n]
 	}
-	r, err := New(Config{Conn: c, PeerID: testID(b, 1), PeerName: testName, Addrs: addrs, Rand: rand.New(rand.NewPCG(1, 2))})
+	r, err := New(Config{Conn: c, PeerID: testkit.ID(b, 1), PeerName: testName, Addrs: addrs, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func benchResponder(b *testing.B, n int) (*Responder, *nullConn) {
 // classify, answer, delay, rate limit, pack, write) per op.
 func BenchmarkAnswerPTR(b *testing.B) {
 	r, c := benchResponder(b, 0)
-	data := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
+	data := ptrQuery()
 	p := rxPacket{src: netip.MustParseAddrPort("10.0.0.2:5353"), ifIndex: 1, multicast: true, v4: true, data: data}
 	now := time.Now()
 	b.ReportAllocs()

@@ -1,6 +1,8 @@
 package responder
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/miekg/dns"
@@ -18,16 +21,13 @@ import (
 // interface and family, which the decoder reads as a withdrawal.
 func TestGoodbyeOnClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a"), Config{PeerName: testName})
-		announced()
+		b, r := announcedBed(t, Config{PeerName: testName})
 		t0 := time.Now()
 		r.stop(t)
 		if err := r.Close(); err != nil { // idempotent
 			t.Fatal(err)
 		}
-		bye := b.cap.from(t, "a", t0)
+		bye := b.sent(t, "a", t0)
 		if len(bye) != 2 {
 			t.Fatalf("%d goodbye packets, want 2 (v4, v6)", len(bye))
 		}
@@ -54,16 +54,15 @@ func TestGoodbyeOnClose(t *testing.T) {
 // goodbye withdraws exactly the rdata receivers cached (RFC 6762 §10.1).
 func TestTXTSplitStable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
+		b := newBed(t)
 		var addrs []string
 		for i := 0; i < 44; i++ {
 			addrs = append(addrs, fmt.Sprintf("/ip6/2001:db8:53:1:2:3:4:%x/udp/%d/quic-v1/webtransport/certhash/uEiAkH5a4DPGKUuOBjYw0CgwjvcJCJMD2K_1aluKR_tpevQ", i, 4000+i))
 		}
-		r := b.start(b.host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
+		r := b.start(b.Host("a"), Config{PeerName: testName, Addrs: maddrs(t, addrs...)})
 		announced()
 		t1 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
+		b.inject(ptrQuery(), "", 0)
 		time.Sleep(time.Second)
 		t2 := time.Now()
 		r.stop(t)
@@ -81,7 +80,7 @@ func TestTXTSplitStable(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
-		all := b.cap.from(t, "a", b.t0)
+		all := b.sent(t, "a", b.T0)
 		ann := txts(only(all, func(p pkt) bool { return p.Time.Before(t1) && p.m.Response }))
 		ans := txts(only(all, func(p pkt) bool { return !p.Time.Before(t1) && p.Time.Before(t2) && p.m.Response }))
 		bye := txts(only(all, func(p pkt) bool { return !p.Time.Before(t2) && p.ttl0() }))
@@ -112,17 +111,16 @@ func sizes(txts []string) []int {
 // adding one, or an interface coming back up, probes again (§8, §8.4).
 func TestReannounceOnChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		a := b.host("a")
-		ca := b.listen(a, memnet.ListenOptions{NoV6: true})
+		b := newBed(t)
+		a := b.Host("a")
+		ca := b.Listen(a, memnet.ListenOptions{NoV6: true})
 		r := b.start(a, Config{PeerName: testName, Conn: ca})
 		announced()
 
 		t0 := time.Now()
 		r.SetAddrs(maddrs(t, "/ip4/10.0.0.1/tcp/4002"))
 		time.Sleep(5 * time.Second)
-		ps := b.cap.from(t, "a", t0)
+		ps := b.sent(t, "a", t0)
 		if len(only(ps, pkt.probe)) != 0 {
 			t.Errorf("SetAddrs probed")
 		}
@@ -152,7 +150,7 @@ func TestReannounceOnChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		ps = b.cap.from(t, "a", t1)
+		ps = b.sent(t, "a", t1)
 		byes = only(ps, pkt.ttl0)
 		if len(byes) != 1 || !strings.Contains(byes[0].m.String(), "10.0.7.7") {
 			t.Fatalf("address goodbyes %v", byes)
@@ -167,7 +165,7 @@ func TestReannounceOnChange(t *testing.T) {
 		t2 := time.Now()
 		eth.SetUp(true)
 		time.Sleep(5 * time.Second)
-		if n := len(only(b.cap.from(t, "a", t2), pkt.probe)); n != 3 {
+		if n := len(only(b.sent(t, "a", t2), pkt.probe)); n != 3 {
 			t.Errorf("%d probes after the interface came up", n)
 		}
 		// An address added: probe again.
@@ -176,7 +174,7 @@ func TestReannounceOnChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		if n := len(only(b.cap.from(t, "a", t3), pkt.probe)); n != 3 {
+		if n := len(only(b.sent(t, "a", t3), pkt.probe)); n != 3 {
 			t.Errorf("%d probes after an address was added", n)
 		}
 		r.stop(t)
@@ -190,9 +188,8 @@ func TestReannounceOnChange(t *testing.T) {
 // a v4 query over v4 only.
 func TestPerInterfaceAddrs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan"}, {Name: "wifi"}}})
-		defer b.lan.Close()
-		a := b.host("a", memnet.IfaceConfig{Segment: "lan", Name: "eth0"}, memnet.IfaceConfig{Segment: "wifi", Name: "wlan0"})
+		b := newBedOn(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan"}, {Name: "wifi"}}})
+		a := b.Host("a", memnet.IfaceConfig{Segment: "lan", Name: "eth0"}, memnet.IfaceConfig{Segment: "wifi", Name: "wlan0"})
 		eth, wlan := a.Iface("eth0"), a.Iface("wlan0")
 		ll := eth.Addr(false)
 		addrs := maddrs(t,
@@ -206,7 +203,7 @@ func TestPerInterfaceAddrs(t *testing.T) {
 		r := b.start(a, Config{PeerName: testName, Addrs: addrs})
 		announced()
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
+		b.inject(ptrQuery(), "", 0)
 		time.Sleep(time.Second)
 		r.stop(t)
 
@@ -219,7 +216,7 @@ func TestPerInterfaceAddrs(t *testing.T) {
 			{"lan", eth.Addr(true), []string{eth.Addr(true).String(), "1.2.3.4", "/ip6/" + ll.String() + "/"}, []string{wlan.Addr(true).String(), "127.0.0.1", "0.0.0.0", "ip6zone"}},
 			{"wifi", wlan.Addr(true), []string{wlan.Addr(true).String(), "1.2.3.4"}, []string{eth.Addr(true).String(), "127.0.0.1", "fe80"}},
 		} {
-			ps := only(b.cap.from(t, "a", b.t0), func(p pkt) bool { return p.Segment == tc.seg && p.m.Response && !p.ttl0() })
+			ps := only(b.sent(t, "a", b.T0), func(p pkt) bool { return p.Segment == tc.seg && p.m.Response && !p.ttl0() })
 			if len(ps) == 0 {
 				t.Fatalf("%s: nothing announced", tc.seg)
 			}
@@ -256,9 +253,84 @@ func TestPerInterfaceAddrs(t *testing.T) {
 			}
 		}
 		// The v4 query was answered over v4 only, on its segment only.
-		ans := only(b.cap.from(t, "a", t0), func(p pkt) bool { return p.m.Response && !p.ttl0() })
+		ans := only(b.sent(t, "a", t0), func(p pkt) bool { return p.m.Response && !p.ttl0() })
 		if len(ans) != 1 || !ans[0].v4() || ans[0].Segment != "lan" {
 			t.Errorf("%d answers to one v4 query", len(ans))
+		}
+	})
+}
+
+// BCT: none (API). New validates and copies its configuration.
+func TestNewValidation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t)
+		c := b.Listen(b.Host("a"))
+		id := testkit.ID(t, 1)
+		if _, err := New(Config{PeerID: id}); !errors.Is(err, ErrNoConn) {
+			t.Errorf("no conn: %v", err)
+		}
+		if _, err := New(Config{Conn: c}); !errors.Is(err, mdns.ErrNoID) {
+			t.Errorf("no ID: %v", err)
+		}
+		if _, err := New(Config{Conn: c, PeerID: id, Service: "a,b"}); err == nil {
+			t.Error("bad service accepted")
+		}
+		if _, err := New(Config{Conn: c, PeerID: id, Announcements: 1}); err == nil {
+			t.Error("one announcement accepted")
+		}
+		other := maddrs(t, "/ip4/10.0.0.1/tcp/1/p2p/"+testkit.ID(t, 2).String())
+		if _, err := New(Config{Conn: c, PeerID: id, Addrs: other}); err == nil {
+			t.Error("address of another peer accepted")
+		}
+		for in, want := range map[string]string{"": mdns.SpecService, "CHORUS-peer-discovery": "CHORUS-peer-discovery.local.", "_x._udp.local.": "_x._udp.local.", "_x._udp.local": "_x._udp.local."} {
+			r, err := New(Config{Conn: c, PeerID: id, Service: in})
+			if err != nil || r.rs.Service != want {
+				t.Errorf("service %q: %v %v", in, err, r)
+			}
+			if !mdns.IsPeerName(r.PeerName()) {
+				t.Errorf("peer name %q", r.PeerName())
+			}
+		}
+	})
+}
+
+// BCT: goodbye (context end); otherwise API. Run's life cycle: Run twice is
+// refused, Close is idempotent, Run after Close is refused, the end of the
+// context also stops Run (with goodbyes, returning nil as after Close).
+func TestLifecycle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t)
+		r := b.start(b.Host("a"), Config{})
+		time.Sleep(300 * time.Millisecond)
+		if err := r.Run(context.Background()); !errors.Is(err, ErrRunning) {
+			t.Errorf("second Run: %v", err)
+		}
+		r.stop(t)
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := r.Run(context.Background()); !errors.Is(err, ErrClosed) {
+			t.Errorf("Run after Close: %v", err)
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		r2, err := New(Config{Conn: b.Listen(b.Host("b")), PeerID: testkit.ID(t, 2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() { done <- r2.Run(ctx) }()
+		time.Sleep(5 * time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run after the context ended: %v, want nil", err)
+		}
+		if r2.Stats().Goodbyes == 0 {
+			t.Error("no goodbyes at the end of the context")
+		}
+		r2.Close()
+		if s := r.Stats(); s.Probes == 0 || s.Received == 0 {
+			t.Errorf("stats %+v", s)
 		}
 	})
 }

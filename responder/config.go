@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/internal/defaults"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -131,36 +131,18 @@ func (c *Config) setDefaults() error {
 	if c.Conn == nil {
 		return ErrNoConn
 	}
-	svc, err := mdns.ServiceFQDN(c.Service)
-	if err != nil {
-		return fmt.Errorf("responder: Config.Service %q: %w", c.Service, err)
+	if err := defaults.Common("responder", &c.Service, &c.Logger, &c.Rand); err != nil {
+		return err
 	}
-	c.Service = svc
-	for _, n := range []struct {
-		name string
-		v    *int
-		def  int
-	}{
-		{"Announcements", &c.Announcements, DefaultAnnouncements},
-		{"QueueLen", &c.QueueLen, DefaultQueueLen},
-		{"MaxTCSources", &c.MaxTCSources, DefaultMaxTCSources},
-	} {
-		switch {
-		case *n.v < 0:
-			return fmt.Errorf("responder: Config.%s is negative (%d)", n.name, *n.v)
-		case *n.v == 0:
-			*n.v = n.def
-		}
+	if err := defaults.Apply("responder",
+		defaults.Field[int]{Name: "Announcements", V: &c.Announcements, Def: DefaultAnnouncements},
+		defaults.Field[int]{Name: "QueueLen", V: &c.QueueLen, Def: DefaultQueueLen},
+		defaults.Field[int]{Name: "MaxTCSources", V: &c.MaxTCSources, Def: DefaultMaxTCSources},
+	); err != nil {
+		return err
 	}
 	if c.Announcements < 2 {
 		return fmt.Errorf("responder: Config.Announcements is %d (RFC 6762 §8.3 asks for at least 2)", c.Announcements)
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	c.Logger = c.Logger.With("component", "responder")
-	if c.Rand == nil {
-		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	c.Addrs = append([]ma.Multiaddr(nil), c.Addrs...)
 	return nil

@@ -3,7 +3,6 @@ package responder
 import (
 	"encoding/binary"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/chorus-services/discovery/internal/malformed"
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -41,35 +41,14 @@ type fzSeed struct {
 // that reproduces its port, TTL and family) and every malformed case.
 func fzSeeds(tb testing.TB) []fzSeed {
 	tb.Helper()
-	files, err := filepath.Glob("../testdata/pcap/*.pcap")
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no captures: %v", err)
+	caps, err := pcapread.ReadDir("../testdata/pcap")
+	if err != nil {
+		tb.Fatal(err)
 	}
 	var out []fzSeed
-	for _, f := range files {
-		dgs, _, err := pcapread.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, d := range dgs {
-			var mode uint8
-			if d.Packet.Src.Port() != mdns.Port {
-				mode |= 2
-			}
-			switch d.Packet.TTL {
-			case 255, -1, 0:
-			case 1:
-				mode |= fzTTLOther | fzTTLOne
-			default:
-				mode |= fzTTLOther
-			}
-			if d.Packet.Src.Addr().Is6() && !d.Packet.Src.Addr().Is4In6() {
-				mode |= fzV6
-			}
-			if !d.Packet.Dst.Addr().IsMulticast() {
-				mode |= fzUnicast
-			}
-			out = append(out, fzSeed{d.Packet.Data, mode})
+	for _, c := range caps {
+		for _, d := range c.Datagrams {
+			out = append(out, fzSeed{d.Packet.Data, d.Packet.Delivery().Mode(2, fzTTLOther, fzTTLOne, fzV6, fzUnicast)})
 		}
 	}
 	for _, c := range malformed.Cases() {
@@ -94,13 +73,13 @@ func fzHandmade(id peer.ID) []fzSeed {
 		panic(err)
 	}
 	return []fzSeed{
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), 0},
+		{ptrQuery(), 0},
 		{query(0, false, nil, qu(mdns.SpecService, dns.TypePTR)), 0},
 		{query(7, false, nil, q(mdns.SpecService, dns.TypePTR)), 2},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzV6 | fzQU},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzBigRecord},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzBigRecord | fzV6 | 2},
-		{query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), fzUnicast},
+		{ptrQuery(), fzV6 | fzQU},
+		{ptrQuery(), fzBigRecord},
+		{ptrQuery(), fzBigRecord | fzV6 | 2},
+		{ptrQuery(), fzUnicast},
 		{query(0, true, []dns.RR{ptr}, q(mdns.SpecService, dns.TypePTR)), 0},
 		{query(0, false, []dns.RR{ptr}, q(mdns.SpecService, dns.TypePTR)), 0},
 		{query(0, false, nil, q(mdns.MetaQuery, dns.TypePTR), q(inst, dns.TypeANY)), 0},
@@ -202,7 +181,7 @@ var (
 //     mdns.Parse; no send or packing error is counted.
 func FuzzResponderPacket(f *testing.F) {
 	fzOnce.Do(func() {
-		fzID = testID(f, 1)
+		fzID = testkit.ID(f, 1)
 		fzBig = fortyAddrs(f)
 	})
 	for _, s := range fzSeeds(f) {
@@ -228,15 +207,14 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	if mode&fzQU != 0 {
 		data = fzSetQU(data)
 	}
-	b := newBed(t, memnet.Config{})
-	defer b.lan.Close()
+	b := newBed(t)
 	ifc := memnet.IfaceConfig{}
 	addrs := maddrs(t, "/ip4/10.0.0.1/tcp/4001", "/ip6/fe80::1:1/udp/4001/quic-v1")
 	if mode&fzBigRecord != 0 {
 		ifc.MTU, addrs = 576, fzBig[:12]
 	}
-	h := b.host("a", ifc)
-	conn := b.listen(h, memnet.ListenOptions{})
+	h := b.Host("a", ifc)
+	conn := b.Listen(h)
 	ifaces := conn.Interfaces()
 	if len(ifaces) != 1 {
 		t.Fatalf("%d interfaces", len(ifaces))
@@ -253,7 +231,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 		t.Fatalf("test set-up: %v must be on-link and %v off-link of %v", onLink, offLink, self.Prefixes)
 	}
 	inject := func(src netip.Addr) {
-		if err := b.lan.Inject(memnet.DefaultSegment, nil, d.packet(data, src, self)); err != nil {
+		if err := b.LAN.Inject(memnet.DefaultSegment, nil, d.packet(data, src, self)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -262,7 +240,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	tOff := time.Now()
 	inject(offLink)
 	time.Sleep(time.Second)
-	if n := fzSentSince(b, tOff); n != 0 {
+	if n := len(b.Cap.Sent("a", tOff)); n != 0 {
 		t.Errorf("%d packets sent after an off-link datagram", n)
 	}
 
@@ -271,13 +249,7 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	r.stop(t)
 
 	onLinkAP := netip.AddrPortFrom(onLink, d.port)
-	b.cap.mu.Lock()
-	recs := append([]memnet.TapRecord(nil), b.cap.recs...)
-	b.cap.mu.Unlock()
-	for _, rec := range recs {
-		if rec.Host != "a" {
-			continue
-		}
+	for _, rec := range b.Cap.Sent("a", time.Time{}) {
 		p := rec.Packet
 		if !p.Dst.Addr().IsMulticast() && p.Dst != onLinkAP {
 			t.Errorf("packet sent unicast to %v (on-link sender %v, off-link %v)", p.Dst, onLinkAP, offLink)
@@ -292,19 +264,6 @@ func fuzzResponderOnce(t *testing.T, data []byte, mode uint8) {
 	if s := r.Stats(); s.SendErrors != 0 {
 		t.Errorf("send errors: %+v", s)
 	}
-}
-
-// fzSentSince counts the packets host a sent at or after t0.
-func fzSentSince(b *bed, t0 time.Time) int {
-	b.cap.mu.Lock()
-	defer b.cap.mu.Unlock()
-	n := 0
-	for _, r := range b.cap.recs {
-		if r.Host == "a" && !r.Time.Before(t0) {
-			n++
-		}
-	}
-	return n
 }
 
 // TestFuzzSetQU: the QU rewrite of FuzzResponderPacket sets the bit of

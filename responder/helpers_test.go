@@ -1,21 +1,15 @@
 package responder
 
 import (
-	"bytes"
 	"context"
-	mrand "math/rand"
 	"math/rand/v2"
-	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chorus-services/discovery/internal/testkit"
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns"
-	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/miekg/dns"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
@@ -24,19 +18,6 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testName = "aaaabbbbccccddddeeeeffffgggghhhh" // a valid 32-character peer name
-
-func testID(t testing.TB, seed int64) peer.ID {
-	t.Helper()
-	_, pub, err := crypto.GenerateEd25519Key(mrand.New(mrand.NewSource(seed)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
 
 func maddrs(t testing.TB, ss ...string) []ma.Multiaddr {
 	t.Helper()
@@ -51,35 +32,18 @@ func maddrs(t testing.TB, ss ...string) []ma.Multiaddr {
 	return out
 }
 
-// capture records every packet put on the LAN.
-type capture struct {
-	mu   sync.Mutex
-	recs []memnet.TapRecord
-}
-
-func (c *capture) tap(r memnet.TapRecord) {
-	c.mu.Lock()
-	c.recs = append(c.recs, r)
-	c.mu.Unlock()
-}
-
 // pkt is a parsed captured packet.
 type pkt struct {
 	memnet.TapRecord
 	m *dns.Msg
 }
 
-// from returns the parsed packets sent by host (all when host is "*")
+// sent returns the parsed packets sent by host (all when host is "*")
 // at or after t0.
-func (c *capture) from(t testing.TB, host string, t0 time.Time) []pkt {
+func (b bed) sent(t testing.TB, host string, t0 time.Time) []pkt {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []pkt
-	for _, r := range c.recs {
-		if (host != "*" && r.Host != host) || r.Time.Before(t0) {
-			continue
-		}
+	for _, r := range b.Cap.Sent(host, t0) {
 		m, err := mdns.Parse(r.Packet.Data)
 		if err != nil {
 			t.Fatalf("unparseable packet from %q at %v: %v", r.Host, r.Time, err)
@@ -118,41 +82,22 @@ func hasRR(sec []dns.RR, t uint16) bool {
 	return false
 }
 
-// bed is a memnet LAN with a capture, made inside a synctest bubble.
-type bed struct {
-	t   *testing.T
-	lan *memnet.LAN
-	cap *capture
-	t0  time.Time
-}
+// bed is the memkit test bed of these tests (a LAN with a capture, closed
+// at the end of the test), made inside a synctest bubble.
+type bed struct{ *memkit.Bed }
 
-func newBed(t *testing.T, cfg memnet.Config) *bed {
+func newBed(t *testing.T) bed { return bed{memkit.NewBed(t)} }
+
+func newBedOn(t *testing.T, cfg memnet.Config) bed { return bed{memkit.NewBed(t, cfg)} }
+
+// announcedBed is a bed with a responder for host "a" (see start) that
+// has probed and announced.
+func announcedBed(t *testing.T, cfg Config) (bed, *running) {
 	t.Helper()
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
-	}
-	lan, err := memnet.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bed{t: t, lan: lan, cap: &capture{}, t0: time.Now()}
-	lan.Tap(b.cap.tap)
-	return b
-}
-
-func (b *bed) host(name string, ifs ...memnet.IfaceConfig) *memnet.Host {
-	b.t.Helper()
-	h, err := b.lan.AddHost(name, ifs...)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return h
-}
-
-// listen opens a Conn with a View the test reads through (testkit.Conn).
-func (b *bed) listen(h *memnet.Host, o memnet.ListenOptions) testkit.Conn {
-	b.t.Helper()
-	return testkit.Listen(b.t, h, o)
+	b := newBed(t)
+	r := b.start(b.Host("a"), cfg)
+	announced()
+	return b, r
 }
 
 // running is a Responder whose Run goroutine is running.
@@ -163,27 +108,23 @@ type running struct {
 
 // start runs a responder for host h (with a fresh Conn) with defaults for
 // the fields cfg leaves empty.
-func (b *bed) start(h *memnet.Host, cfg Config) *running {
-	b.t.Helper()
+func (b bed) start(h *memnet.Host, cfg Config) *running {
+	b.T.Helper()
 	if cfg.Conn == nil {
-		c, err := h.Listen(memnet.ListenOptions{})
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		cfg.Conn = c
+		cfg.Conn = memkit.Open(b.T, h)
 	}
 	if cfg.PeerID == "" {
-		cfg.PeerID = testID(b.t, 1)
+		cfg.PeerID = testkit.ID(b.T, 1)
 	}
 	if cfg.Addrs == nil {
-		cfg.Addrs = maddrs(b.t, "/ip4/10.0.0.1/tcp/4001")
+		cfg.Addrs = maddrs(b.T, "/ip4/10.0.0.1/tcp/4001")
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(1, 2))
 	}
 	r, err := New(cfg)
 	if err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
 	run := &running{r, make(chan error, 1)}
 	go func() { run.errc <- r.Run(context.Background()) }()
@@ -202,11 +143,18 @@ func (r *running) stop(t *testing.T) {
 
 // query builds a query packet.
 func query(id uint16, tc bool, known []dns.RR, qs ...dns.Question) []byte {
-	m := new(dns.Msg)
-	m.Id = id
-	m.Question = qs
-	m.Answer = known
-	m.Truncated = tc
+	return pack(&dns.Msg{MsgHdr: dns.MsgHdr{Id: id, Truncated: tc}, Question: qs, Answer: known})
+}
+
+// ptrQuery is a QM query for the service's PTR records.
+func ptrQuery() []byte { return query(0, false, nil, q(mdns.SpecService, dns.TypePTR)) }
+
+// response builds a response packet with the given answers.
+func response(ans ...dns.RR) []byte {
+	return pack(&dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}, Answer: ans})
+}
+
+func pack(m *dns.Msg) []byte {
 	b, err := m.Pack()
 	if err != nil {
 		panic(err)
@@ -224,37 +172,12 @@ func qu(name string, t uint16) dns.Question {
 
 // inject puts a packet from a foreign on-link host (10.0.0.200) on the
 // first segment.
-func (b *bed) inject(data []byte, src string, ttl int) {
-	b.t.Helper()
+func (b bed) inject(data []byte, src string, ttl int) {
+	b.T.Helper()
 	if src == "" {
 		src = "10.0.0.200:5353"
 	}
-	p := transport.Packet{Data: data, Src: netip.MustParseAddrPort(src), Dst: transport.GroupV4, TTL: ttl}
-	if err := b.lan.Inject(memnet.DefaultSegment, nil, p); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-// response builds a response packet with the given answers.
-func response(ans ...dns.RR) []byte {
-	m := new(dns.Msg)
-	m.Response = true
-	m.Authoritative = true
-	m.Answer = ans
-	b, err := m.Pack()
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func containsBytes(hay [][]byte, b []byte) bool {
-	for _, h := range hay {
-		if bytes.Equal(h, b) {
-			return true
-		}
-	}
-	return false
+	b.Inject(memnet.DefaultSegment, nil, src, ttl, data)
 }
 
 // announced waits (in virtual time) until probing and announcing are over.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/chorus-services/discovery/internal/interop/peers"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/responder"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -23,19 +23,13 @@ import (
 // service tag. It is stopped (with goodbyes) at cleanup.
 func startResponder(t *testing.T, nt *netns.Net, i int, tag string) (peer.ID, []string, *responder.Responder) {
 	t.Helper()
-	var conn *transport.UDP
-	if err := nt.Do(i, func() error {
-		var err error
-		conn, err = transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	sk, _, err := crypto.GenerateEd25519Key(nil)
+	conn, err := netns.Open(nt, i, func() (*transport.UDP, error) {
+		return transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := peer.IDFromPrivateKey(sk)
+	id := testkit.ID(t, i)
 	h := nt.Host(i)
 	addrs := []string{"/ip4/" + h.V4.Addr().String() + "/tcp/4001", "/ip6/" + h.V6.Addr().String() + "/tcp/4001"}
 	var mas []ma.Multiaddr
@@ -46,18 +40,8 @@ func startResponder(t *testing.T, nt *netns.Net, i int, tag string) (peer.ID, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("responder did not stop")
-		}
-		conn.Close()
-	})
+	t.Cleanup(func() { conn.Close() })
+	testkit.Run(t, "responder", r.Run)
 	return id, addrs, r
 }
 
@@ -96,6 +80,21 @@ func checkAvahiResolves(t *testing.T, av *peers.Avahi, name string, id peer.ID, 
 	t.Fatalf("avahi-browse never resolved %s with all addresses; last output:\n%s", name, last)
 }
 
+// discovered waits (20 s) for the peer:discovery event of id from a
+// reference libp2p node.
+func discovered(t *testing.T, p *peers.Proc, id peer.ID) peers.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ev, err := p.WaitFor(ctx, func(e peers.Event) bool {
+		return e.Str("event") == "peer:discovery" && e.Str("id") == id.String()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
 // TestFoundByGoLibp2p: go-libp2p's own mdns (same service tag) in another
 // namespace reports our peer with its addresses, for the default tag and
 // for a custom one.
@@ -104,15 +103,7 @@ func TestFoundByGoLibp2p(t *testing.T) {
 		t.Run("tag="+tag, func(t *testing.T) {
 			nt := netns.New(t, 2)
 			id, addrs, _ := startResponder(t, nt, 1, tag)
-			g := peers.GoNode(t, nt, 2, "-duration", "20s", "-service", tag)
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			ev, err := g.WaitFor(ctx, func(e peers.Event) bool {
-				return e.Str("event") == "peer:discovery" && e.Str("id") == id.String()
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ev := discovered(t, peers.GoNode(t, nt, 2, "-duration", "20s", "-service", tag), id)
 			for _, a := range addrs {
 				if !slices.Contains(ev.Strs("addrs"), a) {
 					t.Errorf("go-libp2p got %v, missing %s", ev.Strs("addrs"), a)
@@ -127,15 +118,7 @@ func TestFoundByGoLibp2p(t *testing.T) {
 func TestFoundByJSLibp2p(t *testing.T) {
 	nt := netns.New(t, 2)
 	id, addrs, _ := startResponder(t, nt, 1, "")
-	j := peers.JSNode(t, nt, 2, "20", "--interval", "1000")
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	ev, err := j.WaitFor(ctx, func(e peers.Event) bool {
-		return e.Str("event") == "peer:discovery" && e.Str("id") == id.String()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := discovered(t, peers.JSNode(t, nt, 2, "20", "--interval", "1000"), id)
 	got := strings.Join(ev.Strs("addrs"), " ")
 	if !strings.Contains(got, addrs[0]) {
 		t.Errorf("js-libp2p got %s, want %s", got, addrs[0])

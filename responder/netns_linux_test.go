@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
-	"github.com/miekg/dns"
 )
 
 // Real sockets in two network namespaces: a responder on host 1 is found by
@@ -25,10 +25,9 @@ func TestNetnsFound(t *testing.T) {
 	h1 := nt.Host(1)
 	var c1, c2 *transport.UDP
 	for i, c := range []**transport.UDP{&c1, &c2} {
-		if err := nt.Do(i+1, func() error {
-			var err error
-			*c, err = transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
-			return err
+		var err error
+		if *c, err = netns.Open(nt, i+1, func() (*transport.UDP, error) {
+			return transport.Listen(transport.Config{Interfaces: []string{netns.LinkName}})
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +38,7 @@ func TestNetnsFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := testID(t, 1)
+	id := testkit.ID(t, 1)
 	addr := "/ip4/" + h1.V4.Addr().String() + "/tcp/4001"
 	r, err := New(Config{Conn: c1, PeerID: id, Addrs: maddrs(t, addr)})
 	if err != nil {
@@ -59,7 +58,7 @@ func TestNetnsFound(t *testing.T) {
 	ifIndex := nt.Host(2).IfIndex
 	dec := mdns.NewDecoder(mdns.SpecService, 0)
 	for _, group := range []netip.AddrPort{transport.GroupV4, transport.GroupV6} {
-		qry := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
+		qry := ptrQuery()
 		if err := c2.WritePacket(&transport.Packet{Data: qry, Dst: group, IfIndex: ifIndex}); err != nil {
 			t.Fatal(err)
 		}

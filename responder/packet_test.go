@@ -9,7 +9,6 @@ import (
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
-	"github.com/miekg/dns"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -30,21 +29,20 @@ func fortyAddrs(t testing.TB) []ma.Multiaddr {
 // addresses of a round is the whole set.
 func TestPacketSize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		a := b.host("a", memnet.IfaceConfig{MTU: 576})
+		b := newBed(t)
+		a := b.Host("a", memnet.IfaceConfig{MTU: 576})
 		addrs := fortyAddrs(t)
 		r := b.start(a, Config{PeerName: testName, Addrs: addrs})
 		announced()
 		time.Sleep(2 * time.Second)
 		t0 := time.Now()
-		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0)
+		b.inject(ptrQuery(), "", 0)
 		time.Sleep(time.Second)
 		r.stop(t)
 
 		ifc := transport.Interface{MTU: 576}
 		dec := mdns.NewDecoder(mdns.SpecService, 0)
-		ps := b.cap.from(t, "a", b.t0)
+		ps := b.sent(t, "a", b.T0)
 		for _, p := range ps {
 			if p.Oversize || len(p.Packet.Data) > ifc.MaxPayload(p.v4()) {
 				t.Fatalf("%d-byte packet over %d", len(p.Packet.Data), ifc.MaxPayload(p.v4()))
@@ -58,7 +56,7 @@ func TestPacketSize(t *testing.T) {
 			}
 		}
 		round := map[string]bool{}
-		ans := only(b.cap.from(t, "a", t0), func(p pkt) bool { return p.v4() && p.m.Response })
+		ans := only(b.sent(t, "a", t0), func(p pkt) bool { return p.v4() && p.m.Response })
 		if len(ans) < 2 {
 			t.Fatalf("answer in %d packets, want a split", len(ans))
 		}

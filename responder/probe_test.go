@@ -1,11 +1,14 @@
 package responder
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -19,9 +22,8 @@ import (
 // unique ones, ID 0 and no questions; nothing is answered while probing.
 func TestProbeAnnounceSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		a := b.host("a")
+		b := newBed(t)
+		a := b.Host("a")
 		r := b.start(a, Config{PeerName: testName})
 		// A query during probing is not answered (§8.1).
 		time.Sleep(10 * time.Millisecond)
@@ -29,12 +31,12 @@ func TestProbeAnnounceSchedule(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		r.stop(t)
 
-		ps := only(b.cap.from(t, "a", b.t0), isV4)
+		ps := only(b.sent(t, "a", b.T0), isV4)
 		probes := only(ps, pkt.probe)
 		if len(probes) != 3 {
 			t.Fatalf("%d v4 probes, want 3", len(probes))
 		}
-		d := probes[0].Time.Sub(b.t0)
+		d := probes[0].Time.Sub(b.T0)
 		if d < 0 || d > 250*time.Millisecond {
 			t.Errorf("first probe after %v, want 0–250 ms", d)
 		}
@@ -117,19 +119,18 @@ func TestSimultaneousProbe(t *testing.T) {
 	}{{"they-win", "10.0.255.254", true}, {"we-win", "10.0.0.0", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := newBed(t, memnet.Config{})
-				defer b.lan.Close()
-				r := b.start(b.host("a"), Config{PeerName: testName})
+				b := newBed(t)
+				r := b.start(b.Host("a"), Config{PeerName: testName})
 				var first pkt
-				for len(only(b.cap.from(t, "a", b.t0), pkt.probe)) == 0 {
+				for len(only(b.sent(t, "a", b.T0), pkt.probe)) == 0 {
 					time.Sleep(time.Millisecond)
 				}
-				first = only(b.cap.from(t, "a", b.t0), pkt.probe)[0]
+				first = only(b.sent(t, "a", b.T0), pkt.probe)[0]
 				tInj := time.Now()
 				b.inject(theirProbe(t, first, tc.ip), "10.0.0.200:5353", 0)
 				time.Sleep(10 * time.Second)
 				r.stop(t)
-				probes := only(only(b.cap.from(t, "a", b.t0), pkt.probe), isV4)
+				probes := only(only(b.sent(t, "a", b.T0), pkt.probe), isV4)
 				if tc.lose {
 					if len(probes) != 4 {
 						t.Fatalf("%d probes, want 1 + 3 after losing", len(probes))
@@ -151,10 +152,9 @@ func TestSimultaneousProbe(t *testing.T) {
 	}
 	t.Run("two-responders", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			b := newBed(t, memnet.Config{})
-			defer b.lan.Close()
-			ra := b.start(b.host("a"), Config{PeerName: testName})
-			rb := b.start(b.host("b"), Config{PeerName: testName, PeerID: testID(t, 2), Addrs: maddrs(t, "/ip4/10.0.0.2/tcp/4001")})
+			b := newBed(t)
+			ra := b.start(b.Host("a"), Config{PeerName: testName})
+			rb := b.start(b.Host("b"), Config{PeerName: testName, PeerID: testkit.ID(t, 2), Addrs: maddrs(t, "/ip4/10.0.0.2/tcp/4001")})
 			time.Sleep(20 * time.Second)
 			if (ra.PeerName() == testName) == (rb.PeerName() == testName) {
 				t.Errorf("names %s and %s: exactly one must have renamed", ra.PeerName(), rb.PeerName())
@@ -174,9 +174,8 @@ func TestSimultaneousProbe(t *testing.T) {
 func TestRenameOnConflict(t *testing.T) {
 	for _, after := range []time.Duration{300 * time.Millisecond, 5 * time.Second} {
 		synctest.Test(t, func(t *testing.T) {
-			b := newBed(t, memnet.Config{})
-			defer b.lan.Close()
-			r := b.start(b.host("a"), Config{PeerName: testName})
+			b := newBed(t)
+			r := b.start(b.Host("a"), Config{PeerName: testName})
 			time.Sleep(after)
 			srv := &dns.SRV{Hdr: dns.RR_Header{Name: mdns.InstanceName(testName, mdns.SpecService), Rrtype: dns.TypeSRV, Class: dns.ClassINET | mdns.CacheFlushBit, Ttl: 120}, Port: 9, Target: "other.local."}
 			tc := time.Now()
@@ -189,7 +188,7 @@ func TestRenameOnConflict(t *testing.T) {
 			if s := r.Stats(); s.Conflicts != 1 || s.Renames != 1 {
 				t.Errorf("stats %+v", s)
 			}
-			probes := only(only(b.cap.from(t, "a", tc), pkt.probe), isV4)
+			probes := only(only(b.sent(t, "a", tc), pkt.probe), isV4)
 			if len(probes) != 3 || !mdns.EqualNames(probes[0].m.Question[0].Name, mdns.InstanceName(r.PeerName(), mdns.SpecService)) {
 				t.Fatalf("%d probes for the new name", len(probes))
 			}
@@ -203,11 +202,10 @@ func TestRenameOnConflict(t *testing.T) {
 // 10 s the next probe waits 5 s (§8.1).
 func TestConflictBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
+		b := newBed(t)
 		// A defender on host d claims every name it sees probed.
-		d := b.host("d")
-		cd := b.listen(d, memnet.ListenOptions{NoV6: true})
+		d := b.Host("d")
+		cd := b.Listen(d, memnet.ListenOptions{NoV6: true})
 		go func() {
 			buf := make([]byte, 9000)
 			var p transport.Packet
@@ -220,10 +218,10 @@ func TestConflictBackoff(t *testing.T) {
 				_ = cd.WritePacket(&transport.Packet{Data: response(srv), Dst: transport.GroupV4, IfIndex: 1})
 			}
 		}()
-		r := b.start(b.host("a"), Config{Conn: b.listen(b.lan.Host("a"), memnet.ListenOptions{NoV6: true})})
+		r := b.start(b.Host("a"), Config{Conn: b.Listen(b.LAN.Host("a"), memnet.ListenOptions{NoV6: true})})
 		time.Sleep(30 * time.Second)
 		r.stop(t)
-		probes := only(b.cap.from(t, "a", b.t0), pkt.probe)
+		probes := only(b.sent(t, "a", b.T0), pkt.probe)
 		if len(probes) < 17 {
 			t.Fatalf("%d probes", len(probes))
 		}
@@ -238,6 +236,72 @@ func TestConflictBackoff(t *testing.T) {
 		}
 		if s := r.Stats(); s.Renames != s.Conflicts || s.Renames < 17 {
 			t.Errorf("stats %+v", s)
+		}
+	})
+}
+
+// BCT: none (soak). Five responders on a lossy, jittery LAN, queried every
+// second while their addresses change: no false conflict (our own packets
+// and our former data are never taken for another host's), every peer is
+// answered, every packet fits its MTU and parses.
+func TestSoakNoFalseConflict(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBedOn(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: memnet.DefaultSegment, Link: memnet.Link{
+			Latency: 2 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.05, Duplicate: 0.05, Reorder: 0.1, ReorderDelay: 20 * time.Millisecond,
+		}}}})
+		var rs []*running
+		for i := 1; i <= 5; i++ {
+			h := b.Host(fmt.Sprintf("h%d", i))
+			c := b.Listen(h)
+			rs = append(rs, b.start(h, Config{Conn: c, PeerID: testkit.ID(t, i), Rand: rand.New(rand.NewPCG(uint64(i), 7)),
+				Addrs: maddrs(t, fmt.Sprintf("/ip4/10.0.0.%d/tcp/4001", i))}))
+		}
+		qc := b.Listen(b.Host("q"))
+		found := map[string]bool{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			dec := mdns.NewDecoder(mdns.SpecService, 0)
+			buf := make([]byte, 9000)
+			var p transport.Packet
+			for qc.ReadPacket(buf, &p) == nil {
+				if m, err := mdns.Parse(p.Data); err == nil {
+					for _, c := range dec.Decode(m, false).Candidates {
+						found[c.ID.String()] = true
+					}
+				}
+			}
+		}()
+		for s := 0; s < 60; s++ {
+			time.Sleep(time.Second)
+			_ = qc.WritePacket(&transport.Packet{Data: ptrQuery(), Dst: transport.GroupV4, IfIndex: 1})
+			if s%10 == 5 {
+				for i, r := range rs {
+					r.SetAddrs(maddrs(t, fmt.Sprintf("/ip4/10.0.0.%d/tcp/%d", i+1, 4001+s)))
+				}
+			}
+			if s == 30 {
+				b.LAN.Host("h1").Iface("eth0").SetUp(false)
+			}
+			if s == 32 {
+				b.LAN.Host("h1").Iface("eth0").SetUp(true)
+			}
+		}
+		for _, r := range rs {
+			r.stop(t)
+			if s := r.Stats(); s.Conflicts != 0 || s.Renames != 0 || s.SendErrors != 0 {
+				t.Errorf("%s: stats %+v", r.PeerName(), s)
+			}
+		}
+		qc.Close()
+		<-done
+		if len(found) != 5 {
+			t.Errorf("found %d of 5 peers", len(found))
+		}
+		for _, p := range b.sent(t, "*", b.T0) {
+			if p.Oversize {
+				t.Fatalf("oversize packet from %s", p.Host)
+			}
 		}
 	})
 }

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
 )
@@ -16,10 +16,10 @@ import (
 // queue, and a Conn closed under Run ends it with transport.ErrClosed.
 func TestReaderDrops(t *testing.T) {
 	src := netip.MustParseAddrPort("10.0.0.2:5353")
-	ours := query(0, false, nil, q(mdns.SpecService, dns.TypePTR))
+	ours := ptrQuery()
 	other := query(0, false, nil, q("_googlecast._tcp.local.", dns.TypePTR))
 	c := &nullConn{}
-	r, err := New(Config{Conn: c, PeerID: testID(t, 1), QueueLen: 1})
+	r, err := New(Config{Conn: c, PeerID: testkit.ID(t, 1), QueueLen: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

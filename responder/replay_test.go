@@ -2,7 +2,6 @@ package responder
 
 import (
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
@@ -39,27 +39,21 @@ import (
 //   - Received ≥ number injected, and what is beyond that is at most the
 //     responder's own multicast packets looped back.
 func TestReplayCaptures(t *testing.T) {
-	files, err := filepath.Glob("../testdata/pcap/*.pcap")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no captures: %v", err)
+	caps, err := pcapread.ReadDir("../testdata/pcap")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		dgs, _, err := pcapread.ReadFile(f)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		name := strings.TrimSuffix(filepath.Base(f), ".pcap")
-		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { replayCapture(t, dgs) })
+	for _, c := range caps {
+		t.Run(c.Name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { replayCapture(t, c.Datagrams) })
 		})
 	}
 }
 
 func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
-	b := newBed(t, memnet.Config{})
-	defer b.lan.Close()
-	h := b.host("a")
-	conn := b.listen(h, memnet.ListenOptions{})
+	b := newBed(t)
+	h := b.Host("a")
+	conn := b.Listen(h)
 	ifaces := conn.Interfaces()
 	if len(ifaces) != 1 {
 		t.Fatalf("%d interfaces", len(ifaces))
@@ -68,7 +62,7 @@ func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 	if len(self.Addrs(false)) == 0 {
 		t.Fatalf("test set-up: bed host has no IPv6 address: %v", self.Prefixes)
 	}
-	id := testID(t, 1)
+	id := testkit.ID(t, 1)
 	addrs := maddrs(t, "/ip4/10.0.0.1/tcp/4001", "/ip6/fe80::1:1/udp/4001/quic-v1")
 	r := b.start(h, Config{Conn: conn, PeerID: id, PeerName: testName, Addrs: addrs})
 	announced()
@@ -124,7 +118,7 @@ func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 			ttl = 0 // unknown: memnet's default (255)
 		}
 		p := transport.Packet{Data: d.Packet.Data, Src: src, Dst: dst, TTL: ttl}
-		if err := b.lan.Inject(memnet.DefaultSegment, nil, p); err != nil {
+		if err := b.LAN.Inject(memnet.DefaultSegment, nil, p); err != nil {
 			t.Fatalf("inject frame %d: %v", d.Frame, err)
 		}
 		sources[src] = true
@@ -139,13 +133,11 @@ func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 	// Multicast loopback is immediate on memnet, so every multicast packet
 	// we sent so far has been read back: Received is exactly accountable.
 	loopedBack := 0
-	b.cap.mu.Lock()
-	for _, rec := range b.cap.recs {
-		if rec.Host == "a" && rec.Packet.Dst.Addr().IsMulticast() {
+	for _, rec := range b.Cap.Sent("a", time.Time{}) {
+		if rec.Packet.Dst.Addr().IsMulticast() {
 			loopedBack++
 		}
 	}
-	b.cap.mu.Unlock()
 	r.stop(t)
 
 	dec := mdns.NewDecoder(mdns.SpecService, 0)
@@ -155,7 +147,7 @@ func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 	}
 	slices.Sort(want)
 	var sentMcast, sentUcast, metaAnswers int
-	for _, p := range b.cap.from(t, "a", b.t0) {
+	for _, p := range b.sent(t, "a", b.T0) {
 		pk := p.Packet
 		if pk.Dst.Addr().IsMulticast() {
 			sentMcast++
@@ -177,7 +169,7 @@ func replayCapture(t *testing.T, dgs []pcapread.Datagram) {
 			continue
 		}
 		if len(res.Candidates) != 1 || res.Candidates[0].ID != id {
-			t.Errorf("response to %v at %v does not decode to exactly our peer: %+v\n%v", pk.Dst, p.Time.Sub(b.t0), res, p.m)
+			t.Errorf("response to %v at %v does not decode to exactly our peer: %+v\n%v", pk.Dst, p.Time.Sub(b.T0), res, p.m)
 			continue
 		}
 		got := make([]string, 0, len(res.Candidates[0].Addrs))

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,11 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/syncbuf"
 )
 
 const (
@@ -61,10 +61,9 @@ type node struct {
 	idx    int // 0-based
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *tailBuffer
+	stderr *syncbuf.Buffer
 	id     string
 	final  *nodeMsg
-	start  *usage
 	marks  map[string]usage
 }
 
@@ -96,28 +95,6 @@ type run struct {
 type snapshot struct {
 	at time.Time
 	c  wireCounters
-}
-
-// tailBuffer keeps the last bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > stderrKeep {
-		b.buf = append([]byte(nil), b.buf[len(b.buf)-stderrKeep:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(bytes.TrimSpace(b.buf))
 }
 
 func nanMatrix(n int) [][]float64 {
@@ -193,7 +170,7 @@ func (r *run) startNodes(ctx context.Context) error {
 		// Its own process group: a terminal's Ctrl-C reaches only the
 		// bench, which stops the nodes in order. Killed if the bench dies.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		nd := &node{idx: i, cmd: cmd, stderr: &tailBuffer{}, marks: map[string]usage{}}
+		nd := &node{idx: i, cmd: cmd, stderr: &syncbuf.Buffer{Max: stderrKeep}, marks: map[string]usage{}}
 		cmd.Stderr = nd.stderr
 		var err error
 		if nd.stdin, err = cmd.StdinPipe(); err != nil {
@@ -284,7 +261,7 @@ func (r *run) handle(ctx context.Context, mm msg) error {
 	case "eof":
 		r.eofs++
 		if nd.final == nil && !r.stopping() {
-			return fmt.Errorf("node %d exited early: %s", mm.idx+1, nd.stderr.String())
+			return fmt.Errorf("node %d exited early: %s", mm.idx+1, strings.TrimSpace(nd.stderr.String()))
 		}
 	}
 	return nil
@@ -470,7 +447,7 @@ func (r *run) stop(ctx context.Context) error {
 	err := r.pump(ctx, time.Now().Add(stopTimeout), func() bool { return r.eofs == len(r.nodes) }, "every node to stop")
 	for _, nd := range r.nodes {
 		if err == nil && nd.final == nil {
-			err = fmt.Errorf("node %d stopped without its final line: %s", nd.idx+1, nd.stderr.String())
+			err = fmt.Errorf("node %d stopped without its final line: %s", nd.idx+1, strings.TrimSpace(nd.stderr.String()))
 		}
 	}
 	if err != nil {
@@ -482,7 +459,7 @@ func (r *run) stop(ctx context.Context) error {
 		select {
 		case werr := <-waited:
 			if werr != nil {
-				return fmt.Errorf("node %d: %w: %s", nd.idx+1, werr, nd.stderr.String())
+				return fmt.Errorf("node %d: %w: %s", nd.idx+1, werr, strings.TrimSpace(nd.stderr.String()))
 			}
 		case <-time.After(5 * time.Second):
 			return fmt.Errorf("node %d did not exit after its final line", nd.idx+1)

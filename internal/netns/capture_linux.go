@@ -3,7 +3,6 @@
 package netns
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chorus-services/discovery/internal/syncbuf"
 )
 
 // Capture records the bridge's traffic to a pcap file with tcpdump until
@@ -22,7 +23,7 @@ func (nt *Net) Capture(ctx context.Context, path string) (stop func() error, err
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		return nil, errors.New("netns: tcpdump is not installed")
 	}
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	// --immediate-mode: without it libpcap hands packets over per ring
 	// block, and those of the last block are lost when tcpdump is stopped.
 	cmd := nt.Exec(ctx, 0, "tcpdump", "-i", bridgeDev, "--immediate-mode", "-U", "-n", "-w", path)
@@ -55,21 +56,4 @@ func (nt *Net) Capture(ctx context.Context, path string) (stop func() error, err
 		time.Sleep(20 * time.Millisecond)
 	}
 	return stop, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -79,3 +79,15 @@ func hostV6(i int) netip.Prefix {
 func hostMAC(i int) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x53, 0, 0, 0, byte(i)}
 }
+
+// Open runs open in host i's namespace (see Do) and returns what it
+// opened: a socket or a Conn bound to that namespace.
+func Open[T any](nt *Net, i int, open func() (T, error)) (T, error) {
+	var v T
+	err := nt.Do(i, func() error {
+		var err error
+		v, err = open()
+		return err
+	})
+	return v, err
+}

@@ -15,6 +15,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/chorus-services/discovery/mdns"
@@ -47,6 +49,43 @@ type Packet struct {
 	Multicast bool
 }
 
+// Delivery is how a captured datagram was sent: what a fuzz seed made of
+// it must reproduce.
+type Delivery struct {
+	Ephemeral bool // from a source port other than 5353
+	TTLOther  bool // with a known IP TTL other than 255 …
+	TTLOne    bool // … namely 1 (rust-libp2p's, dig's)
+	V6        bool // from an IPv6 source
+	Unicast   bool // to a unicast destination
+}
+
+// Delivery returns how p was sent.
+func (p Packet) Delivery() Delivery {
+	src := p.Src.Addr()
+	return Delivery{
+		Ephemeral: p.Src.Port() != mdns.Port,
+		TTLOther:  p.TTL != 255 && p.TTL != -1 && p.TTL != 0,
+		TTLOne:    p.TTL == 1,
+		V6:        src.Is6() && !src.Is4In6(),
+		Unicast:   !p.Dst.Addr().IsMulticast(),
+	}
+}
+
+// Mode packs d into a fuzz mode byte: each bit given is set when its
+// property holds (0: not encoded).
+func (d Delivery) Mode(ephemeral, ttlOther, ttlOne, v6, unicast uint8) uint8 {
+	var m uint8
+	for _, f := range []struct {
+		on  bool
+		bit uint8
+	}{{d.Ephemeral, ephemeral}, {d.TTLOther, ttlOther}, {d.TTLOne, ttlOne}, {d.V6, v6}, {d.Unicast, unicast}} {
+		if f.on {
+			m |= f.bit
+		}
+	}
+	return m
+}
+
 // Stats counts what the reader saw.
 type Stats struct {
 	Frames      int // frames read
@@ -73,6 +112,35 @@ func ReadFile(path string) ([]Datagram, Stats, error) {
 	}
 	defer f.Close()
 	return Read(f)
+}
+
+// Capture is one capture file of a directory and its datagrams.
+type Capture struct {
+	Path      string
+	Name      string // the file name without ".pcap"
+	Datagrams []Datagram
+	Stats     Stats
+}
+
+// ReadDir reads every *.pcap capture of dir, in file name order; a
+// directory without one is an error.
+func ReadDir(dir string) ([]Capture, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.pcap"))
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("pcapread: no captures in %s", dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Capture, 0, len(files))
+	for _, f := range files {
+		dgs, st, err := ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		out = append(out, Capture{Path: f, Name: strings.TrimSuffix(filepath.Base(f), ".pcap"), Datagrams: dgs, Stats: st})
+	}
+	return out, nil
 }
 
 // maxFrames bounds how much of a capture is read.

@@ -3,6 +3,7 @@ package pcapread_test
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"os"
 	"testing"
 
@@ -116,5 +117,22 @@ func TestSidecarMismatches(t *testing.T) {
 	lost[p.PeerID] = false
 	if m := sc.Mismatches(found, lost, asIs, true); len(m) != 3 {
 		t.Fatalf("want 3 mismatches (address, goodbye, extra peer), got %q", m)
+	}
+}
+
+// TestDeliveryMode: how a datagram was sent, packed as a fuzz mode byte.
+func TestDeliveryMode(t *testing.T) {
+	for _, c := range []struct {
+		p    pcapread.Packet
+		want uint8
+	}{
+		{pcapread.Packet{Src: netip.MustParseAddrPort("10.0.0.1:5353"), Dst: netip.MustParseAddrPort("224.0.0.251:5353"), TTL: 255}, 0},
+		{pcapread.Packet{Src: netip.MustParseAddrPort("10.0.0.1:40000"), Dst: netip.MustParseAddrPort("224.0.0.251:5353"), TTL: 1}, 1 | 2 | 4},
+		{pcapread.Packet{Src: netip.MustParseAddrPort("[fe80::1]:5353"), Dst: netip.MustParseAddrPort("[fe80::2]:5353"), TTL: 64}, 2 | 8 | 16},
+		{pcapread.Packet{Src: netip.MustParseAddrPort("[::ffff:10.0.0.1]:5353"), Dst: netip.MustParseAddrPort("224.0.0.251:5353"), TTL: -1}, 0},
+	} {
+		if got := c.p.Delivery().Mode(1, 2, 4, 8, 16); got != c.want {
+			t.Errorf("%v → %v: mode %#x, want %#x", c.p.Src, c.p.Dst, got, c.want)
+		}
 	}
 }

@@ -147,7 +147,7 @@ func Run(p Params) (*Result, error) {
 	var lanStats [nWindows + 1]memnet.Stats
 	stats[0] = map[string]uint64{}
 
-	time.Sleep(t0.Add(p.Startup).Sub(time.Now()))
+	time.Sleep(time.Until(t0.Add(p.Startup)))
 	synctest.Wait()
 	stats[1], lanStats[1] = sumStats(states), lan.Stats()
 	res.discovery(states, t0, p.Startup, false)

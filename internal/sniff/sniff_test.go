@@ -3,7 +3,6 @@ package sniff_test
 import (
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,15 +16,12 @@ import (
 // TestSniffCaptures: over every capture, the sniffer classifies each packet
 // and reports every peer the sidecar expects, in both output formats.
 func TestSniffCaptures(t *testing.T) {
-	files, _ := filepath.Glob("../../testdata/pcap/*.pcap")
-	if len(files) == 0 {
-		t.Fatal("no captures")
+	caps, err := pcapread.ReadDir("../../testdata/pcap")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		dgs, _, err := pcapread.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range caps {
+		dgs := c.Datagrams
 		s := sniff.New(mdns.SpecService)
 		var table, js bytes.Buffer
 		tp, jp := sniff.NewPrinter(&table, false), sniff.NewPrinter(&js, true)
@@ -36,7 +32,7 @@ func TestSniffCaptures(t *testing.T) {
 			r := s.Describe(&p, d.Time.Sub(dgs[0].Time), "br0")
 			kinds[r.Kind]++
 			if r.Kind == "malformed" || r.Kind == "invalid" {
-				t.Errorf("%s frame %d: %s", filepath.Base(f), d.Frame, r.Error)
+				t.Errorf("%s frame %d: %s", c.Name, d.Frame, r.Error)
 			}
 			if r.Kind == "response" || r.Kind == "goodbye" {
 				for _, p := range r.Peers {
@@ -66,9 +62,9 @@ func TestSniffCaptures(t *testing.T) {
 			}
 		}
 		if kinds["query"]+kinds["probe"] == 0 || kinds["response"]+kinds["goodbye"] == 0 {
-			t.Errorf("%s: kinds %v", filepath.Base(f), kinds)
+			t.Errorf("%s: kinds %v", c.Name, kinds)
 		}
-		t.Logf("%s: %v, %d peers", filepath.Base(f), kinds, len(peers))
+		t.Logf("%s: %v, %d peers", c.Name, kinds, len(peers))
 	}
 }
 

@@ -33,6 +33,18 @@ func SelectInterfaces(names []string, includeLoopback bool) ([]Interface, error)
 	return selectInterfaces(all, names, includeLoopback, true)
 }
 
+// interfacesIn lists the interfaces (systemInterfaces) of the network
+// namespace ns remembers.
+func interfacesIn(ns *nsRef) ([]Interface, error) {
+	var all []Interface
+	err := ns.do(func() error {
+		var err error
+		all, err = systemInterfaces()
+		return err
+	})
+	return all, err
+}
+
 // systemInterfaces lists every interface of the calling thread's network
 // namespace with its usable addresses (on Linux, IPv6 addresses still under
 // duplicate address detection are left out: see dropUnusableV6).

@@ -19,8 +19,7 @@ import (
 // a link flap the only IPv6 address left, the link-local one, is tentative:
 // the IPv6 group is not joined until it is usable.
 func TestTentativeIPv6NotUsed(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1)
+	n := leakCheckedLAN(t, 1)
 	p := listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}})
 	lan := func() transport.Interface {
 		t.Helper()

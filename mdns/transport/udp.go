@@ -324,9 +324,12 @@ func famIndex(v4 bool) int {
 	return 1
 }
 
-func (u *UDP) closed() bool {
+func (u *UDP) closed() bool { return isClosed(u.done) }
+
+// isClosed reports, without blocking, whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-u.done:
+	case <-ch:
 		return true
 	default:
 		return false

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
@@ -33,6 +35,22 @@ func leakCheck(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
 
+// exchangeLAN is a leak-checked LAN of two hosts with a Conn each: host
+// 1's bound to lan0, host 2's on every interface.
+func exchangeLAN(t *testing.T) (*peer, *peer) {
+	t.Helper()
+	n := leakCheckedLAN(t, 2)
+	return listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}}), listenIn(t, n, 2, transport.Config{})
+}
+
+// leakCheckedLAN is a namespace LAN of n hosts (netns.New) in a test that
+// leakCheck guards.
+func leakCheckedLAN(t *testing.T, n int, opts ...netns.Option) *netns.Net {
+	t.Helper()
+	leakCheck(t)
+	return netns.New(t, n, opts...)
+}
+
 // peer is a UDP Conn in one host namespace with a reader goroutine that
 // collects what it receives.
 type peer struct {
@@ -48,12 +66,8 @@ func listenIn(t *testing.T, n *netns.Net, i int, cfg transport.Config) *peer {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t).With("host", i)
 	}
-	var c *transport.UDP
-	if err := n.Do(i, func() error {
-		var err error
-		c, err = transport.Listen(cfg)
-		return err
-	}); err != nil {
+	c, err := netns.Open(n, i, func() (*transport.UDP, error) { return transport.Listen(cfg) })
+	if err != nil {
 		t.Fatalf("Listen in host %d: %v", i, err)
 	}
 	v, err := c.View(transport.ViewConfig{Name: "test"})
@@ -93,42 +107,33 @@ func (p *peer) close() {
 // expect waits (bounded) for a packet carrying payload, discarding others.
 func (p *peer) expect(t *testing.T, payload string) transport.Packet {
 	t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	for {
-		select {
-		case pk := <-p.pkts:
-			if string(pk.Data) == payload {
-				return pk
-			}
-		case <-deadline.C:
-			t.Fatalf("host %d: no packet %q within %v", p.host.Index, payload, waitLimit)
-		}
-	}
+	return testkit.Recv(t, p.pkts, fmt.Sprintf("host %d: packet %q", p.host.Index, payload), waitLimit,
+		func(pk transport.Packet) bool { return string(pk.Data) == payload })
 }
 
 // sendUntil sends pk every 100 ms until got receives its payload (bounded
 // by waitLimit) and returns what got received.
 func sendUntil(t *testing.T, from *peer, pk transport.Packet, got *peer) transport.Packet {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var r transport.Packet
+	testkit.WaitFor(t, fmt.Sprintf("host %d receiving %q from host %d", got.host.Index, pk.Data, from.host.Index), waitLimit, func() bool {
 		if err := from.c.WritePacket(&pk); err != nil {
 			t.Fatalf("host %d: WritePacket to %v: %v", from.host.Index, pk.Dst, err)
 		}
-		select {
-		case r := <-got.pkts:
-			if string(r.Data) == string(pk.Data) {
-				return r
+		tick := time.NewTimer(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case r = <-got.pkts:
+				if string(r.Data) == string(pk.Data) {
+					return true
+				}
+			case <-tick.C:
+				return false
 			}
-		case <-tick.C:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("host %d never received %q from host %d", got.host.Index, pk.Data, from.host.Index)
-		}
-	}
+	})
+	return r
 }
 
 func addrOf(h netns.Host, v4 bool) []netip.Addr {
@@ -159,10 +164,7 @@ func checkRecv(t *testing.T, what string, pk transport.Packet, src []netip.Addr,
 }
 
 func TestUDPMulticastAndUnicastExchange(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
-	p1 := listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}})
-	p2 := listenIn(t, n, 2, transport.Config{})
+	p1, p2 := exchangeLAN(t)
 
 	for _, v4 := range []bool{true, false} {
 		fam := map[bool]string{true: "v4", false: "v6"}[v4]
@@ -228,18 +230,12 @@ func TestUDPMulticastAndUnicastExchange(t *testing.T) {
 			t.Error(err)
 		}
 		seen := map[string]bool{}
-		deadline := time.NewTimer(waitLimit)
-		defer deadline.Stop()
-		for len(seen) < writers*each {
-			select {
-			case pk := <-p2.pkts:
-				if len(pk.Data) > 0 && pk.Data[0] == 'w' {
-					seen[string(pk.Data)] = true
-				}
-			case <-deadline.C:
-				t.Fatalf("received %d of %d concurrent packets", len(seen), writers*each)
+		testkit.Recv(t, p2.pkts, fmt.Sprintf("%d concurrent packets", writers*each), waitLimit, func(pk transport.Packet) bool {
+			if len(pk.Data) > 0 && pk.Data[0] == 'w' {
+				seen[string(pk.Data)] = true
 			}
-		}
+			return len(seen) == writers*each
+		})
 	})
 
 	t.Run("errors", func(t *testing.T) {
@@ -258,8 +254,7 @@ func TestUDPMulticastAndUnicastExchange(t *testing.T) {
 }
 
 func TestUDPPortSharingInOneNamespace(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
+	n := leakCheckedLAN(t, 2)
 	a := listenIn(t, n, 1, transport.Config{})
 	b := listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}})
 	s := listenIn(t, n, 2, transport.Config{})
@@ -273,8 +268,7 @@ func TestUDPPortSharingInOneNamespace(t *testing.T) {
 }
 
 func TestUDPInterfacesAndRefresh(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1)
+	n := leakCheckedLAN(t, 1)
 	p := listenIn(t, n, 1, transport.Config{})
 	h := n.Host(1)
 
@@ -379,8 +373,7 @@ func TestUDPInterfacesAndRefresh(t *testing.T) {
 }
 
 func TestUDPFamilies(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1, netns.WithoutIPv6())
+	n := leakCheckedLAN(t, 1, netns.WithoutIPv6())
 	p := listenIn(t, n, 1, transport.Config{})
 	ifs := p.c.Interfaces()
 	if len(ifs) != 1 || !ifs[0].V4 || ifs[0].V6 {
@@ -432,49 +425,24 @@ func TestUDPFamilies(t *testing.T) {
 }
 
 func TestWatcherEvents(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1)
-	var w *transport.Watcher
-	if err := n.Do(1, func() error {
-		var err error
-		w, err = transport.NewWatcher(transport.WatcherConfig{Interfaces: []string{netns.LinkName}, Logger: testLogger(t)})
-		return err
-	}); err != nil {
+	n := leakCheckedLAN(t, 1)
+	w, err := netns.Open(n, 1, func() (*transport.Watcher, error) {
+		return transport.NewWatcher(transport.WatcherConfig{Interfaces: []string{netns.LinkName}, Logger: testLogger(t)})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-runDone:
-		case <-time.After(waitLimit):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	stop := testkit.Run(t, "Watcher.Run", w.Run)
 
 	h := n.Host(1)
 	want := func(kind transport.EventKind, prefix netip.Prefix) {
 		t.Helper()
-		deadline := time.NewTimer(waitLimit)
-		defer deadline.Stop()
-		for {
-			select {
-			case ev, ok := <-w.Events():
-				if !ok {
-					t.Fatal("Events closed")
-				}
-				if ev.IfIndex != h.IfIndex || ev.IfName != netns.LinkName {
-					t.Fatalf("event for another interface: %+v", ev)
-				}
-				if ev.Kind == kind && (!prefix.IsValid() || ev.Prefix == prefix) {
-					return
-				}
-			case <-deadline.C:
-				t.Fatalf("no %v %v event within %v", kind, prefix, waitLimit)
+		testkit.Recv(t, w.Events(), fmt.Sprintf("%v %v event", kind, prefix), waitLimit, func(ev transport.Event) bool {
+			if ev.IfIndex != h.IfIndex || ev.IfName != netns.LinkName {
+				t.Fatalf("event for another interface: %+v", ev)
 			}
-		}
+			return ev.Kind == kind && (!prefix.IsValid() || ev.Prefix == prefix)
+		})
 	}
 	extra4 := netip.MustParsePrefix("198.51.100.200/24")
 	extra6 := netip.MustParsePrefix("2001:db8:53::200/64")
@@ -497,16 +465,7 @@ func TestWatcherEvents(t *testing.T) {
 	}
 	want(transport.IfaceUp, netip.Prefix{})
 
-	cancel()
-	select {
-	case err := <-runDone:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return after cancel")
-	}
-	runDone <- nil // for the cleanup
+	stop()
 	for range w.Events() {
 		// drained; closed by Run
 	}
@@ -517,8 +476,7 @@ func TestWatcherEvents(t *testing.T) {
 }
 
 func TestUDPLoopbackInterface(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 1)
+	n := leakCheckedLAN(t, 1)
 	p := listenIn(t, n, 1, transport.Config{IncludeLoopback: true})
 	var lo *transport.Interface
 	for _, ifc := range p.c.Interfaces() {
@@ -549,8 +507,7 @@ func TestUDPLoopbackInterface(t *testing.T) {
 // and only then tells the Views, so a View reading Interfaces on the event
 // already sees the link; packets then flow.
 func TestUDPWaitsForInterface(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
+	n := leakCheckedLAN(t, 2)
 	if err := n.SetLinkUp(1, false); err != nil {
 		t.Fatal(err)
 	}
@@ -569,18 +526,11 @@ func TestUDPWaitsForInterface(t *testing.T) {
 	if err := n.WaitReady(1); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(waitLimit)
-	for joined := false; !joined; {
-		select {
-		case e := <-ev.Events():
-			for _, ifc := range ev.Interfaces() {
-				joined = joined || (ifc.Name == netns.LinkName && ifc.V4)
-			}
-			t.Logf("event %s on %s: joined %v", e.Kind, e.IfName, joined)
-		case <-deadline:
-			t.Fatalf("no event with lan0 joined within %v (interfaces %+v)", waitLimit, p.c.Interfaces())
-		}
-	}
+	testkit.Recv(t, ev.Events(), "an event with lan0 joined", waitLimit, func(e transport.Event) bool {
+		joined := slices.ContainsFunc(ev.Interfaces(), func(ifc transport.Interface) bool { return ifc.Name == netns.LinkName && ifc.V4 })
+		t.Logf("event %s on %s: joined %v", e.Kind, e.IfName, joined)
+		return joined
+	})
 	q := listenIn(t, n, 2, transport.Config{})
 	pk := transport.Packet{Data: []byte("after link up"), Dst: transport.GroupV4, IfIndex: n.Host(2).IfIndex}
 	sendUntil(t, q, pk, p)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 )
 
@@ -18,10 +18,7 @@ import (
 // "deadline" makes every read time out, an error that does not say the
 // socket is gone (retried with backoff, reopened after 750 ms).
 func TestUDPReopenAfterSocketFault(t *testing.T) {
-	leakCheck(t)
-	n := netns.New(t, 2)
-	p1 := listenIn(t, n, 1, transport.Config{Interfaces: []string{netns.LinkName}})
-	p2 := listenIn(t, n, 2, transport.Config{})
+	p1, p2 := exchangeLAN(t)
 	round := 0
 	for _, fault := range []string{"close", "deadline"} {
 		for _, v4 := range []bool{true, false} {
@@ -42,16 +39,12 @@ func TestUDPReopenAfterSocketFault(t *testing.T) {
 					t.Fatal(err)
 				}
 				sawFailure := false
-				deadline := time.Now().Add(waitLimit)
-				for p1.c.Stats().Reopens == before.Reopens {
+				testkit.WaitFor(t, "the socket reopened", waitLimit, func() bool {
 					for _, p := range p1.c.Problems() {
 						sawFailure = sawFailure || p.Step == "read"
 					}
-					if time.Now().After(deadline) {
-						t.Fatalf("not reopened within %v: %+v, problems %v", waitLimit, p1.c.Stats(), p1.c.Problems())
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+					return p1.c.Stats().Reopens != before.Reopens
+				})
 				reopened := time.Since(t0)
 				send(p2, p1, "after") // received on the new socket: the group is joined again
 				send(p1, p2, "after") // and sent from it

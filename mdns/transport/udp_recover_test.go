@@ -97,14 +97,7 @@ func (f *fakeSock) close() error {
 	return nil
 }
 
-func (f *fakeSock) isClosed() bool {
-	select {
-	case <-f.closed:
-		return true
-	default:
-		return false
-	}
-}
+func (f *fakeSock) isClosed() bool { return isClosed(f.closed) }
 
 // fail makes the blocked read and every later one fail with err.
 func (f *fakeSock) fail(err error) {

@@ -20,12 +20,7 @@ func (u *UDP) Refresh() error {
 	if u.closed() {
 		return ErrClosed
 	}
-	var all []Interface
-	err := u.ns.do(func() error {
-		var err error
-		all, err = systemInterfaces()
-		return err
-	})
+	all, err := interfacesIn(&u.ns)
 	if err != nil {
 		u.log.Warn("refresh failed", "err", err)
 		return fmt.Errorf("transport: refresh: %w", err)

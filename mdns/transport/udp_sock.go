@@ -75,6 +75,64 @@ func problemf(v4 bool, step string, err error) Problem {
 	return Problem{Family: familyName(v4), Step: step, Err: err}
 }
 
+// sockOpt is the outcome of setting one socket option at open.
+type sockOpt struct {
+	step string
+	err  error
+}
+
+// optProblems lists the options of a family that could not be set: a
+// socket works without them, less well (the Problems say how).
+func optProblems(v4 bool, opts ...sockOpt) []Problem {
+	var probs []Problem
+	for _, o := range opts {
+		if o.err != nil {
+			probs = append(probs, problemf(v4, o.step, o.err))
+		}
+	}
+	return probs
+}
+
+// fill sets m from a received datagram's source and control message
+// (ifIndex 0, dst nil and ttl -1 where the platform gave none).
+func (m *rxMeta) fill(src net.Addr, ifIndex int, dst net.IP, ttl int) {
+	*m = rxMeta{ifIndex: ifIndex, ttl: ttl}
+	m.src, m.zone = addrPortOf(src)
+	if a, ok := netip.AddrFromSlice(dst); ok {
+		m.dst = a.Unmap()
+	}
+}
+
+// exclusiveOpts are the setters of the per-socket state a send changes
+// where no control message carries it.
+type exclusiveOpts struct {
+	setIf               func(*net.Interface) error
+	setTTL, setMcastTTL func(int) error
+}
+
+// set sets the multicast interface (ifi non-nil) and a TTL other than
+// defaultTTL (the multicast option for a multicast send), and returns the
+// function that restores the TTL. The caller holds the socket's exclusive
+// lock until it has sent and restored.
+func (o exclusiveOpts) set(ifi *net.Interface, mcast bool, ttl int) (restore func(), err error) {
+	if ifi != nil {
+		if err := o.setIf(ifi); err != nil {
+			return nil, err
+		}
+	}
+	if ttl == defaultTTL {
+		return func() {}, nil
+	}
+	set := o.setTTL
+	if mcast {
+		set = o.setMcastTTL
+	}
+	if err := set(ttl); err != nil {
+		return nil, err
+	}
+	return func() { _ = set(defaultTTL) }, nil
+}
+
 // sock4 is the IPv4 socket.
 type sock4 struct {
 	uc *net.UDPConn
@@ -93,21 +151,15 @@ func openSock4() (*sock4, []Problem, error) {
 		return nil, nil, err
 	}
 	s := &sock4{uc: uc, pc: ipv4.NewPacketConn(uc)}
-	var probs []Problem
-	note := func(step string, err error) {
-		if err != nil {
-			probs = append(probs, problemf(true, step, err))
-		}
-	}
-	note("sockopt IP_MULTICAST_ALL", setMulticastAll(uc, true))
+	all := sockOpt{"sockopt IP_MULTICAST_ALL", setMulticastAll(uc, true)}
 	if err := s.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err == nil {
 		s.cmsg = true
 		s.haveTTL = s.pc.SetControlMessage(ipv4.FlagTTL, true) == nil
 	}
-	note("sockopt IP_MULTICAST_TTL", s.pc.SetMulticastTTL(defaultTTL))
-	note("sockopt IP_TTL", s.pc.SetTTL(defaultTTL))
-	note("sockopt IP_MULTICAST_LOOP", s.pc.SetMulticastLoopback(true))
-	return s, probs, nil
+	return s, optProblems(true, all,
+		sockOpt{"sockopt IP_MULTICAST_TTL", s.pc.SetMulticastTTL(defaultTTL)},
+		sockOpt{"sockopt IP_TTL", s.pc.SetTTL(defaultTTL)},
+		sockOpt{"sockopt IP_MULTICAST_LOOP", s.pc.SetMulticastLoopback(true)}), nil
 }
 
 func (s *sock4) v4() bool { return true }
@@ -117,17 +169,12 @@ func (s *sock4) read(b []byte, m *rxMeta) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	*m = rxMeta{ttl: -1}
-	m.src, m.zone = addrPortOf(src)
-	if cm != nil {
-		m.ifIndex = cm.IfIndex
-		if s.haveTTL {
-			m.ttl = cm.TTL
-		}
-		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-			m.dst = a.Unmap()
-		}
+	if cm == nil {
+		cm = &ipv4.ControlMessage{TTL: -1}
+	} else if !s.haveTTL {
+		cm.TTL = -1
 	}
+	m.fill(src, cm.IfIndex, cm.Dst, cm.TTL)
 	return n, nil
 }
 
@@ -148,24 +195,17 @@ func (s *sock4) write(b []byte, dst netip.AddrPort, ifi *net.Interface, ttl int)
 		_, err := s.pc.WriteTo(b, cm, ua)
 		return err
 	}
+	if !setIf {
+		ifi = nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if setIf {
-		if err := s.pc.SetMulticastInterface(ifi); err != nil {
-			return err
-		}
+	restore, err := exclusiveOpts{s.pc.SetMulticastInterface, s.pc.SetTTL, s.pc.SetMulticastTTL}.set(ifi, mcast, ttl)
+	if err != nil {
+		return err
 	}
-	if ttl != defaultTTL {
-		set, restore := s.pc.SetTTL, func() { _ = s.pc.SetTTL(defaultTTL) }
-		if mcast {
-			set, restore = s.pc.SetMulticastTTL, func() { _ = s.pc.SetMulticastTTL(defaultTTL) }
-		}
-		if err := set(ttl); err != nil {
-			return err
-		}
-		defer restore()
-	}
-	_, err := s.pc.WriteTo(b, cm, ua)
+	defer restore()
+	_, err = s.pc.WriteTo(b, cm, ua)
 	return err
 }
 
@@ -193,21 +233,15 @@ func openSock6() (*sock6, []Problem, error) {
 		return nil, nil, err
 	}
 	s := &sock6{uc: uc, pc: ipv6.NewPacketConn(uc)}
-	var probs []Problem
-	note := func(step string, err error) {
-		if err != nil {
-			probs = append(probs, problemf(false, step, err))
-		}
-	}
-	note("sockopt IPV6_MULTICAST_ALL", setMulticastAll(uc, false))
+	all := sockOpt{"sockopt IPV6_MULTICAST_ALL", setMulticastAll(uc, false)}
 	if err := s.pc.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true); err == nil {
 		s.cmsg = true
 		s.haveHop = s.pc.SetControlMessage(ipv6.FlagHopLimit, true) == nil
 	}
-	note("sockopt IPV6_MULTICAST_HOPS", s.pc.SetMulticastHopLimit(defaultTTL))
-	note("sockopt IPV6_UNICAST_HOPS", s.pc.SetHopLimit(defaultTTL))
-	note("sockopt IPV6_MULTICAST_LOOP", s.pc.SetMulticastLoopback(true))
-	return s, probs, nil
+	return s, optProblems(false, all,
+		sockOpt{"sockopt IPV6_MULTICAST_HOPS", s.pc.SetMulticastHopLimit(defaultTTL)},
+		sockOpt{"sockopt IPV6_UNICAST_HOPS", s.pc.SetHopLimit(defaultTTL)},
+		sockOpt{"sockopt IPV6_MULTICAST_LOOP", s.pc.SetMulticastLoopback(true)}), nil
 }
 
 func (s *sock6) v4() bool { return false }
@@ -217,17 +251,12 @@ func (s *sock6) read(b []byte, m *rxMeta) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	*m = rxMeta{ttl: -1}
-	m.src, m.zone = addrPortOf(src)
-	if cm != nil {
-		m.ifIndex = cm.IfIndex
-		if s.haveHop {
-			m.ttl = cm.HopLimit
-		}
-		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-			m.dst = a.Unmap()
-		}
+	if cm == nil {
+		cm = &ipv6.ControlMessage{HopLimit: -1}
+	} else if !s.haveHop {
+		cm.HopLimit = -1
 	}
+	m.fill(src, cm.IfIndex, cm.Dst, cm.HopLimit)
 	return n, nil
 }
 
@@ -254,24 +283,17 @@ func (s *sock6) write(b []byte, dst netip.AddrPort, ifi *net.Interface, ttl int)
 		_, err := s.pc.WriteTo(b, cm, ua)
 		return err
 	}
+	if !mcast {
+		ifi = nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ifi != nil && mcast {
-		if err := s.pc.SetMulticastInterface(ifi); err != nil {
-			return err
-		}
+	restore, err := exclusiveOpts{s.pc.SetMulticastInterface, s.pc.SetHopLimit, s.pc.SetMulticastHopLimit}.set(ifi, mcast, ttl)
+	if err != nil {
+		return err
 	}
-	if ttl != defaultTTL {
-		set, restore := s.pc.SetHopLimit, func() { _ = s.pc.SetHopLimit(defaultTTL) }
-		if mcast {
-			set, restore = s.pc.SetMulticastHopLimit, func() { _ = s.pc.SetMulticastHopLimit(defaultTTL) }
-		}
-		if err := set(ttl); err != nil {
-			return err
-		}
-		defer restore()
-	}
-	_, err := s.pc.WriteTo(b, nil, ua)
+	defer restore()
+	_, err = s.pc.WriteTo(b, nil, ua)
 	return err
 }
 

@@ -143,12 +143,7 @@ func (w *Watcher) poll(ctx context.Context) {
 // resync lists the interfaces and emits the differences to the last
 // listing.
 func (w *Watcher) resync() {
-	var all []Interface
-	err := w.ns.do(func() error {
-		var err error
-		all, err = systemInterfaces()
-		return err
-	})
+	all, err := interfacesIn(&w.ns)
 	if err != nil {
 		w.log.Warn("list interfaces", "err", err)
 		return

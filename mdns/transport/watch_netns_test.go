@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 )
 
 // TestWatcherPollInNamespace drives the polling path (used outside Linux,
@@ -17,12 +18,8 @@ import (
 func TestWatcherPollInNamespace(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	n := netns.New(t, 1, netns.WithoutIPv6())
-	var w *Watcher
-	if err := n.Do(1, func() error {
-		var err error
-		w, err = NewWatcher(WatcherConfig{PollInterval: 50 * time.Millisecond})
-		return err
-	}); err != nil {
+	w, err := netns.Open(n, 1, func() (*Watcher, error) { return NewWatcher(WatcherConfig{PollInterval: 50 * time.Millisecond}) })
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -41,17 +38,11 @@ func TestWatcherPollInNamespace(t *testing.T) {
 	if err := n.AddAddr(1, extra); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	for {
-		select {
-		case ev := <-w.Events():
-			if ev.Kind == AddrAdded && ev.Prefix == extra && ev.IfName == netns.LinkName {
-				return
-			}
-			t.Logf("other event %+v", ev)
-		case <-deadline.C:
-			t.Fatal("no AddrAdded from polling within 5 s")
+	testkit.Recv(t, w.Events(), "AddrAdded from polling", 5*time.Second, func(ev Event) bool {
+		if ev.Kind == AddrAdded && ev.Prefix == extra && ev.IfName == netns.LinkName {
+			return true
 		}
-	}
+		t.Logf("other event %+v", ev)
+		return false
+	})
 }

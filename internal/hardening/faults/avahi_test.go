@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/interop/peers"
 	"github.com/chorus-services/discovery/internal/netns"
 )
@@ -35,20 +36,20 @@ func TestAvahiShares5353(t *testing.T) {
 	nt := netns.New(t, 2)
 	av := peers.StartAvahi(t, nt, 1, "shared-h1")
 	ctx := withTimeout(t, 75*time.Second)
-	a, b := startNode(t, ctx, nt, 1), startNode(t, ctx, nt, 2)
-	waitMesh(t, ctx, nil, a, b)
-	ma, mb := a.mark(), b.mark()
+	ab := meshed(t, ctx, nt, 1, 2)
+	a, b := ab[0], ab[1]
+	ma, mb := a.Mark(), b.Mark()
 
 	av.Publish(t, "avahi-neighbour", "_p2p._udp", 4002, "dnsaddr="+avahiPeerAddr+"/p2p/"+avahiPeer)
-	for _, n := range []*node{a, b} {
-		n.waitFrom(t, ctx, 0, "found the avahi-published peer", func(e peers.Event) bool {
+	for _, n := range []*node.Node{a, b} {
+		waitFrom(t, ctx, n, 0, "found the avahi-published peer", func(e node.Event) bool {
 			return (e.Str("event") == "found" || e.Str("event") == "updated") && e.Str("id") == avahiPeer && slices.Contains(e.Strs("addrs"), avahiPeerAddr)
 		})
 	}
 
-	want := map[string]bool{a.id: false, b.id: false}
+	want := map[string]bool{a.ID: false, b.ID: false}
 	var last string
-	for attempt := 0; attempt < 6 && ctx.Err() == nil && !(want[a.id] && want[b.id]); attempt++ {
+	for attempt := 0; attempt < 6 && ctx.Err() == nil && !(want[a.ID] && want[b.ID]); attempt++ {
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		res, out, _ := av.Browse(bctx, "_p2p._udp")
 		cancel()
@@ -61,10 +62,10 @@ func TestAvahiShares5353(t *testing.T) {
 			}
 		}
 	}
-	if !want[a.id] || !want[b.id] {
-		t.Fatalf("avahi-browse on host 1 resolved A %v, B %v; last output:\n%s", want[a.id], want[b.id], last)
+	if !want[a.ID] || !want[b.ID] {
+		t.Fatalf("avahi-browse on host 1 resolved A %v, B %v; last output:\n%s", want[a.ID], want[b.ID], last)
 	}
-	keptThroughout(t, a, ma, b.id)
-	keptThroughout(t, b, mb, a.id)
+	keptThroughout(t, a, ma, b.ID)
+	keptThroughout(t, b, mb, a.ID)
 	nothingLost(t, ctx, a, b)
 }

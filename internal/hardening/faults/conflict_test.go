@@ -1,13 +1,13 @@
 package faults
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 )
 
 // conflictName is the instance name both announcers are forced to.
@@ -33,35 +33,33 @@ const conflictName = "libp2p-conflict"
 //     announce-only peers with no libp2p host behind their addresses, so
 //     C runs --no-connect and connections are not part of this check.)
 func TestNameConflict(t *testing.T) {
-	t.Parallel()
-	nt := netns.New(t, 3)
-	ctx := withTimeout(t, 60*time.Second)
-	c := startNode(t, ctx, nt, 3, "--no-connect")
+	nt, ctx := faultLAN(t, 3, 60*time.Second)
+	c := startNode(t, nt, 3, "--no-connect")
 	sn := startSniff(t, nt, 3)
-	var ann [2]*node
+	var ann [2]*node.Node
 	for i := range ann {
 		h := nt.Host(i + 1)
 		args := []string{"announce", "--json", "--iface", netns.LinkName, "--random", "--name", conflictName, "--duration", "60s", "--log-level", "debug",
 			"--addr", "/ip4/" + h.V4.Addr().String() + "/tcp/4001", "--addr", "/ip6/" + h.V6.Addr().String() + "/udp/4001/quic-v1"}
-		ann[i] = &node{Proc: peers.Start(t, fmt.Sprintf("announce@h%d", i+1), nt.Exec(t.Context(), i+1, binary(t), args...)), host: i + 1}
+		ann[i] = node.Start(t, nt, i+1, args...) // both at once: the probes must be simultaneous
 	}
 	for _, n := range ann {
-		ev, _ := n.waitFrom(t, ctx, 0, "self event", func(e peers.Event) bool { return e.Str("event") == "self" })
-		n.id, n.addrs = ev.Str("id"), ev.Strs("addrs")
+		ev, _ := waitFrom(t, ctx, n, 0, "self event", func(e node.Event) bool { return e.Str("event") == "self" })
+		n.ID, n.Addrs = ev.Str("id"), ev.Strs("addrs")
 	}
 
 	// C finds both with their full address sets.
 	for _, n := range ann {
-		c.waitFrom(t, ctx, 0, "found "+n.String()+" with its full address set", func(e peers.Event) bool {
-			return (e.Str("event") == "found" || e.Str("event") == "updated") && e.Str("id") == n.id && sameSet(e.Strs("addrs"), n.addrs)
+		waitFrom(t, ctx, c, 0, "found "+n.String()+" with its full address set", func(e node.Event) bool {
+			return (e.Str("event") == "found" || e.Str("event") == "updated") && e.Str("id") == n.ID && sameSet(e.Strs("addrs"), n.Addrs)
 		})
 	}
 
 	// Exactly one lost the tie-break and renamed; the other finished
 	// probing with the name and never renamed. (C finds both from their
 	// probes already, so the loser may still be about to rename: wait.)
-	var loser, winner *node
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	var loser, winner *node.Node
+	testkit.Eventually(15*time.Second, 100*time.Millisecond, func() bool {
 		loser, winner = nil, nil
 		for _, n := range ann {
 			lost := hasLine(n.Stderr(), "simultaneous probe lost")
@@ -75,20 +73,18 @@ func TestNameConflict(t *testing.T) {
 				winner = n
 			}
 		}
-		if loser != nil && winner != nil {
-			break
-		}
-	}
+		return loser != nil && winner != nil
+	})
 	if loser == nil || winner == nil {
 		t.Fatalf("want one tie-break loser that renamed and one winner that did not; stderr:\n%v:\n%s\n%v:\n%s",
-			ann[0], tail(ann[0].Stderr(), 15), ann[1], tail(ann[1].Stderr(), 15))
+			ann[0], node.Tail(ann[0].Stderr(), 15), ann[1], node.Tail(ann[1].Stderr(), 15))
 	}
 	// §8.2: the probes' authority records are compared in order (class,
 	// type, rdata), and the first is the A record of the shared host name
 	// libp2p-conflict.local.: 198.51.100.12 is lexicographically later
 	// than 198.51.100.11, so host 2 wins.
-	if winner.host != 2 {
-		t.Errorf("host %d won the tie-break, want host 2 (its A record 198.51.100.12 sorts after 198.51.100.11)", winner.host)
+	if winner.Host != 2 {
+		t.Errorf("host %d won the tie-break, want host 2 (its A record 198.51.100.12 sorts after 198.51.100.11)", winner.Host)
 	}
 	t.Logf("%v won the RFC 6762 §8.2 tie-break, %v lost and renamed: %s", winner, loser, grepLine(loser.Stderr(), "renamed"))
 
@@ -105,20 +101,20 @@ func TestNameConflict(t *testing.T) {
 		}
 		return inst
 	}
-	sn.waitFrom(t, ctx, 0, "the loser's packets under its new name", func(peers.Event) bool {
-		li := instance(loser.id)
+	waitFrom(t, ctx, sn, 0, "the loser's packets under its new name", func(node.Event) bool {
+		li := instance(loser.ID)
 		return li != "" && !strings.HasPrefix(li, conflictName+".")
 	})
-	if wi := instance(winner.id); !strings.HasPrefix(wi, conflictName+".") && wi != conflictName {
+	if wi := instance(winner.ID); !strings.HasPrefix(wi, conflictName+".") && wi != conflictName {
 		t.Errorf("the winner is on the wire as %q, want %s", wi, conflictName)
 	}
-	t.Logf("on the wire: winner %q, loser %q", instance(winner.id), instance(loser.id))
+	t.Logf("on the wire: winner %q, loser %q", instance(winner.ID), instance(loser.ID))
 
 	// Nothing lost: C still lists both.
-	m := c.mark()
-	c.waitFrom(t, ctx, m, "stats listing both announcers", func(e peers.Event) bool { return lists(e, false, ann[0].id, ann[1].id) })
+	m := c.Mark()
+	waitFrom(t, ctx, c, m, "stats listing both announcers", func(e node.Event) bool { return node.Lists(e, false, ann[0].ID, ann[1].ID) })
 	for _, n := range ann {
-		if l := eventsOf(c.eventsFrom(0, "lost"), n.id); len(l) > 0 {
+		if l := eventsOf(c.EventsFrom(0, "lost"), n.ID); len(l) > 0 {
 			t.Errorf("C reported %v lost", n)
 		}
 	}

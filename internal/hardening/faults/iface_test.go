@@ -2,11 +2,12 @@ package faults
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
 )
 
@@ -35,24 +36,21 @@ import (
 //     to its original full set.
 //   - Nothing lost: all three list and are connected to each other.
 func TestIfaceDownUp(t *testing.T) {
-	t.Parallel()
-	nt := netns.New(t, 3)
-	ctx := withTimeout(t, 75*time.Second)
-	a, b, c := startNode(t, ctx, nt, 1), startNode(t, ctx, nt, 2), startNode(t, ctx, nt, 3)
-	all := []*node{a, b, c}
-	waitMesh(t, ctx, nil, all...)
-	full := lanAddrs(a.addrs, nil)
+	nt, ctx := faultLAN(t, 3, 75*time.Second)
+	all := meshed(t, ctx, nt, 1, 2, 3)
+	a, b, c := all[0], all[1], all[2]
+	full := lanAddrs(a.Addrs, nil)
 	v6 := nt.Host(1).V6
-	v4only := lanAddrs(a.addrs, func(s string) bool { return strings.HasPrefix(s, "/ip6/") })
-	ma, mb, mc := a.mark(), b.mark(), c.mark()
-	before := a.lastStats(t, ctx, 0)
+	v4only := lanAddrs(a.Addrs, func(s string) bool { return strings.HasPrefix(s, "/ip6/") })
+	ma, mb, mc := a.Mark(), b.Mark(), c.Mark()
+	before := lastStats(t, ctx, a, 0)
 
 	down := time.Now()
 	if err := nt.SetLinkUp(1, false); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2*time.Second - time.Since(down)) // the outage itself, not an assertion
-	ma2 := a.mark()
+	ma2 := a.Mark()
 	if err := nt.SetLinkUp(1, true); err != nil {
 		t.Fatal(err)
 	}
@@ -63,20 +61,20 @@ func TestIfaceDownUp(t *testing.T) {
 	// Responses reach A again after the link comes back (B's and C's
 	// answers to its query; the proof that they renewed B's and C's
 	// records is below: nothing expires after the grace).
-	after0, _ := a.waitFrom(t, ctx, ma2, "responses after link up", func(e peers.Event) bool {
+	after0, _ := waitFrom(t, ctx, a, ma2, "responses after link up", func(e node.Event) bool {
 		return e.Str("event") == "stats" && counter(e, "metrics", "browser", "responses") >= counter(before, "metrics", "browser", "responses")+2
 	})
-	t.Logf("A's browser received responses again %v after link up", a.at(after0).Sub(up).Round(time.Millisecond))
-	for _, o := range []*node{b, c} {
-		e, _ := o.waitFrom(t, ctx, map[*node]int{b: mb, c: mc}[o], "updated A to its IPv4-only set", func(e peers.Event) bool {
-			return e.Str("event") == "updated" && e.Str("id") == a.id && sameSet(e.Strs("addrs"), v4only)
+	t.Logf("A's browser received responses again %v after link up", a.At(after0).Sub(up).Round(time.Millisecond))
+	for _, o := range []*node.Node{b, c} {
+		e, _ := waitFrom(t, ctx, o, map[*node.Node]int{b: mb, c: mc}[o], "updated A to its IPv4-only set", func(e node.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.ID && sameSet(e.Strs("addrs"), v4only)
 		})
-		t.Logf("%v re-found A (its IPv6 address flushed by the kernel) %v after link up", o, o.at(e).Sub(up).Round(time.Millisecond))
+		t.Logf("%v re-found A (its IPv6 address flushed by the kernel) %v after link up", o, o.At(e).Sub(up).Round(time.Millisecond))
 	}
-	delta := func(e peers.Event, k string) float64 {
+	delta := func(e node.Event, k string) float64 {
 		return counter(e, "metrics", "responder", k) - counter(before, "metrics", "responder", k)
 	}
-	after, _ := a.waitFrom(t, ctx, ma2, "stats with ≥ 3 more probes and ≥ 2 more announcements (RFC 6762 §8.1, §8.3)", func(e peers.Event) bool {
+	after, _ := waitFrom(t, ctx, a, ma2, "stats with ≥ 3 more probes and ≥ 2 more announcements (RFC 6762 §8.1, §8.3)", func(e node.Event) bool {
 		return e.Str("event") == "stats" && delta(e, "probes") >= 3 && delta(e, "announcements") >= 2
 	})
 	t.Logf("A re-probed and re-announced: %v probes, %v announcements since the flap", delta(after, "probes"), delta(after, "announcements"))
@@ -85,27 +83,27 @@ func TestIfaceDownUp(t *testing.T) {
 	// fail with EADDRNOTAVAIL, which lost every IPv6 probe and announcement
 	// after link up before mdns/transport left such addresses out).
 	if d := counter(after, "metrics", "transport", "write_errors") - counter(before, "metrics", "transport", "write_errors"); d != 0 {
-		t.Errorf("%v sends failed after the flap:\n%s", d, tail(a.Stderr(), 20))
+		t.Errorf("%v sends failed after the flap:\n%s", d, node.Tail(a.Stderr(), 20))
 	}
 
 	// The address comes back: B and C see A's full set again.
-	mb2, mc2 := b.mark(), c.mark()
+	mb2, mc2 := b.Mark(), c.Mark()
 	if err := nt.AddAddr(1, v6); err != nil {
 		t.Fatal(err)
 	}
 	readd := time.Now()
-	for _, o := range []*node{b, c} {
-		o.waitFrom(t, ctx, map[*node]int{b: mb2, c: mc2}[o], "updated A to its full set", func(e peers.Event) bool {
-			return e.Str("event") == "updated" && e.Str("id") == a.id && sameSet(e.Strs("addrs"), full)
+	for _, o := range []*node.Node{b, c} {
+		waitFrom(t, ctx, o, map[*node.Node]int{b: mb2, c: mc2}[o], "updated A to its full set", func(e node.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.ID && sameSet(e.Strs("addrs"), full)
 		})
 	}
 	t.Logf("B and C updated A to its full set %v after its IPv6 address came back", time.Since(readd).Round(time.Millisecond))
 
 	// A's peers outlive the grace: renewed, not merely not yet expired.
 	time.Sleep(6 * time.Second) // beyond the 5 s grace, not an assertion of timing
-	keptThroughout(t, a, ma, b.id, c.id)
-	keptThroughout(t, b, mb, a.id, c.id)
-	keptThroughout(t, c, mc, a.id, b.id)
+	keptThroughout(t, a, ma, b.ID, c.ID)
+	keptThroughout(t, b, mb, a.ID, c.ID)
+	keptThroughout(t, c, mc, a.ID, b.ID)
 	nothingLost(t, ctx, all...)
 }
 
@@ -120,17 +118,14 @@ func TestIfaceDownUp(t *testing.T) {
 //     without them;
 //   - B and C never lose A; nothing lost at the end.
 func TestAddrAddRemove(t *testing.T) {
-	t.Parallel()
-	nt := netns.New(t, 3)
-	ctx := withTimeout(t, 60*time.Second)
-	a, b, c := startNode(t, ctx, nt, 1), startNode(t, ctx, nt, 2), startNode(t, ctx, nt, 3)
-	all := []*node{a, b, c}
-	waitMesh(t, ctx, nil, all...)
+	nt, ctx := faultLAN(t, 3, 60*time.Second)
+	all := meshed(t, ctx, nt, 1, 2, 3)
+	a, b, c := all[0], all[1], all[2]
 	sn := startSniff(t, nt, 3)
 	extra := []netip.Prefix{netip.MustParsePrefix("198.51.100.200/24"), netip.MustParsePrefix("2001:db8:53::200/64")}
 	prefixes := []string{"/ip4/198.51.100.200/", "/ip6/2001:db8:53::200/"}
-	mb, mc := b.mark(), c.mark()
-	marks := map[*node]int{b: mb, c: mc}
+	mb, mc := b.Mark(), c.Mark()
+	marks := map[*node.Node]int{b: mb, c: mc}
 
 	added := time.Now()
 	for _, p := range extra {
@@ -138,16 +133,16 @@ func TestAddrAddRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, o := range []*node{b, c} {
-		o.waitFrom(t, ctx, marks[o], "updated A with the added addresses", func(e peers.Event) bool {
-			return e.Str("event") == "updated" && e.Str("id") == a.id && anyHasPrefix(e.Strs("addrs"), prefixes[0]) && anyHasPrefix(e.Strs("addrs"), prefixes[1])
+	for _, o := range []*node.Node{b, c} {
+		waitFrom(t, ctx, o, marks[o], "updated A with the added addresses", func(e node.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.ID && anyHasPrefix(e.Strs("addrs"), prefixes[0]) && anyHasPrefix(e.Strs("addrs"), prefixes[1])
 		})
 	}
 	t.Logf("the added addresses reached B and C in %v", time.Since(added).Round(time.Millisecond))
 
-	sm := sn.mark()
+	sm := sn.Mark()
 	for o := range marks {
-		marks[o] = o.mark()
+		marks[o] = o.Mark()
 	}
 	removed := time.Now()
 	for _, p := range extra {
@@ -155,15 +150,15 @@ func TestAddrAddRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := lanAddrs(a.addrs, nil)
-	for _, o := range []*node{b, c} {
-		o.waitFrom(t, ctx, marks[o], "updated A back to its original set", func(e peers.Event) bool {
-			return e.Str("event") == "updated" && e.Str("id") == a.id && sameSet(e.Strs("addrs"), want)
+	want := lanAddrs(a.Addrs, nil)
+	for _, o := range []*node.Node{b, c} {
+		waitFrom(t, ctx, o, marks[o], "updated A back to its original set", func(e node.Event) bool {
+			return e.Str("event") == "updated" && e.Str("id") == a.ID && sameSet(e.Strs("addrs"), want)
 		})
 	}
 	t.Logf("B and C dropped the removed addresses %v after removal", time.Since(removed).Round(time.Millisecond))
 	for _, g := range []struct{ typ, data string }{{"A", "198.51.100.200"}, {"AAAA", "2001:db8:53::200"}} {
-		sn.waitFrom(t, ctx, sm, "goodbye for "+g.typ+" "+g.data, func(e peers.Event) bool {
+		waitFrom(t, ctx, sn, sm, "goodbye for "+g.typ+" "+g.data, func(e node.Event) bool {
 			if !strings.HasPrefix(e.Str("src"), "198.51.100.11:") && !strings.Contains(e.Str("src"), ":53::11]") && !strings.HasPrefix(e.Str("src"), "[fe80::53:ff:fe00:1") {
 				return false
 			}
@@ -175,7 +170,75 @@ func TestAddrAddRemove(t *testing.T) {
 			return false
 		})
 	}
-	keptThroughout(t, b, mb, a.id, c.id)
-	keptThroughout(t, c, mc, a.id, b.id)
+	keptThroughout(t, b, mb, a.ID, c.ID)
+	keptThroughout(t, c, mc, a.ID, b.ID)
 	nothingLost(t, ctx, all...)
+}
+
+// TestSocketErrors destroys node A's mDNS sockets from outside the process
+// while it runs: `ss -K` in A's namespace aborts every UDP socket bound to
+// port 5353 (SOCK_DESTROY; a pending read fails with ECONNABORTED). Then:
+//
+//   - A reports it: a Warn log per family ("read failed"), and in its stats
+//     Metrics.Transport.ReadErrors ≥ 2 and Reopens ≥ 2 (one per family);
+//   - A reopens both sockets (mdns/transport's recovery: a socket that is
+//     gone is reopened after 50 ms, joined to the group again) and
+//     discovery goes on over the new ones: node C, started after the
+//     fault, and A find each other (A must receive C's announcements and
+//     answer its queries, RFC 6762 §6) and connect;
+//   - B never loses A nor A B; nothing lost at the end.
+func TestSocketErrors(t *testing.T) {
+	nt, ctx := faultLAN(t, 3, 60*time.Second)
+	ab := meshed(t, ctx, nt, 1, 2)
+	a, b := ab[0], ab[1]
+	ma, mb := a.Mark(), b.Mark()
+
+	fault := time.Now()
+	out, err := nt.Exec(ctx, 1, "ss", "-K", "-u", "-a", "sport = :5353").CombinedOutput()
+	if err != nil || strings.Count(string(out), ":mdns") < 2 {
+		msg := "ss -K destroyed no mDNS socket (needs CONFIG_INET_DIAG_DESTROY and ss from iproute2): " + strings.TrimSpace(string(out))
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		if os.Getenv(netns.RequireEnv) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Logf("ss -K destroyed:\n%s", out)
+	st, _ := waitFrom(t, ctx, a, ma, "stats with both sockets reopened", func(e node.Event) bool {
+		return e.Str("event") == "stats" && counter(e, "metrics", "transport", "reopens") >= 2
+	})
+	t.Logf("A reopened its sockets within %v (stats every %s): Transport %v", time.Since(fault).Round(time.Millisecond), node.StatsEvery, st["metrics"].(map[string]any)["transport"])
+	if n := counter(st, "metrics", "transport", "read_errors"); n < 2 {
+		t.Errorf("ReadErrors %v, want ≥ 2 (one per family)", n)
+	}
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		if !hasLine(a.Stderr(), "level=WARN", "read failed", "family="+fam) {
+			t.Errorf("no Warn log for the %s failure in A's stderr:\n%s", fam, node.Tail(a.Stderr(), 20))
+		}
+	}
+
+	// Discovery goes on over the new sockets: a node that starts now.
+	c := startNode(t, nt, 3)
+	started := time.Now()
+	waitMesh(t, ctx, map[*node.Node]int{a: ma, b: mb}, a, b, c)
+	t.Logf("C, started after the fault, and A found each other and connected in %v", time.Since(started).Round(time.Millisecond))
+	keptThroughout(t, a, ma, b.ID)
+	keptThroughout(t, b, mb, a.ID)
+	nothingLost(t, ctx, a, b, c)
+}
+
+// hasLine reports whether one line of s contains every one of parts.
+func hasLine(s string, parts ...string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/miekg/dns"
@@ -36,17 +37,16 @@ const digBufSize = 1232
 // both.
 func TestAmplification(t *testing.T) {
 	nt := netns.New(t, 2)
-	bin := binary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	a := startNode(t, nt, 1, bin, "--duration", "90s")
-	r := startNode(t, nt, 2, bin, "--duration", "90s")
-	if _, err := a.waitStats(ctx, func(s nodeStats) bool { return s.has(r.id) && s.connected(r.id) }); err != nil {
+	a := node.Run(t, nt, 1, "--duration", "90s")
+	r := node.Run(t, nt, 2, "--duration", "90s")
+	if _, err := waitStats(ctx, a, func(s nodeStats) bool { return s.has(r.ID) && s.connected(r.ID) }); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for the node's announcements to end: answers are given only
 	// after probing (§8.1).
-	if _, err := a.waitStats(ctx, func(s nodeStats) bool { return s.Metrics.Responder.Announcements >= 3 }); err != nil {
+	if _, err := waitStats(ctx, a, func(s nodeStats) bool { return s.Metrics.Responder.Announcements >= 3 }); err != nil {
 		t.Fatal(err)
 	}
 	// A route from the node back to the off-link source: if the node
@@ -75,7 +75,7 @@ func TestAmplification(t *testing.T) {
 
 	t.Run("OffLink", func(t *testing.T) {
 		_, c := udp4In(t, nt, 2, offLinkSrc.Addr().String()+":0", 64)
-		before, err := a.nextStats(ctx)
+		before, err := nextStats(ctx, a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func TestAmplification(t *testing.T) {
 		if _, err := c.WriteTo(q, node); err != nil {
 			t.Fatal(err)
 		}
-		after, err := a.waitStats(ctx, func(s nodeStats) bool {
+		after, err := waitStats(ctx, a, func(s nodeStats) bool {
 			return s.Metrics.Responder.DroppedOffLink > before.Metrics.Responder.DroppedOffLink
 		})
 		if err != nil {
@@ -99,7 +99,7 @@ func TestAmplification(t *testing.T) {
 			t.Fatalf("off-link query answered: %d bytes from %v", n, from)
 		}
 		t.Logf("off-link query (%d bytes) dropped: DroppedOffLink %d → %d, no answer", len(q), rb.DroppedOffLink, ra.DroppedOffLink)
-		nothingLost(t, after, r.id)
+		nothingLost(t, after, r.ID)
 	})
 
 	// dig advertises 1232 bytes with EDNS0; a resolver without EDNS0 is
@@ -147,11 +147,11 @@ func TestAmplification(t *testing.T) {
 			}
 			t.Logf("on-link legacy query: %d bytes → one answer of %d bytes (×%.1f), %d answers + %d additional records",
 				len(q), n, float64(n)/float64(len(q)), len(m.Answer), len(m.Extra))
-			s, err := a.nextStats(ctx)
+			s, err := nextStats(ctx, a)
 			if err != nil {
 				t.Fatal(err)
 			}
-			nothingLost(t, s, r.id)
+			nothingLost(t, s, r.ID)
 		})
 	}
 }

@@ -16,7 +16,9 @@ import (
 
 	"github.com/chorus-services/discovery"
 	"github.com/chorus-services/discovery/internal/hardening/hostile/flood"
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -62,14 +64,13 @@ func TestCloseDuringFlood(t *testing.T) {
 		return
 	}
 	nt := netns.New(t, 3)
-	bin := binary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	r := startNode(t, nt, 2, bin, "--duration", "90s")
-	r.selectiveOn()
+	r := node.Run(t, nt, 2, "--duration", "90s")
+	r.Watch()
 
 	child := nt.Exec(ctx, 1, os.Args[0], "-test.run=^TestCloseDuringFlood$", "-test.v", "-test.count=1")
-	child.Env = append(os.Environ(), childEnv+"="+r.id)
+	child.Env = append(os.Environ(), childEnv+"="+r.ID)
 	out, err := child.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -146,33 +147,25 @@ func closeChild(t *testing.T, realID string) {
 	}
 	// The real peer found, established (its records refreshed) and
 	// connected; then the parent floods.
-	deadline := time.Now().Add(20 * time.Second)
-	for !slices.ContainsFunc(d.Peers(), func(ai peer.AddrInfo) bool { return ai.ID == want }) ||
-		h.Network().Connectedness(want) != network.Connected || d.Metrics().Browser.Established != 1 {
-		if time.Now().After(deadline) {
-			d.Close()
-			h.Close()
-			t.Fatal("the real peer was not found, connected and established in 20 s")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Eventually(20*time.Second, 50*time.Millisecond, func() bool {
+		return slices.ContainsFunc(d.Peers(), func(ai peer.AddrInfo) bool { return ai.ID == want }) &&
+			h.Network().Connectedness(want) == network.Connected && d.Metrics().Browser.Established == 1
+	}) {
+		d.Close()
+		h.Close()
+		t.Fatal("the real peer was not found, connected and established in 20 s")
 	}
 	fmt.Println(childReady)
 	// Flooded (thousands of fake peers evicted), with the real peer still
 	// found and connected.
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	if !testkit.Eventually(30*time.Second, 100*time.Millisecond, func() bool {
 		m := d.Metrics()
 		res.Packets, res.Evicted, res.Attempts = m.Browser.Packets, m.Browser.Evicted, m.Dialer.Attempts
 		res.RealInPeers = slices.ContainsFunc(d.Peers(), func(ai peer.AddrInfo) bool { return ai.ID == want })
 		res.RealConnected = h.Network().Connectedness(want) == network.Connected
-		if m.Browser.Evicted > 5000 && res.RealInPeers && res.RealConnected {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("not flooded with the real peer found and connected after 30 s: %+v", res)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+		return m.Browser.Evicted > 5000 && res.RealInPeers && res.RealConnected
+	}) {
+		t.Errorf("not flooded with the real peer found and connected after 30 s: %+v", res)
 	}
 	res.Goroutines = runtime.NumGoroutine()
 	start := time.Now()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chorus-services/discovery/dialer"
 	"github.com/chorus-services/discovery/internal/hardening/hostile/flood"
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
 )
 
@@ -53,24 +54,23 @@ const (
 func TestFlood(t *testing.T) {
 	dur := floodDur(t)
 	nt := netns.New(t, 3)
-	bin := binary(t)
 	life := (dur + 90*time.Second).String()
-	a := startNode(t, nt, 1, bin, "--duration", life)
-	r := startNode(t, nt, 2, bin, "--duration", life)
+	a := node.Run(t, nt, 1, "--duration", life)
+	r := node.Run(t, nt, 2, "--duration", life)
 	ctx, cancel := context.WithTimeout(t.Context(), dur+80*time.Second)
 	defer cancel()
 
-	base := realPeerSettled(t, ctx, a, r.id)
-	a.selectiveOn(r.id)
+	base := realPeerSettled(t, ctx, a, r.ID)
+	a.Watch(r.ID)
 	wait := floodPlan{from: 3, dst: nt.Host(1).V4.Addr(), peerRate: *floodRate, duration: dur}.start(t, nt, ctx)
 	rep := wait()
 	t.Logf("flood: %v", rep)
 	t.Logf("achieved: %.0f fake peers/s (asked %.0f), %.0f datagrams/s in all", rep.Rate(stPeers), *floodRate, float64(rep.Sent())/rep.Elapsed.Seconds())
 
-	during := a.statsSince(base.T)
-	final := afterFlood(t, ctx, a, r.id)
+	during := statsSince(a, base.T)
+	final := afterFlood(t, ctx, a, r.ID)
 	checkResources(t, base, during, final)
-	checkRealPeer(t, r.id, during)
+	checkRealPeer(t, r.ID, during)
 	checkDialerCap(t, base, during)
 	checkFloodDrops(t, base, final, rep)
 }
@@ -79,9 +79,9 @@ func TestFlood(t *testing.T) {
 // connected to it and has established it (its records were received again
 // after their first sighting: browser.Stats.Established; the real peer is
 // the only peer), and returns the node's stats then.
-func realPeerSettled(t *testing.T, ctx context.Context, a *node, id string) nodeStats {
+func realPeerSettled(t *testing.T, ctx context.Context, a *node.Node, id string) nodeStats {
 	t.Helper()
-	s, err := a.waitStats(ctx, func(s nodeStats) bool {
+	s, err := waitStats(ctx, a, func(s nodeStats) bool {
 		return s.has(id) && s.connected(id) && s.Metrics.Browser.Established == 1
 	})
 	if err != nil {
@@ -93,14 +93,14 @@ func realPeerSettled(t *testing.T, ctx context.Context, a *node, id string) node
 // afterFlood waits two seconds of the node's clock after the flood (its
 // queues drain) and checks that nothing was lost: the real peer is still
 // in Peers() and connected. It returns the stats then.
-func afterFlood(t *testing.T, ctx context.Context, a *node, id string) nodeStats {
+func afterFlood(t *testing.T, ctx context.Context, a *node.Node, id string) nodeStats {
 	t.Helper()
-	s, err := a.nextStats(ctx)
+	s, err := nextStats(ctx, a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t0 := s.T
-	s, err = a.waitStats(ctx, func(s nodeStats) bool { return s.T >= t0+2 })
+	s, err = waitStats(ctx, a, func(s nodeStats) bool { return s.T >= t0+2 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,21 +109,14 @@ func afterFlood(t *testing.T, ctx context.Context, a *node, id string) nodeStats
 }
 
 // nothingLost: the real peer, which still exists, is in Peers() and
-// connected.
+// connected in the stats event s (node.Lists, the rule of the closing
+// check of both hardening suites, applied to this sample: the flood is
+// over and nothing may have been lost by then).
 func nothingLost(t *testing.T, s nodeStats, ids ...string) {
 	t.Helper()
-	for _, id := range ids {
-		if !s.has(id) || !s.connected(id) {
-			t.Errorf("nothing lost: at t=%.1f the real peer %s is in Peers() %v, connected %v", s.T, short(id), s.has(id), s.connected(id))
-		}
+	if !node.Lists(s.raw, true, ids...) {
+		t.Errorf("nothing lost: at t=%.1f peers %v (connected %v), want %v in both", s.T, node.Shorts(s.Peers), node.Shorts(s.Connected), node.Shorts(ids))
 	}
-}
-
-func short(id string) string {
-	if len(id) > 16 {
-		return id[:8] + "…" + id[len(id)-4:]
-	}
-	return id
 }
 
 func checkResources(t *testing.T, base nodeStats, during []nodeStats, final nodeStats) {

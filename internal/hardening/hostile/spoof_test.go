@@ -16,8 +16,9 @@ import (
 
 	"github.com/chorus-services/discovery/dialer"
 	"github.com/chorus-services/discovery/internal/hardening/hostile/flood"
-	"github.com/chorus-services/discovery/internal/interop/peers"
+	"github.com/chorus-services/discovery/internal/hardening/node"
 	"github.com/chorus-services/discovery/internal/netns"
+	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -34,31 +35,23 @@ var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
 // After each subtest the real peer is still in Peers() and connected.
 func TestSpoof(t *testing.T) {
 	nt := netns.New(t, 3)
-	bin := binary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	keyFile, realID := writeKey(t)
-	a := startNode(t, nt, 1, bin, "--duration", "150s")
+	a := node.Run(t, nt, 1, "--duration", "150s")
 
 	// The impostor: a libp2p host on host 3 (its own identity Y, announced
 	// under another service so that only the stolen-ID announcement below
 	// concerns the node) and an announcement of the real peer's ID X with
 	// that host's address.
 	impostorAddr := "/ip4/" + nt.Host(3).V4.Addr().String() + "/tcp/4001"
-	impostorHost := peers.Start(t, "impostor-host@h3", nt.Exec(t.Context(), 3, bin, "run", "--json", "--iface", netns.LinkName,
-		"--service", "impostor-host", "--no-connect", "--listen", impostorAddr, "--duration", "150s"))
-	if _, err := impostorHost.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" }); err != nil {
-		t.Fatal(err)
+	node.Up(t, nt, 3, "run", "--json", "--iface", netns.LinkName,
+		"--service", "impostor-host", "--no-connect", "--listen", impostorAddr, "--duration", "150s")
+	announceImpostor := func() *node.Node {
+		return node.Up(t, nt, 3, "announce", "--json", "--iface", netns.LinkName,
+			"--peer-key", keyFile, "--addr", impostorAddr, "--duration", "150s")
 	}
-	announceImpostor := func() *peers.Proc {
-		p := peers.Start(t, "impostor@h3", nt.Exec(t.Context(), 3, bin, "announce", "--json", "--iface", netns.LinkName,
-			"--peer-key", keyFile, "--addr", impostorAddr, "--duration", "150s"))
-		if _, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" }); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	var r *node
+	var r *node.Node
 
 	t.Run("StolenID", func(t *testing.T) {
 		// 1. The impostor announces X before the real peer exists: the
@@ -66,18 +59,18 @@ func TestSpoof(t *testing.T) {
 		// is reported once and not retried while the impostor keeps
 		// answering the node's queries.
 		imp := announceImpostor()
-		failed, err := a.waitEvent(ctx, func(e nodeEvent) bool { return e.Event == "dial_failed" && e.ID == realID })
+		failed, err := waitEvent(ctx, a, func(e nodeEvent) bool { return e.Event == "dial_failed" && e.ID == realID })
 		if err != nil {
 			t.Fatalf("no dial_failed for the impostor: %v", err)
 		}
 		if !strings.Contains(strings.ToLower(failed.Error), "peer id mismatch") {
 			t.Errorf("dial_failed error %q, want a peer ID mismatch (failed handshake)", failed.Error)
 		}
-		s, err := a.waitStats(ctx, func(s nodeStats) bool { return s.T >= failed.T+6 })
+		s, err := waitStats(ctx, a, func(s nodeStats) bool { return s.T >= failed.T+6 })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(a.eventsOf(realID, "dial_failed")); n != 1 || s.Metrics.Dialer.Attempts != 1 || s.Metrics.Dialer.Failures[dialer.ReasonIdentity] != 1 {
+		if n := len(eventsOf(a, realID, "dial_failed")); n != 1 || s.Metrics.Dialer.Attempts != 1 || s.Metrics.Dialer.Failures[dialer.ReasonIdentity] != 1 {
 			t.Fatalf("6 s after the failed handshake: %d dial_failed events, %d attempts, failures %v; want 1, 1, identity 1",
 				n, s.Metrics.Dialer.Attempts, s.Metrics.Dialer.Failures)
 		}
@@ -89,9 +82,9 @@ func TestSpoof(t *testing.T) {
 		// 2. The real peer starts: its addresses join the impostor's, the
 		// node connects to it (the real key), and the impostor's addresses
 		// do not displace the real ones.
-		r = startNode(t, nt, 2, bin, "--peer-key", keyFile, "--duration", "150s")
-		if r.id != realID {
-			t.Fatalf("real peer has ID %s, want %s", r.id, realID)
+		r = node.Run(t, nt, 2, "--peer-key", keyFile, "--duration", "150s")
+		if r.ID != realID {
+			t.Fatalf("real peer has ID %s, want %s", r.ID, realID)
 		}
 		realAddr := "/ip4/" + nt.Host(2).V4.Addr().String() + "/"
 		hasReal := func(e nodeEvent) bool {
@@ -100,18 +93,18 @@ func TestSpoof(t *testing.T) {
 		}
 		// The real peer may connect to the node (inbound) before its own
 		// announcement has reached it: wait for both.
-		if _, err := a.waitEvent(ctx, hasReal); err != nil {
+		if _, err := waitEvent(ctx, a, hasReal); err != nil {
 			t.Fatalf("the real peer's addresses never reached the node: %v", err)
 		}
-		if _, err := a.waitStats(ctx, func(s nodeStats) bool { return s.has(realID) && s.connected(realID) }); err != nil {
+		if _, err := waitStats(ctx, a, func(s nodeStats) bool { return s.has(realID) && s.connected(realID) }); err != nil {
 			t.Fatalf("the real peer was not connected: %v", err)
 		}
 		checkAddrs := func(when string) {
 			t.Helper()
-			evs := append(a.eventsOf(realID, "found"), a.eventsOf(realID, "updated")...)
+			evs := append(eventsOf(a, realID, "found"), eventsOf(a, realID, "updated")...)
 			slices.SortFunc(evs, func(x, y nodeEvent) int { return int((x.T - y.T) * 1e6) })
 			if last := evs[len(evs)-1]; !hasReal(last) {
-				t.Errorf("%s: the node's addresses of %s are %v: the real peer's (%s…) were displaced", when, short(realID), last.Addrs, realAddr)
+				t.Errorf("%s: the node's addresses of %s are %v: the real peer's (%s…) were displaced", when, node.Short(realID), last.Addrs, realAddr)
 			}
 		}
 		checkAddrs("real peer joined")
@@ -120,17 +113,17 @@ func TestSpoof(t *testing.T) {
 		// fresh announcement) while the real peer is connected.
 		imp.Stop(5 * time.Second)
 		announceImpostor()
-		s, err = a.nextStats(ctx)
+		s, err = nextStats(ctx, a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err = a.waitStats(ctx, func(x nodeStats) bool { return x.T >= s.T+4 })
+		s, err = waitStats(ctx, a, func(x nodeStats) bool { return x.T >= s.T+4 })
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkAddrs("impostor re-announced")
 		nothingLost(t, s, realID)
-		if n := len(a.eventsOf(realID, "dial_failed")); n > 2 || s.Metrics.Dialer.Attempts > 3 {
+		if n := len(eventsOf(a, realID, "dial_failed")); n > 2 || s.Metrics.Dialer.Attempts > 3 {
 			t.Errorf("%d dial_failed events and %d attempts for the stolen ID: a dial loop", n, s.Metrics.Dialer.Attempts)
 		}
 		t.Logf("stolen ID: %d attempts in all, failures %v", s.Metrics.Dialer.Attempts, s.Metrics.Dialer.Failures)
@@ -138,7 +131,7 @@ func TestSpoof(t *testing.T) {
 	if r == nil {
 		t.Fatal("the real peer never started")
 	}
-	a.selectiveOn(realID)
+	a.Watch(realID)
 
 	self := nt.Host(3).V4.Addr().String()
 	if err := nt.AddAddr(3, offLinkSrc); err != nil {
@@ -162,7 +155,7 @@ func TestSpoof(t *testing.T) {
 	spoofCase := func(t *testing.T, conn *ipv4.PacketConn, pkt []byte, counter func(nodeStats) uint64, valid []byte) {
 		t.Helper()
 		ids := candidateIDs(t, pkt)
-		before, err := a.nextStats(ctx)
+		before, err := nextStats(ctx, a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +164,7 @@ func TestSpoof(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		after, err := a.waitStats(ctx, func(s nodeStats) bool { return counter(s) >= counter(before)+5 })
+		after, err := waitStats(ctx, a, func(s nodeStats) bool { return counter(s) >= counter(before)+5 })
 		if err != nil {
 			t.Fatalf("the drops were not counted: %v", err)
 		}
@@ -180,7 +173,7 @@ func TestSpoof(t *testing.T) {
 		}
 		for _, id := range ids {
 			if after.has(id) || after.Metrics.PeersDiscovered != before.Metrics.PeersDiscovered {
-				t.Errorf("spoofed peer %s accepted", short(id))
+				t.Errorf("spoofed peer %s accepted", node.Short(id))
 			}
 		}
 		if valid != nil {
@@ -188,11 +181,11 @@ func TestSpoof(t *testing.T) {
 			if _, err := onLink.WriteTo(valid, nil, mdnsGroup); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.waitStats(ctx, func(s nodeStats) bool { return s.has(want) }); err != nil {
+			if _, err := waitStats(ctx, a, func(s nodeStats) bool { return s.has(want) }); err != nil {
 				t.Errorf("control: the same announcement sent correctly was not accepted: %v", err)
 			}
 		}
-		s, err := a.nextStats(ctx)
+		s, err := nextStats(ctx, a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,10 +203,10 @@ func TestSpoof(t *testing.T) {
 	})
 	t.Run("MismatchedID", func(t *testing.T) {
 		// One TXT record whose dnsaddrs name two different peers.
-		id1, id2 := mustID(t, rnd), mustID(t, rnd)
+		id1, id2 := testkit.ID(t, 2), testkit.ID(t, 3)
 		p := mismatched(t, id1, id2, self)
 		spoofCase(t, onLink, p, func(s nodeStats) uint64 { return s.Metrics.Browser.DroppedMalformed }, nil)
-		s, err := a.nextStats(ctx)
+		s, err := nextStats(ctx, a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,15 +216,11 @@ func TestSpoof(t *testing.T) {
 	})
 }
 
-// writeKey writes a new ed25519 key (the real peer's identity, which the
+// writeKey writes the real peer's identity (testkit.Key 1, which the
 // impostor steals) and returns its file and peer ID.
 func writeKey(t *testing.T) (string, string) {
 	t.Helper()
-	sk, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := crypto.MarshalPrivateKey(sk)
+	raw, err := crypto.MarshalPrivateKey(testkit.Key(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,19 +228,7 @@ func writeKey(t *testing.T) (string, string) {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	id, err := peer.IDFromPrivateKey(sk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, id.String()
-}
-
-func mustID(t *testing.T, rnd *rand.Rand) peer.ID {
-	id, err := flood.RandomID(rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
+	return path, testkit.ID(t, 1).String()
 }
 
 // candidateIDs returns the IDs the decoder reads in pkt, or, when it

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/chorus-services/discovery/internal/sim"
 )
 
 // simResult is the part of an internal/sim Result the report uses.
@@ -26,23 +28,9 @@ type simResult struct {
 		GlobalMS     float64 `json:"global_ms"`
 		MissedPairs  int     `json:"missed_pairs"`
 	} `json:"convergence"`
-	ToConvergence simTraffic `json:"to_convergence"`
-	ToTarget      simTraffic `json:"to_target"`
-	Steady        simTraffic `json:"steady"`
-}
-
-type simTraffic struct {
-	FromS            float64           `json:"from_s"`
-	ToS              float64           `json:"to_s"`
-	Complete         bool              `json:"complete"`
-	Packets          uint64            `json:"packets"`
-	Bytes            uint64            `json:"bytes"`
-	ByKind           map[string]uint64 `json:"packets_by_kind"`
-	PerNode          map[string]dist   `json:"per_node"`
-	PerNodePerMinute *dist             `json:"per_node_per_minute"`
-	Details          struct {
-		QueryContinuations uint64 `json:"query_continuations"`
-	} `json:"details"`
+	ToConvergence sim.Traffic `json:"to_convergence"`
+	ToTarget      sim.Traffic `json:"to_target"`
+	Steady        sim.Traffic `json:"steady"`
 }
 
 // simMemLimit is the simulation's soft memory limit (GOMEMLIMIT) unless

@@ -40,6 +40,18 @@ func poolValues(v []*float64) pooled {
 
 var summarize = benchstat.Summarize
 
+// eachImpl calls row, in the order of ns and impls, for every N and
+// implementation with runs in byN.
+func eachImpl(ns []int, byN map[int][]netnsRun, row func(n int, impl string, runs []netnsRun)) {
+	for _, n := range ns {
+		for _, impl := range impls {
+			if runs := of(byN[n], impl); len(runs) > 0 {
+				row(n, impl, runs)
+			}
+		}
+	}
+}
+
 // of returns the runs of one implementation.
 func of(runs []netnsRun, impl string) []netnsRun {
 	var out []netnsRun
@@ -101,18 +113,12 @@ func (r *report) fastSection() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Found and connected: N nodes started together\n\n`mdns-bench -n N --impl all --runs %d --steady 0`. *found all*: per node, from the common start until the public API had handed it every other node (ours: `PeersChan`; the drop-in and go-libp2p: `HandlePeerFound`); *pair connected*: per pair, until either side's host reported a connection. Both pooled over nodes (pairs) and runs: median / max. *every pair connected*: the last pair of a run, median / max over runs.\n\n", r.cfg.runs)
 	b.WriteString("| N | implementation | runs | found all ms | pair connected ms | every node found all ms | every pair connected ms | missed / unconnected pairs |\n|---|---|---|---|---|---|---|---|\n")
-	for _, n := range r.cfg.ns {
-		for _, impl := range impls {
-			runs := of(r.fast[n], impl)
-			if len(runs) == 0 {
-				continue
-			}
-			fmt.Fprintf(&b, "| %d | %s | %d | %s | %s | %s | %s | %d / %d |\n", n, implName[impl], len(runs),
-				medMax(pool(runs, findAllMS)), medMax(pool(runs, pairConnectMS)),
-				medMax(perRun(runs, meshFound)), medMax(perRun(runs, meshConnected)),
-				sumInts(runs, func(x *netnsRun) int { return x.MissedPairs }), sumInts(runs, func(x *netnsRun) int { return x.Unconnected }))
-		}
-	}
+	eachImpl(r.cfg.ns, r.fast, func(n int, impl string, runs []netnsRun) {
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %s | %s | %s | %d / %d |\n", n, implName[impl], len(runs),
+			medMax(pool(runs, findAllMS)), medMax(pool(runs, pairConnectMS)),
+			medMax(perRun(runs, meshFound)), medMax(perRun(runs, meshConnected)),
+			sumInts(runs, func(x *netnsRun) int { return x.MissedPairs }), sumInts(runs, func(x *netnsRun) int { return x.Unconnected }))
+	})
 	b.WriteString("\n![time until every pair is connected, against N](" + r.cfg.data + "/connected.svg)\n")
 	if len(r.strict) > 0 {
 		fmt.Fprintf(&b, "\n### Strict RFC 6762 (`discovery.WithProbeHints(false)`, N=%d)\n\nA peer is found only from its announcements and answers, not from its probes.\n\n", r.cfg.strictN)
@@ -168,17 +174,11 @@ func (r *report) joinSection() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Join: one node starts into a settled LAN\n\n`mdns-bench -n N --impl all --runs %d --join %s --steady 0`: N-1 nodes start together; %s later, when their start-up traffic is over, the last node starts. Times from its start. *it found / connected all*, *all others found it*: median / max over runs; *each other found it*: every settled node, pooled over runs: median / max; *packets per node*: sent from 250 ms before the join until every node had found every other, median over runs. *settled*: runs where the N-1 had found (and connected) each other before the join.\n\n", r.cfg.runs, r.cfg.joinSettle, r.cfg.joinSettle)
 	b.WriteString("| joins | implementation | runs (settled) | it found all ms | it connected all ms | all others found it ms | each other found it ms | packets per node |\n|---|---|---|---|---|---|---|---|\n")
-	for _, n := range r.cfg.joinN {
-		for _, impl := range impls {
-			runs := of(r.join[n], impl)
-			if len(runs) == 0 {
-				continue
-			}
-			m := joinOf(runs)
-			fmt.Fprintf(&b, "| 1 into %d | %s | %d (%d) | %s | %s | %s | %s | %.1f |\n", n-1, implName[impl], m.runs, m.settled,
-				medMax(m.foundAll), medMax(m.connAll), medMax(m.foundByAll), medMax(m.foundBy), m.packets.Median)
-		}
-	}
+	eachImpl(r.cfg.joinN, r.join, func(n int, impl string, runs []netnsRun) {
+		m := joinOf(runs)
+		fmt.Fprintf(&b, "| 1 into %d | %s | %d (%d) | %s | %s | %s | %s | %.1f |\n", n-1, implName[impl], m.runs, m.settled,
+			medMax(m.foundAll), medMax(m.connAll), medMax(m.foundByAll), medMax(m.foundBy), m.packets.Median)
+	})
 	return b.String()
 }
 

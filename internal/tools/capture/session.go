@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,11 +16,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/chorus-services/discovery/internal/pcapread"
+	"github.com/chorus-services/discovery/internal/syncbuf"
 	"github.com/chorus-services/discovery/mdns"
 )
 
@@ -65,27 +64,10 @@ const rule = "A libp2p mDNS browser should report, per peer ID, the multiaddrs f
 type proc struct {
 	label, host string
 	cmd         *exec.Cmd
-	stdout      *lockedBuf
-	stderr      *lockedBuf
+	stdout      *syncbuf.Buffer
+	stderr      *syncbuf.Buffer
 	done        chan struct{}
 	err         error
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // event is one JSON line of p2p-mdns (and of rustlike).
@@ -146,12 +128,11 @@ type session struct {
 	peerImpl map[string]string
 	addrsSrc string
 	wantBye  bool
-	rendered bool
 }
 
 func (s *session) start(hostIdx int, label string, name string, args ...string) (*proc, error) {
 	h := s.topo.hosts[hostIdx-1]
-	p := &proc{label: label, host: h.name, stdout: &lockedBuf{}, stderr: &lockedBuf{}, done: make(chan struct{})}
+	p := &proc{label: label, host: h.name, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", h.ns, name}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -209,7 +190,7 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 func (s *session) startCapture(ctx context.Context) error {
-	p := &proc{label: "tcpdump", stdout: &lockedBuf{}, stderr: &lockedBuf{}, done: make(chan struct{})}
+	p := &proc{label: "tcpdump", stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	// -Z root: tcpdump would otherwise drop to its own user before opening
 	// the output file in our private temporary directory.
 	p.cmd = exec.Command("ip", "netns", "exec", s.topo.bridge, "tcpdump", "-i", "br0", "-s", "0", "-U", "--immediate-mode", "-Z", "root", "-w", s.pcap, captureFilter)

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
@@ -29,9 +30,9 @@ func recvEvents(ch <-chan transport.Event) []transport.Event {
 
 func TestInterfaceDownUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{})
-		h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-		c1, c2 := listen(t, h1, memnet.ListenOptions{}), listen(t, h2, memnet.ListenOptions{})
+		l := memkit.NewLAN(t)
+		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		hostEv, connEv := h1.Events(), c1.Events()
 		eth0 := h1.Iface("eth0")
 
@@ -40,16 +41,16 @@ func TestInterfaceDownUp(t *testing.T) {
 		if err := c1.WritePacket(&transport.Packet{Data: []byte("x"), Dst: transport.GroupV4, IfIndex: 1}); !errors.Is(err, memnet.ErrInterfaceDown) {
 			t.Errorf("send on down interface: err = %v", err)
 		}
-		write(t, c2, transport.Packet{Data: []byte("y"), Dst: transport.GroupV4, IfIndex: 1})
-		if len(drain(t, c1)) != 0 || len(drain(t, c2)) != 1 {
+		c2.Write(t, transport.Packet{Data: []byte("y"), Dst: transport.GroupV4, IfIndex: 1})
+		if len(c1.Drain()) != 0 || len(c2.Drain()) != 1 {
 			t.Error("a down interface must not receive")
 		}
 		if ifs := c1.Interfaces(); ifs[0].Up {
 			t.Error("Interfaces() still reports Up")
 		}
 		eth0.SetUp(true)
-		write(t, c2, transport.Packet{Data: []byte("z"), Dst: transport.GroupV4, IfIndex: 1})
-		if len(drain(t, c1)) != 1 || !c1.Interfaces()[0].Up || !eth0.Up() {
+		c2.Write(t, transport.Packet{Data: []byte("z"), Dst: transport.GroupV4, IfIndex: 1})
+		if len(c1.Drain()) != 1 || !c1.Interfaces()[0].Up || !eth0.Up() {
 			t.Error("interface back up does not receive")
 		}
 		want := []transport.Event{
@@ -70,11 +71,11 @@ func TestInterfaceDownUp(t *testing.T) {
 
 func TestInFlightDroppedWhenDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: time.Second}}}})
-		h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-		c1 := listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-		r := collect(listen(t, h2, memnet.ListenOptions{}), time.Now())
-		write(t, c1, seqPacket(0, 1))
+		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: time.Second}}}})
+		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+		c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
+		r := collect(memkit.Listen(t, h2), time.Now())
+		c1.Write(t, seqPacket(0, 1))
 		time.Sleep(500 * time.Millisecond)
 		h2.Iface("eth0").SetUp(false)
 		time.Sleep(time.Second)
@@ -90,15 +91,15 @@ func TestInFlightDroppedWhenDown(t *testing.T) {
 
 func TestAddressEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{})
-		h1 := addHost(t, l, "h1")
-		h2 := addHost(t, l, "h2", memnet.IfaceConfig{Family: memnet.FamilyNone})
-		c1, c2 := listen(t, h1, memnet.ListenOptions{}), listen(t, h2, memnet.ListenOptions{})
+		l := memkit.NewLAN(t)
+		h1 := memkit.AddHost(t, l, "h1")
+		h2 := memkit.AddHost(t, l, "h2", memnet.IfaceConfig{Family: memnet.FamilyNone})
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		ev := c2.Events()
 		eth0 := h2.Iface("eth0")
 
-		write(t, c1, transport.Packet{Data: []byte("a"), Dst: transport.GroupV4, IfIndex: 1})
-		if len(drain(t, c2)) != 0 {
+		c1.Write(t, transport.Packet{Data: []byte("a"), Dst: transport.GroupV4, IfIndex: 1})
+		if len(c2.Drain()) != 0 {
 			t.Error("an interface without IPv4 address received an IPv4 group packet")
 		}
 		if ifs := c2.Interfaces(); ifs[0].V4 || ifs[0].V6 || len(ifs[0].Prefixes) != 0 {
@@ -111,9 +112,9 @@ func TestAddressEvents(t *testing.T) {
 		if err := eth0.AddPrefix(p); err == nil {
 			t.Error("duplicate address accepted")
 		}
-		write(t, c1, transport.Packet{Data: []byte("b"), Dst: transport.GroupV4, IfIndex: 1})
-		write(t, c1, transport.Packet{Data: []byte("c"), Dst: netip.AddrPortFrom(p.Addr(), 5353), IfIndex: 1})
-		if got := drain(t, c2); len(got) != 2 || !got[0].Multicast || got[1].Multicast {
+		c1.Write(t, transport.Packet{Data: []byte("b"), Dst: transport.GroupV4, IfIndex: 1})
+		c1.Write(t, transport.Packet{Data: []byte("c"), Dst: netip.AddrPortFrom(p.Addr(), 5353), IfIndex: 1})
+		if got := c2.Drain(); len(got) != 2 || !got[0].Multicast || got[1].Multicast {
 			t.Errorf("after AddPrefix: %+v", got)
 		}
 		if ifs := c2.Interfaces(); !ifs[0].V4 || !slices.Equal(ifs[0].Prefixes, []netip.Prefix{p}) {
@@ -122,8 +123,8 @@ func TestAddressEvents(t *testing.T) {
 		if err := eth0.RemovePrefix(netip.PrefixFrom(p.Addr(), 32)); err != nil {
 			t.Fatal(err)
 		}
-		write(t, c1, transport.Packet{Data: []byte("d"), Dst: netip.AddrPortFrom(p.Addr(), 5353), IfIndex: 1})
-		if len(drain(t, c2)) != 0 || l.Stats().Unroutable != 1 {
+		c1.Write(t, transport.Packet{Data: []byte("d"), Dst: netip.AddrPortFrom(p.Addr(), 5353), IfIndex: 1})
+		if len(c2.Drain()) != 0 || l.Stats().Unroutable != 1 {
 			t.Error("unicast to a removed address")
 		}
 		if err := eth0.RemovePrefix(p); err == nil {
@@ -141,13 +142,13 @@ func TestAddressEvents(t *testing.T) {
 
 func TestAddIfaceMultiHomed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}}})
-		ha := addHost(t, l, "ha", memnet.IfaceConfig{Segment: "a"})
-		hb := addHost(t, l, "hb", memnet.IfaceConfig{Segment: "b"})
-		m := addHost(t, l, "m", memnet.IfaceConfig{Segment: "a"})
-		ca, cb := listen(t, ha, memnet.ListenOptions{}), listen(t, hb, memnet.ListenOptions{})
-		cm := listen(t, m, memnet.ListenOptions{})
-		onlyEth0 := listen(t, m, memnet.ListenOptions{Ifaces: []string{"eth0"}})
+		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}}})
+		ha := memkit.AddHost(t, l, "ha", memnet.IfaceConfig{Segment: "a"})
+		hb := memkit.AddHost(t, l, "hb", memnet.IfaceConfig{Segment: "b"})
+		m := memkit.AddHost(t, l, "m", memnet.IfaceConfig{Segment: "a"})
+		ca, cb := memkit.Listen(t, ha), memkit.Listen(t, hb)
+		cm := memkit.Listen(t, m)
+		onlyEth0 := memkit.Listen(t, m, memnet.ListenOptions{Ifaces: []string{"eth0"}})
 		ev := m.Events()
 
 		wlan, err := m.AddIface(memnet.IfaceConfig{Segment: "b", Name: "wlan0", MTU: 9000})
@@ -171,19 +172,19 @@ func TestAddIfaceMultiHomed(t *testing.T) {
 			t.Errorf("send on an interface the Conn does not use: %v", err)
 		}
 
-		write(t, ca, transport.Packet{Data: []byte("from a"), Dst: transport.GroupV4, IfIndex: 1})
-		write(t, cb, transport.Packet{Data: []byte("from b"), Dst: transport.GroupV4, IfIndex: 1})
-		got2 := drain(t, cm)
+		ca.Write(t, transport.Packet{Data: []byte("from a"), Dst: transport.GroupV4, IfIndex: 1})
+		cb.Write(t, transport.Packet{Data: []byte("from b"), Dst: transport.GroupV4, IfIndex: 1})
+		got2 := cm.Drain()
 		if len(got2) != 2 || got2[0].IfIndex != 1 || got2[1].IfIndex != 2 {
 			t.Errorf("multi-homed receive: %+v", got2)
 		}
-		if g := drain(t, onlyEth0); len(g) != 1 || string(g[0].Data) != "from a" {
+		if g := onlyEth0.Drain(); len(g) != 1 || string(g[0].Data) != "from a" {
 			t.Errorf("eth0-only Conn: %+v", g)
 		}
-		drain(t, ca)
-		drain(t, cb)
-		write(t, cm, transport.Packet{Data: []byte("from m"), Dst: transport.GroupV6, IfIndex: 2})
-		if len(drain(t, cb)) != 1 || len(drain(t, ca)) != 0 {
+		ca.Drain()
+		cb.Drain()
+		cm.Write(t, transport.Packet{Data: []byte("from m"), Dst: transport.GroupV6, IfIndex: 2})
+		if len(cb.Drain()) != 1 || len(ca.Drain()) != 0 {
 			t.Error("multi-homed send went to the wrong segment")
 		}
 	})
@@ -191,9 +192,9 @@ func TestAddIfaceMultiHomed(t *testing.T) {
 
 func TestOversizeAndTap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{})
-		h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-		c1, c2 := listen(t, h1, memnet.ListenOptions{}), listen(t, h2, memnet.ListenOptions{})
+		l := memkit.NewLAN(t)
+		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		var recs []memnet.TapRecord
 		remove := l.Tap(func(r memnet.TapRecord) { recs = append(recs, r) })
 
@@ -209,9 +210,9 @@ func TestOversizeAndTap(t *testing.T) {
 		} {
 			p := tc.dst
 			p.Data, p.IfIndex = make([]byte, tc.size), 1
-			write(t, c1, p)
+			c1.Write(t, p)
 		}
-		if n := len(drain(t, c2)); n != 4 {
+		if n := len(c2.Drain()); n != 4 {
 			t.Errorf("oversize packets must still be delivered: got %d", n)
 		}
 		if s := l.Stats(); s.Oversize != 2 || h1.Stats().Oversize != 2 {
@@ -223,11 +224,11 @@ func TestOversizeAndTap(t *testing.T) {
 			t.Errorf("tap records: %+v", recs[:1])
 		}
 		remove()
-		write(t, c1, transport.Packet{Data: []byte("x"), Dst: transport.GroupV4, IfIndex: 1, TTL: 1})
+		c1.Write(t, transport.Packet{Data: []byte("x"), Dst: transport.GroupV4, IfIndex: 1, TTL: 1})
 		if len(recs) != 4 {
 			t.Error("removed tap still called")
 		}
-		if g := drain(t, c2); len(g) != 1 || g[0].TTL != 1 {
+		if g := c2.Drain(); len(g) != 1 || g[0].TTL != 1 {
 			t.Errorf("TTL set by the writer must be delivered: %+v", g)
 		}
 	})
@@ -235,12 +236,9 @@ func TestOversizeAndTap(t *testing.T) {
 
 func TestCloseSemantics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l, err := memnet.New(memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: time.Hour}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-		c1, c2 := listen(t, h1, memnet.ListenOptions{}), listen(t, h2, memnet.ListenOptions{})
+		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: time.Hour}}}})
+		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
 		hostEv, connEv := h2.Events(), c2.Events()
 
 		errc := make(chan error, 1)
@@ -267,8 +265,8 @@ func TestCloseSemantics(t *testing.T) {
 
 		// A packet in flight for an hour, then the LAN closes: the timer is
 		// stopped, the blocked reader released, the watchers closed.
-		c3 := listen(t, h1, memnet.ListenOptions{})
-		write(t, c3, transport.Packet{Data: []byte("late"), Dst: transport.GroupV4, IfIndex: 1})
+		c3 := memkit.Listen(t, h1)
+		c3.Write(t, transport.Packet{Data: []byte("late"), Dst: transport.GroupV4, IfIndex: 1})
 		go func() {
 			var p transport.Packet
 			errc <- c2.ReadPacket(make([]byte, 100), &p)
@@ -312,8 +310,8 @@ func TestCloseSemantics(t *testing.T) {
 }
 
 func TestEventOverflowCounted(t *testing.T) {
-	l := newLAN(t, memnet.Config{EventQueueLen: 2})
-	h := addHost(t, l, "h")
+	l := memkit.NewLAN(t, memnet.Config{EventQueueLen: 2})
+	h := memkit.AddHost(t, l, "h")
 	ev := h.Events()
 	for i := range 5 {
 		h.Iface("eth0").SetUp(i%2 == 1)

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
@@ -20,7 +21,7 @@ type arrival struct {
 
 // collect reads c in a goroutine until it is closed and returns a function
 // that reports what arrived (call it after synctest.Wait or Close).
-func collect(c conn, start time.Time) func() []arrival {
+func collect(c memkit.Conn, start time.Time) func() []arrival {
 	var got []arrival
 	done := make(chan struct{})
 	go func() {
@@ -53,17 +54,17 @@ func seqPacket(i int, ifIndex int) transport.Packet {
 func TestLatencyExact(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const lat = 25 * time.Millisecond
-		l := newLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: lat}}}})
-		h1, h2, h3 := addHost(t, l, "h1"), addHost(t, l, "h2"), addHost(t, l, "h3")
-		c1 := listen(t, h1, memnet.ListenOptions{})
+		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "lan", Link: memnet.Link{Latency: lat}}}})
+		h1, h2, h3 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2"), memkit.AddHost(t, l, "h3")
+		c1 := memkit.Listen(t, h1)
 		start := time.Now()
 		r1 := collect(c1, start)
-		r2 := collect(listen(t, h2, memnet.ListenOptions{}), start)
-		r3 := collect(listen(t, h3, memnet.ListenOptions{}), start)
+		r2 := collect(memkit.Listen(t, h2), start)
+		r3 := collect(memkit.Listen(t, h3), start)
 
-		write(t, c1, seqPacket(1, 1))
+		c1.Write(t, seqPacket(1, 1))
 		time.Sleep(10 * time.Millisecond)
-		write(t, c1, seqPacket(2, 1))
+		c1.Write(t, seqPacket(2, 1))
 		if n := l.InFlight(); n != 4 {
 			t.Errorf("InFlight = %d, want 4", n)
 		}
@@ -91,13 +92,13 @@ func TestJitterAndDeterminism(t *testing.T) {
 		var out []time.Duration
 		synctest.Test(t, func(t *testing.T) {
 			link := memnet.Link{Latency: 5 * time.Millisecond, Jitter: 3 * time.Millisecond}
-			l := newLAN(t, memnet.Config{Seed: 42, Segments: []memnet.SegmentConfig{{Name: "lan", Link: link}}})
-			h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-			c1 := listen(t, h1, memnet.ListenOptions{NoLoopback: true})
+			l := memkit.NewLAN(t, memnet.Config{Seed: 42, Segments: []memnet.SegmentConfig{{Name: "lan", Link: link}}})
+			h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+			c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
 			start := time.Now()
-			r := collect(listen(t, h2, memnet.ListenOptions{}), start)
+			r := collect(memkit.Listen(t, h2), start)
 			for i := range 50 {
-				write(t, c1, seqPacket(i, 1))
+				c1.Write(t, seqPacket(i, 1))
 				time.Sleep(20 * time.Millisecond)
 			}
 			for _, a := range r() {
@@ -130,14 +131,14 @@ func TestLossAndDuplication(t *testing.T) {
 	const n = 10_000
 	count := func(link memnet.Link, seed uint64) (received int, s memnet.Stats) {
 		synctest.Test(t, func(t *testing.T) {
-			l := newLAN(t, memnet.Config{Seed: seed, Segments: []memnet.SegmentConfig{{Name: "lan", Link: link}}})
-			h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-			c1 := listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-			c2 := listen(t, h2, memnet.ListenOptions{QueueLen: 2 * n})
+			l := memkit.NewLAN(t, memnet.Config{Seed: seed, Segments: []memnet.SegmentConfig{{Name: "lan", Link: link}}})
+			h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+			c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
+			c2 := memkit.Listen(t, h2, memnet.ListenOptions{QueueLen: 2 * n})
 			for i := range n {
-				write(t, c1, seqPacket(i, 1))
+				c1.Write(t, seqPacket(i, 1))
 			}
-			received = len(drain(t, c2))
+			received = len(c2.Drain())
 			s = l.Stats()
 		})
 		return
@@ -164,12 +165,12 @@ func TestLossAndDuplication(t *testing.T) {
 func TestReordering(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		link := memnet.Link{Latency: time.Millisecond, Reorder: 0.3, ReorderDelay: 10 * time.Millisecond}
-		l := newLAN(t, memnet.Config{Seed: 7, Segments: []memnet.SegmentConfig{{Name: "lan", Link: link}}})
-		h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-		c1 := listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-		r := collect(listen(t, h2, memnet.ListenOptions{}), time.Now())
+		l := memkit.NewLAN(t, memnet.Config{Seed: 7, Segments: []memnet.SegmentConfig{{Name: "lan", Link: link}}})
+		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+		c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
+		r := collect(memkit.Listen(t, h2), time.Now())
 		for i := range 200 {
-			write(t, c1, seqPacket(i, 1))
+			c1.Write(t, seqPacket(i, 1))
 			time.Sleep(time.Millisecond)
 		}
 		time.Sleep(time.Second)
@@ -196,25 +197,25 @@ func TestReordering(t *testing.T) {
 
 func TestPerInterfaceLinkAndSetLink(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{})
-		h1 := addHost(t, l, "h1")
-		deaf := addHost(t, l, "deaf", memnet.IfaceConfig{Link: &memnet.Link{Loss: 1}})
-		slow := addHost(t, l, "slow")
-		c1 := listen(t, h1, memnet.ListenOptions{NoLoopback: true})
+		l := memkit.NewLAN(t)
+		h1 := memkit.AddHost(t, l, "h1")
+		deaf := memkit.AddHost(t, l, "deaf", memnet.IfaceConfig{Link: &memnet.Link{Loss: 1}})
+		slow := memkit.AddHost(t, l, "slow")
+		c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
 		start := time.Now()
-		rd := collect(listen(t, deaf, memnet.ListenOptions{}), start)
-		rs := collect(listen(t, slow, memnet.ListenOptions{}), start)
+		rd := collect(memkit.Listen(t, deaf), start)
+		rs := collect(memkit.Listen(t, slow), start)
 		if err := slow.Ifaces()[0].SetLink(&memnet.Link{Latency: time.Second}); err != nil {
 			t.Fatal(err)
 		}
-		write(t, c1, seqPacket(0, 1))
+		c1.Write(t, seqPacket(0, 1))
 		time.Sleep(2 * time.Second)
 		if err := l.SetLink(memnet.DefaultSegment, memnet.Link{Latency: 3 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
 		slow.Ifaces()[0].SetLink(nil) // back to the segment's 3 s
 		deaf.Ifaces()[0].SetLink(nil) // hears again
-		write(t, c1, seqPacket(1, 1))
+		c1.Write(t, seqPacket(1, 1))
 		time.Sleep(5 * time.Second)
 		if got := rd(); len(got) != 1 || got[0].seq != 1 || got[0].at != 5*time.Second {
 			t.Errorf("deaf: %+v", got)
@@ -226,19 +227,19 @@ func TestPerInterfaceLinkAndSetLink(t *testing.T) {
 }
 
 func TestQueueOverflow(t *testing.T) {
-	l := newLAN(t, memnet.Config{QueueLen: 4})
-	h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-	c1 := listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-	c2 := listen(t, h2, memnet.ListenOptions{})
-	big := listen(t, h2, memnet.ListenOptions{QueueLen: 100})
+	l := memkit.NewLAN(t, memnet.Config{QueueLen: 4})
+	h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+	c1 := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
+	c2 := memkit.Listen(t, h2)
+	big := memkit.Listen(t, h2, memnet.ListenOptions{QueueLen: 100})
 	for i := range 10 {
-		write(t, c1, seqPacket(i, 1))
+		c1.Write(t, seqPacket(i, 1))
 	}
-	got := drain(t, c2)
+	got := c2.Drain()
 	if len(got) != 4 || binary.BigEndian.Uint32(got[3].Data) != 3 {
 		t.Fatalf("queue kept %d packets", len(got))
 	}
-	if n := len(drain(t, big)); n != 10 {
+	if n := len(big.Drain()); n != 10 {
 		t.Errorf("QueueLen 100 Conn got %d", n)
 	}
 	if s := c2.Stats(); s.Overflow != 6 || s.Received != 4 {
@@ -259,7 +260,7 @@ func TestQueueOverflow(t *testing.T) {
 	}
 
 	// Truncation into a small buffer is reported.
-	write(t, c1, transport.Packet{Data: make([]byte, 100), Dst: transport.GroupV4, IfIndex: 1})
+	c1.Write(t, transport.Packet{Data: make([]byte, 100), Dst: transport.GroupV4, IfIndex: 1})
 	var p transport.Packet
 	if err := c2.ReadPacket(make([]byte, 10), &p); !errors.Is(err, io.ErrShortBuffer) || len(p.Data) != 10 {
 		t.Errorf("truncation: err %v, len %d", err, len(p.Data))

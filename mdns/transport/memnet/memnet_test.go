@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/chorus-services/discovery/internal/testkit/memkit"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 )
@@ -17,84 +18,20 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// newLAN builds a LAN and closes it at the end of the test.
-func newLAN(t *testing.T, cfg memnet.Config) *memnet.LAN {
-	t.Helper()
-	l, err := memnet.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
-func addHost(t *testing.T, l *memnet.LAN, name string, ifs ...memnet.IfaceConfig) *memnet.Host {
-	t.Helper()
-	h, err := l.AddHost(name, ifs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// conn is a Conn with one View open from the start: the reader the tests
-// look through.
-type conn struct {
-	*memnet.Conn
-	v *transport.View
-}
-
-func (c conn) ReadPacket(buf []byte, p *transport.Packet) error { return c.v.ReadPacket(buf, p) }
-func (c conn) Events() <-chan transport.Event                   { return c.v.Events() }
-
-func listen(t *testing.T, h *memnet.Host, o memnet.ListenOptions) conn {
-	t.Helper()
-	c, err := h.Listen(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := c.View(transport.ViewConfig{Name: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn{c, v}
-}
-
-// drain reads every packet queued on c without blocking.
-func drain(t *testing.T, c conn) []transport.Packet {
-	t.Helper()
-	var out []transport.Packet
-	for c.Stats().Queued > 0 {
-		var p transport.Packet
-		if err := c.ReadPacket(make([]byte, 9000), &p); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func write(t *testing.T, c conn, p transport.Packet) {
-	t.Helper()
-	if err := c.WritePacket(&p); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func ifIndex(h *memnet.Host) int { return h.Ifaces()[0].Index() }
 
 func TestMulticastDeliveryAndLoopback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}}})
-		h1 := addHost(t, l, "h1", memnet.IfaceConfig{Segment: "a"})
-		h2 := addHost(t, l, "h2", memnet.IfaceConfig{Segment: "a", Index: 7})
-		h3 := addHost(t, l, "h3", memnet.IfaceConfig{Segment: "b"})
-		c1 := listen(t, h1, memnet.ListenOptions{})
-		c2 := listen(t, h2, memnet.ListenOptions{})
-		c3 := listen(t, h3, memnet.ListenOptions{})
+		l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}}})
+		h1 := memkit.AddHost(t, l, "h1", memnet.IfaceConfig{Segment: "a"})
+		h2 := memkit.AddHost(t, l, "h2", memnet.IfaceConfig{Segment: "a", Index: 7})
+		h3 := memkit.AddHost(t, l, "h3", memnet.IfaceConfig{Segment: "b"})
+		c1 := memkit.Listen(t, h1)
+		c2 := memkit.Listen(t, h2)
+		c3 := memkit.Listen(t, h3)
 
 		buf := []byte("hello")
-		write(t, c1, transport.Packet{Data: buf, Dst: transport.GroupV4, IfIndex: ifIndex(h1)})
+		c1.Write(t, transport.Packet{Data: buf, Dst: transport.GroupV4, IfIndex: ifIndex(h1)})
 		copy(buf, "XXXXX") // the LAN must have copied the payload
 
 		src := netip.AddrPortFrom(h1.Ifaces()[0].Addr(true), 5353)
@@ -102,10 +39,10 @@ func TestMulticastDeliveryAndLoopback(t *testing.T) {
 			t.Fatalf("auto address = %v", src.Addr())
 		}
 		for _, tc := range []struct {
-			c     conn
+			c     memkit.Conn
 			index int
 		}{{c1, 1}, {c2, 7}} {
-			got := drain(t, tc.c)
+			got := tc.c.Drain()
 			if len(got) != 1 {
 				t.Fatalf("%s: got %d packets, want 1", tc.c.Host().Name(), len(got))
 			}
@@ -115,90 +52,90 @@ func TestMulticastDeliveryAndLoopback(t *testing.T) {
 				t.Errorf("%s: got %+v", tc.c.Host().Name(), p)
 			}
 		}
-		if got := drain(t, c3); len(got) != 0 {
+		if got := c3.Drain(); len(got) != 0 {
 			t.Errorf("packet crossed segments: %+v", got)
 		}
 
 		// IPv6: Src is the link-local address.
-		write(t, c2, transport.Packet{Data: []byte("v6"), Dst: transport.GroupV6, IfIndex: 7})
-		got := drain(t, c1)
+		c2.Write(t, transport.Packet{Data: []byte("v6"), Dst: transport.GroupV6, IfIndex: 7})
+		got := c1.Drain()
 		want := netip.MustParseAddr("fe80::1:2")
 		if len(got) != 1 || got[0].Src.Addr() != want || got[0].Dst != transport.GroupV6 {
 			t.Fatalf("v6: got %+v, want Src %v", got, want)
 		}
-		if n := len(drain(t, c2)); n != 1 {
+		if n := len(c2.Drain()); n != 1 {
 			t.Errorf("v6 loopback: %d packets", n)
 		}
 	})
 }
 
 func TestNoLoopbackAndPortSharing(t *testing.T) {
-	l := newLAN(t, memnet.Config{})
-	h1 := addHost(t, l, "h1")
-	h2 := addHost(t, l, "h2")
-	quiet := listen(t, h1, memnet.ListenOptions{NoLoopback: true})
-	other := listen(t, h1, memnet.ListenOptions{}) // shares port 5353
-	c2a := listen(t, h2, memnet.ListenOptions{})
-	c2b := listen(t, h2, memnet.ListenOptions{})
+	l := memkit.NewLAN(t)
+	h1 := memkit.AddHost(t, l, "h1")
+	h2 := memkit.AddHost(t, l, "h2")
+	quiet := memkit.Listen(t, h1, memnet.ListenOptions{NoLoopback: true})
+	other := memkit.Listen(t, h1) // shares port 5353
+	c2a := memkit.Listen(t, h2)
+	c2b := memkit.Listen(t, h2)
 
-	write(t, quiet, transport.Packet{Data: []byte("q"), Dst: transport.GroupV4, IfIndex: 1})
-	if n := len(drain(t, quiet)) + len(drain(t, other)); n != 0 {
+	quiet.Write(t, transport.Packet{Data: []byte("q"), Dst: transport.GroupV4, IfIndex: 1})
+	if n := len(quiet.Drain()) + len(other.Drain()); n != 0 {
 		t.Errorf("loopback disabled, yet %d copies on the sending host", n)
 	}
-	if len(drain(t, c2a)) != 1 || len(drain(t, c2b)) != 1 {
+	if len(c2a.Drain()) != 1 || len(c2b.Drain()) != 1 {
 		t.Error("every Conn sharing the port must get a copy")
 	}
 
-	write(t, other, transport.Packet{Data: []byte("o"), Dst: transport.GroupV4, IfIndex: 1})
-	if len(drain(t, quiet)) != 1 || len(drain(t, other)) != 1 {
+	other.Write(t, transport.Packet{Data: []byte("o"), Dst: transport.GroupV4, IfIndex: 1})
+	if len(quiet.Drain()) != 1 || len(other.Drain()) != 1 {
 		t.Error("loopback on: both Conns of the sending host get a copy")
 	}
-	drain(t, c2a)
-	drain(t, c2b)
+	c2a.Drain()
+	c2b.Drain()
 
 	// Unicast to a shared port reaches only the most recently opened Conn.
 	dst := netip.AddrPortFrom(h2.Ifaces()[0].Addr(true), 5353)
-	write(t, quiet, transport.Packet{Data: []byte("u"), Dst: dst})
-	if a, b := len(drain(t, c2a)), len(drain(t, c2b)); a != 0 || b != 1 {
+	quiet.Write(t, transport.Packet{Data: []byte("u"), Dst: dst})
+	if a, b := len(c2a.Drain()), len(c2b.Drain()); a != 0 || b != 1 {
 		t.Errorf("unicast copies = %d, %d; want 0, 1", a, b)
 	}
 }
 
 func TestUnicastToAll(t *testing.T) {
-	l := newLAN(t, memnet.Config{UnicastToAll: true})
-	h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-	c1 := listen(t, h1, memnet.ListenOptions{})
-	a, b := listen(t, h2, memnet.ListenOptions{}), listen(t, h2, memnet.ListenOptions{})
-	write(t, c1, transport.Packet{Data: []byte("u"), Dst: netip.AddrPortFrom(h2.Ifaces()[0].Addr(false), 5353), IfIndex: 1})
-	if len(drain(t, a)) != 1 || len(drain(t, b)) != 1 {
+	l := memkit.NewLAN(t, memnet.Config{UnicastToAll: true})
+	h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+	c1 := memkit.Listen(t, h1)
+	a, b := memkit.Listen(t, h2), memkit.Listen(t, h2)
+	c1.Write(t, transport.Packet{Data: []byte("u"), Dst: netip.AddrPortFrom(h2.Ifaces()[0].Addr(false), 5353), IfIndex: 1})
+	if len(a.Drain()) != 1 || len(b.Drain()) != 1 {
 		t.Error("UnicastToAll: both Conns must get the packet")
 	}
 }
 
 func TestUnicast(t *testing.T) {
-	l := newLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}}})
-	h1 := addHost(t, l, "h1", memnet.IfaceConfig{Segment: "a", GlobalV6: true})
-	h2 := addHost(t, l, "h2", memnet.IfaceConfig{Segment: "a", GlobalV6: true})
-	h3 := addHost(t, l, "h3", memnet.IfaceConfig{Segment: "a"})
-	hb := addHost(t, l, "hb", memnet.IfaceConfig{Segment: "b"})
-	c1, c2, c3, cb := listen(t, h1, memnet.ListenOptions{}), listen(t, h2, memnet.ListenOptions{}),
-		listen(t, h3, memnet.ListenOptions{}), listen(t, hb, memnet.ListenOptions{})
+	l := memkit.NewLAN(t, memnet.Config{Segments: []memnet.SegmentConfig{{Name: "a"}, {Name: "b"}}})
+	h1 := memkit.AddHost(t, l, "h1", memnet.IfaceConfig{Segment: "a", GlobalV6: true})
+	h2 := memkit.AddHost(t, l, "h2", memnet.IfaceConfig{Segment: "a", GlobalV6: true})
+	h3 := memkit.AddHost(t, l, "h3", memnet.IfaceConfig{Segment: "a"})
+	hb := memkit.AddHost(t, l, "hb", memnet.IfaceConfig{Segment: "b"})
+	c1, c2, c3, cb := memkit.Listen(t, h1), memkit.Listen(t, h2),
+		memkit.Listen(t, h3), memkit.Listen(t, hb)
 
 	// IfIndex 0 routes by subnet.
 	dst := netip.AddrPortFrom(h2.Ifaces()[0].Addr(true), 5353)
-	write(t, c1, transport.Packet{Data: []byte("u4"), Dst: dst})
-	got := drain(t, c2)
+	c1.Write(t, transport.Packet{Data: []byte("u4"), Dst: dst})
+	got := c2.Drain()
 	if len(got) != 1 || got[0].Multicast || got[0].Dst != dst || got[0].Src.Addr() != h1.Ifaces()[0].Addr(true) {
 		t.Fatalf("unicast: %+v", got)
 	}
-	if len(drain(t, c1))+len(drain(t, c3))+len(drain(t, cb)) != 0 {
+	if len(c1.Drain())+len(c3.Drain())+len(cb.Drain()) != 0 {
 		t.Error("unicast reached a non-addressee")
 	}
 
 	// The global IPv6 address routes without index; link-local needs one.
 	g := netip.MustParseAddr("2001:db8::2")
-	write(t, c1, transport.Packet{Data: []byte("g"), Dst: netip.AddrPortFrom(g, 5353)})
-	if len(drain(t, c2)) != 1 {
+	c1.Write(t, transport.Packet{Data: []byte("g"), Dst: netip.AddrPortFrom(g, 5353)})
+	if len(c2.Drain()) != 1 {
 		t.Error("global v6 unicast not delivered")
 	}
 	ll := netip.AddrPortFrom(h2.Ifaces()[0].Addr(false), 5353)
@@ -206,40 +143,40 @@ func TestUnicast(t *testing.T) {
 		t.Errorf("link-local without index: err = %v", err)
 	}
 	zoned := netip.AddrPortFrom(ll.Addr().WithZone("eth0"), 5353)
-	write(t, c1, transport.Packet{Data: []byte("z"), Dst: zoned})
-	if got := drain(t, c2); len(got) != 1 || got[0].Dst != ll {
+	c1.Write(t, transport.Packet{Data: []byte("z"), Dst: zoned})
+	if got := c2.Drain(); len(got) != 1 || got[0].Dst != ll {
 		t.Errorf("zoned link-local: %+v", got)
 	}
 
 	// Addresses of another segment are unreachable; that is no error.
-	write(t, c1, transport.Packet{Data: []byte("x"), Dst: netip.AddrPortFrom(hb.Ifaces()[0].Addr(false), 5353), IfIndex: 1})
-	if len(drain(t, cb)) != 0 || l.Stats().Unroutable != 1 {
+	c1.Write(t, transport.Packet{Data: []byte("x"), Dst: netip.AddrPortFrom(hb.Ifaces()[0].Addr(false), 5353), IfIndex: 1})
+	if len(cb.Drain()) != 0 || l.Stats().Unroutable != 1 {
 		t.Errorf("cross-segment unicast: unroutable = %d", l.Stats().Unroutable)
 	}
 	if err := c1.WritePacket(&transport.Packet{Data: []byte("x"), Dst: netip.MustParseAddrPort("192.0.2.1:5353")}); !errors.Is(err, transport.ErrNoInterface) {
 		t.Errorf("off-link without index: err = %v", err)
 	}
 	// Unicast to the own address is looped back.
-	write(t, c1, transport.Packet{Data: []byte("self"), Dst: netip.AddrPortFrom(h1.Ifaces()[0].Addr(true), 5353)})
-	if got := drain(t, c1); len(got) != 1 || got[0].Src.Addr() != got[0].Dst.Addr() {
+	c1.Write(t, transport.Packet{Data: []byte("self"), Dst: netip.AddrPortFrom(h1.Ifaces()[0].Addr(true), 5353)})
+	if got := c1.Drain(); len(got) != 1 || got[0].Src.Addr() != got[0].Dst.Addr() {
 		t.Errorf("self unicast: %+v", got)
 	}
 }
 
 func TestFamilySeparation(t *testing.T) {
-	l := newLAN(t, memnet.Config{})
-	dual := addHost(t, l, "dual")
-	v4 := addHost(t, l, "v4", memnet.IfaceConfig{Family: memnet.FamilyV4})
-	v6 := addHost(t, l, "v6", memnet.IfaceConfig{Family: memnet.FamilyV6})
-	cd, c4, c6 := listen(t, dual, memnet.ListenOptions{}), listen(t, v4, memnet.ListenOptions{}), listen(t, v6, memnet.ListenOptions{})
-	v6only := listen(t, dual, memnet.ListenOptions{NoV4: true})
+	l := memkit.NewLAN(t)
+	dual := memkit.AddHost(t, l, "dual")
+	v4 := memkit.AddHost(t, l, "v4", memnet.IfaceConfig{Family: memnet.FamilyV4})
+	v6 := memkit.AddHost(t, l, "v6", memnet.IfaceConfig{Family: memnet.FamilyV6})
+	cd, c4, c6 := memkit.Listen(t, dual), memkit.Listen(t, v4), memkit.Listen(t, v6)
+	v6only := memkit.Listen(t, dual, memnet.ListenOptions{NoV4: true})
 
-	write(t, cd, transport.Packet{Data: []byte("4"), Dst: transport.GroupV4, IfIndex: 1})
-	if len(drain(t, c4)) != 1 || len(drain(t, c6)) != 0 || len(drain(t, v6only)) != 0 || len(drain(t, cd)) != 1 {
+	cd.Write(t, transport.Packet{Data: []byte("4"), Dst: transport.GroupV4, IfIndex: 1})
+	if len(c4.Drain()) != 1 || len(c6.Drain()) != 0 || len(v6only.Drain()) != 0 || len(cd.Drain()) != 1 {
 		t.Error("IPv4 group delivery")
 	}
-	write(t, cd, transport.Packet{Data: []byte("6"), Dst: transport.GroupV6, IfIndex: 1})
-	if len(drain(t, c4)) != 0 || len(drain(t, c6)) != 1 || len(drain(t, v6only)) != 1 || len(drain(t, cd)) != 1 {
+	cd.Write(t, transport.Packet{Data: []byte("6"), Dst: transport.GroupV6, IfIndex: 1})
+	if len(c4.Drain()) != 0 || len(c6.Drain()) != 1 || len(v6only.Drain()) != 1 || len(cd.Drain()) != 1 {
 		t.Error("IPv6 group delivery")
 	}
 	if err := c4.WritePacket(&transport.Packet{Data: []byte("x"), Dst: transport.GroupV6, IfIndex: 1}); !errors.Is(err, transport.ErrNoInterface) {
@@ -259,10 +196,10 @@ func TestFamilySeparation(t *testing.T) {
 
 func TestInjectSpoofed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t, memnet.Config{})
-		h1, h2 := addHost(t, l, "h1"), addHost(t, l, "h2")
-		c1, c2 := listen(t, h1, memnet.ListenOptions{}), listen(t, h2, memnet.ListenOptions{})
-		legacy := listen(t, h2, memnet.ListenOptions{Port: 40000})
+		l := memkit.NewLAN(t)
+		h1, h2 := memkit.AddHost(t, l, "h1"), memkit.AddHost(t, l, "h2")
+		c1, c2 := memkit.Listen(t, h1), memkit.Listen(t, h2)
+		legacy := memkit.Listen(t, h2, memnet.ListenOptions{Port: 40000})
 		var taps []memnet.TapRecord
 		defer l.Tap(func(r memnet.TapRecord) { taps = append(taps, r) })()
 
@@ -272,14 +209,14 @@ func TestInjectSpoofed(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []conn{c1, c2} {
-			got := drain(t, c)
+		for _, c := range []memkit.Conn{c1, c2} {
+			got := c.Drain()
 			if len(got) != 1 || got[0].Src != spoof || got[0].TTL != 1 || !got[0].Multicast ||
 				!bytes.Equal(got[0].Data, []byte{0xde, 0xad}) || got[0].IfIndex != 1 {
 				t.Errorf("%s: %+v", c.Host().Name(), got)
 			}
 		}
-		if len(drain(t, legacy)) != 0 {
+		if len(legacy.Drain()) != 0 {
 			t.Error("group packet reached a Conn on another port")
 		}
 		// To one interface only, unicast to a port other than 5353.
@@ -288,10 +225,10 @@ func TestInjectSpoofed(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if len(drain(t, c1)) != 0 || len(drain(t, c2)) != 0 {
+		if len(c1.Drain()) != 0 || len(c2.Drain()) != 0 {
 			t.Error("port 40000 packet reached a 5353 Conn")
 		}
-		if got := drain(t, legacy); len(got) != 1 || got[0].TTL != 255 || got[0].Multicast {
+		if got := legacy.Drain(); len(got) != 1 || got[0].TTL != 255 || got[0].Multicast {
 			t.Errorf("legacy: %+v", got)
 		}
 		if len(taps) != 2 || !taps[0].Injected || taps[0].Host != "" || taps[0].Packet.Src != spoof {
@@ -306,7 +243,7 @@ func TestInjectSpoofed(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if len(drain(t, c1))+len(drain(t, c2)) != 0 {
+		if len(c1.Drain())+len(c2.Drain()) != 0 {
 			t.Error("a packet to 224.0.0.1 reached an mDNS Conn")
 		}
 		if err := l.Inject("nope", nil, transport.Packet{Dst: transport.GroupV4}); err == nil {
@@ -316,30 +253,30 @@ func TestInjectSpoofed(t *testing.T) {
 }
 
 func TestLegacyUnicastPort(t *testing.T) {
-	l := newLAN(t, memnet.Config{})
-	resp, q := addHost(t, l, "responder"), addHost(t, l, "querier")
-	cr := listen(t, resp, memnet.ListenOptions{})
-	q5353 := listen(t, q, memnet.ListenOptions{})
-	legacy := listen(t, q, memnet.ListenOptions{Port: 40000})
+	l := memkit.NewLAN(t)
+	resp, q := memkit.AddHost(t, l, "responder"), memkit.AddHost(t, l, "querier")
+	cr := memkit.Listen(t, resp)
+	q5353 := memkit.Listen(t, q)
+	legacy := memkit.Listen(t, q, memnet.ListenOptions{Port: 40000})
 
-	write(t, legacy, transport.Packet{Data: []byte("query"), Dst: transport.GroupV4, IfIndex: 1})
-	got := drain(t, cr)
+	legacy.Write(t, transport.Packet{Data: []byte("query"), Dst: transport.GroupV4, IfIndex: 1})
+	got := cr.Drain()
 	if len(got) != 1 || got[0].Src.Port() != 40000 {
 		t.Fatalf("responder got %+v", got)
 	}
-	if len(drain(t, legacy)) != 0 {
+	if len(legacy.Drain()) != 0 {
 		t.Error("a legacy Conn joins no group, so it gets no loopback copy")
 	}
-	drain(t, q5353)
+	q5353.Drain()
 	if ifs := legacy.Interfaces(); ifs[0].V4 || ifs[0].V6 {
 		t.Errorf("legacy Conn reports group membership: %+v", ifs)
 	}
 
-	write(t, cr, transport.Packet{Data: []byte("answer"), Dst: got[0].Src, IfIndex: got[0].IfIndex})
-	if r := drain(t, legacy); len(r) != 1 || string(r[0].Data) != "answer" || r[0].Dst.Port() != 40000 {
+	cr.Write(t, transport.Packet{Data: []byte("answer"), Dst: got[0].Src, IfIndex: got[0].IfIndex})
+	if r := legacy.Drain(); len(r) != 1 || string(r[0].Data) != "answer" || r[0].Dst.Port() != 40000 {
 		t.Errorf("legacy reply: %+v", r)
 	}
-	if len(drain(t, q5353)) != 0 {
+	if len(q5353.Drain()) != 0 {
 		t.Error("reply to port 40000 reached the 5353 Conn")
 	}
 }
@@ -358,8 +295,8 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("config %d accepted", i)
 		}
 	}
-	l := newLAN(t, memnet.Config{})
-	addHost(t, l, "h")
+	l := memkit.NewLAN(t)
+	memkit.AddHost(t, l, "h")
 	for i, ifs := range [][]memnet.IfaceConfig{
 		{{Segment: "nope"}},
 		{{MTU: 100}},
