@@ -441,12 +441,30 @@ func flavourOf(g *txtGroup, c Candidate, service string) Flavour {
 		return FlavourDNSSD
 	case !IsPeerName(label):
 		return FlavourDNSSD
+	case numberedKeys(g):
+		// py-libp2p (dnsaddr2= …): go's layout, its SRV in another packet
+		// when python-zeroconf splits a large response.
+		return FlavourGo
 	case g.inAnswer && len(g.rrs) > 1:
 		return FlavourJS
 	case g.inAnswer:
 		return FlavourJS
 	}
 	return FlavourGo
+}
+
+// numberedKeys reports whether a TXT string of g has py-libp2p's numbered
+// key (dnsaddr2=, dnsaddr3= …).
+func numberedKeys(g *txtGroup) bool {
+	const key = "dnsaddr"
+	for _, t := range g.rrs {
+		for _, s := range t.Txt {
+			if len(s) > len(key) && isDigit(s[len(key)]) && strings.EqualFold(s[:len(key)], key) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // unescapeTXT turns a miekg/dns presentation-form string back into its raw

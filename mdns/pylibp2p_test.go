@@ -40,7 +40,7 @@ func TestDNSAddrValue(t *testing.T) {
 // every one is an address. Its SRV port is 4001 whatever it listens on and
 // its A record the default-route source address (127.0.0.1 without one), so
 // only the TXT strings are used. Layout as captured from py-libp2p 0.8.1
-// (testdata/pcap/pylibp2p-*.pcap).
+// (testdata/pcap/y1_pylibp2p_two_nodes.pcap, y2_pylibp2p_many_addrs.pcap).
 func TestDecodePyForm(t *testing.T) {
 	inst := "d37eycvqjsgc8yenl31r243usbdpibupugz0tn2fpu4cgpluxnm0uzukitexsuv._p2p._udp.local."
 	host := "d37eycvqjsgc8yenl31r243usbdpibupugz0tn2fpu4cgpluxnm0uzukitexsuv.local."
