@@ -254,7 +254,7 @@ var thirdParty = map[[2]string]string{
 	{"rust-libp2p", "go-libp2p"}:       "",
 	{"rust-libp2p", "js-libp2p"}:       rustReadsAdditional + "js-libp2p puts its TXT records in the answer section",
 	{"rust-libp2p", "py-libp2p"}:       "",
-	{"rust-libp2p", "avahi"}:           rustReadsAdditional + "Avahi's multicast responses carry the TXT in the answer section, and its answer to rust's query goes by unicast to rust's query port",
+	{"rust-libp2p", "avahi"}:           rustReadsAdditional + "Avahi multicasts its TXT in the answer section",
 	{"rust-libp2p", "python-zeroconf"}: "",
 	{"js-libp2p", "go-libp2p"}:         "",
 	{"js-libp2p", "rust-libp2p"}:       "",
