@@ -84,14 +84,12 @@ func connectPair(t *testing.T, dialer, listener *peers.Proc) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	ev, err := dialer.WaitFor(ctx, func(e peers.Event) bool {
-		return (e.Str("event") == "connected" || e.Str("event") == "dial_failed") && e.Str("id") == self.Str("id")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev.Str("event") != "connected" {
-		t.Fatalf("%s could not dial %s: %v", dialer.Name, listener.Name, ev)
+	// A dial_failed does not end the wait: another address or a later
+	// discovery may still connect.
+	if _, err := dialer.WaitFor(ctx, func(e peers.Event) bool {
+		return e.Str("event") == "connected" && e.Str("id") == self.Str("id")
+	}); err != nil {
+		t.Fatalf("%s did not connect to %s: %v; events: %v", dialer.Name, listener.Name, err, dialer.Events())
 	}
 	t.Logf("%s found and connected to %s in %v", dialer.Name, listener.Name, time.Since(start).Round(time.Millisecond))
 }

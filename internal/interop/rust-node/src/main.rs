@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use libp2p::futures::StreamExt;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{DialError, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, mdns, noise, tcp, yamux, Multiaddr, PeerId};
 
 #[derive(NetworkBehaviour)]
@@ -148,8 +148,11 @@ fn handle(swarm: &mut libp2p::Swarm<Behaviour>, ev: SwarmEvent<BehaviourEvent>, 
                 emit(format!(r#"{{"event":"found","id":{},"addrs":{}}}"#, q(&p.to_string()), qlist(&addrs)));
                 if dial && !swarm.is_connected(&p) {
                     let opts = DialOpts::peer_id(p).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
-                    if let Err(e) = swarm.dial(opts) {
-                        emit(format!(r#"{{"event":"dial_failed","id":{},"error":{}}}"#, q(&p.to_string()), q(&e.to_string())));
+                    match swarm.dial(opts) {
+                        // Already connected or dialling (a second Discovered
+                        // event for the same peer): not a failure.
+                        Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {}
+                        Err(e) => emit(format!(r#"{{"event":"dial_failed","id":{},"error":{}}}"#, q(&p.to_string()), q(&e.to_string()))),
                     }
                 }
             }
