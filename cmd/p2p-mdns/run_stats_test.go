@@ -52,9 +52,16 @@ func TestRunStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := self.Str("id")
-	// A stats event that lists b both in Peers() and as connected.
+	// A stats event that lists b both in Peers() and as connected, once a
+	// has announced (under load a may find and connect to b first).
+	announced := func(e peers.Event) bool {
+		m, _ := e["metrics"].(map[string]any)
+		r, _ := m["Responder"].(map[string]any)
+		n, _ := r["Announcements"].(float64)
+		return n > 0
+	}
 	ev, err := a.WaitFor(ctx, func(e peers.Event) bool {
-		return e.Str("event") == "stats" && slices.Contains(e.Strs("peers"), other) && slices.Contains(e.Strs("connected"), other)
+		return e.Str("event") == "stats" && slices.Contains(e.Strs("peers"), other) && slices.Contains(e.Strs("connected"), other) && announced(e)
 	})
 	if err != nil {
 		t.Fatal(err)
