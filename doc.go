@@ -4,13 +4,19 @@
 // It is the facade of this module: NewMDNSDiscovery wires a responder (our
 // peer announced on every interface), a browser (peers of every libp2p
 // flavour found) and a dialer (found peers connected through the host)
-// onto one set of sockets:
+// onto one set of sockets, each layer reading them through a View of its
+// own:
 //
-//	host addrs ──(EvtLocalAddressesUpdated)──> responder ──┐
-//	                                                        ├── transport.Split ── UDP 5353 (v4+v6)
-//	PeersChan / FindPeers / Notifee <── browser ────────────┘        │
-//	        │                                                       watcher (interfaces)
-//	        └──> dialer ──> host.Connect (timeout, backoff, concurrency cap)
+//	                                    ┌── View ── responder <──(EvtLocalAddressesUpdated, interface events)── host addrs
+//	UDP 5353 (v4+v6) + its interface ───┼── View ── browser ──> outlets: PeersChan, Events, FindPeers, Notifee
+//	watcher (transport.UDP)             └── View ── address following      │            (one coalescing queue each)
+//	                                                                       └──> dialer ──> host.Connect
+//	                                                                            (timeout, backoff, concurrency cap)
+//
+// A peer is found at its first probe (RFC 6762 §8.1) unless
+// WithProbeHints(false); every consumer has its own queue, coalesced per
+// peer, so a slow one delays peers but loses none and slows nothing else;
+// Connected events report connections in both directions.
 //
 // The API of CHORUS's earlier discovery package is kept: NewMDNSDiscovery(ctx,
 // h, tag), PeersChan, Close and Metrics, with its hard-coded settings made

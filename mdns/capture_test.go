@@ -114,6 +114,10 @@ func TestCaptureFlavours(t *testing.T) {
 		"e2_jslibp2p_two_nodes":      "js",
 		"r1_rustlike_two_nodes":      "rust",
 		"r4_rustlike_ipv6":           "rust",
+		"s1_rustlibp2p_two_nodes":    "rust",
+		"s2_rustlibp2p_many_addrs":   "rust",
+		"y1_pylibp2p_two_nodes":      "go", // py's layout: PTR, SRV, one TXT, A
+		"y2_pylibp2p_many_addrs":     "go",
 		"c_python_zeroconf":          "dnssd",
 		"a_avahi_announce_goodbye":   "dnssd",
 		"g3_avahi_many_instances_tc": "dnssd",

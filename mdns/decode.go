@@ -268,15 +268,16 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 	for _, t := range g.rrs {
 		for _, s := range t.Txt {
 			raw, ok := unescapeTXT(s)
-			if len(raw) < len(DNSAddrPrefix) || !strings.EqualFold(raw[:len(DNSAddrPrefix)], DNSAddrPrefix) {
-				continue // not a dnsaddr string (RFC 6763 §6.4: keys are case-insensitive)
+			val, isAddr := DNSAddrValue(raw)
+			if !isAddr {
+				continue // not a dnsaddr string
 			}
 			any = true
 			if !ok {
 				res.BadStrings++
 				continue
 			}
-			pa := d.parse(raw[len(DNSAddrPrefix):])
+			pa := d.parse(val)
 			tr, idStr := pa.tr, pa.idStr
 			if pa.err != nil {
 				res.BadStrings++
@@ -323,6 +324,31 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 		return c, false
 	}
 	return c, true
+}
+
+// maxKeyDigits bounds the number after "dnsaddr" in a key: py-libp2p
+// numbers its strings from 2, one per address, and DefaultMaxAddrs is 256.
+const maxKeyDigits = 4
+
+// DNSAddrValue returns the multiaddr part of a TXT string that carries one:
+// "dnsaddr=<ma>", the key matched case-insensitively (RFC 6763 §6.4), or
+// py-libp2p's "dnsaddr2=<ma>", "dnsaddr3=<ma>", … (a number of at most
+// maxKeyDigits digits after the key: py-libp2p announces one TXT record
+// whose keys must differ, as python-zeroconf keeps one value per key).
+func DNSAddrValue(s string) (string, bool) {
+	const key = "dnsaddr"
+	if len(s) <= len(key) || !strings.EqualFold(s[:len(key)], key) {
+		return "", false
+	}
+	rest := s[len(key):]
+	n := 0
+	for n < len(rest) && n <= maxKeyDigits && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n > maxKeyDigits || n == len(rest) || rest[n] != '=' || (n > 0 && rest[0] == '0') {
+		return "", false
+	}
+	return rest[n+1:], true
 }
 
 // parse returns the parse of one dnsaddr value (after "dnsaddr="), from the
@@ -439,12 +465,30 @@ func flavourOf(g *txtGroup, c Candidate, service string, srvTTL uint32) Flavour 
 		return FlavourDNSSD
 	case !IsPeerName(label):
 		return FlavourDNSSD
+	case numberedKeys(g):
+		// py-libp2p (dnsaddr2= …): go's layout, its SRV in another packet
+		// when python-zeroconf splits a large response.
+		return FlavourGo
 	case g.inAnswer && len(g.rrs) > 1:
 		return FlavourJS
 	case g.inAnswer:
 		return FlavourJS
 	}
 	return FlavourGo
+}
+
+// numberedKeys reports whether a TXT string of g has py-libp2p's numbered
+// key (dnsaddr2=, dnsaddr3= …).
+func numberedKeys(g *txtGroup) bool {
+	const key = "dnsaddr"
+	for _, t := range g.rrs {
+		for _, s := range t.Txt {
+			if len(s) > len(key) && isDigit(s[len(key)]) && strings.EqualFold(s[:len(key)], key) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // unescapeTXT turns a miekg/dns presentation-form string back into its raw

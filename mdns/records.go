@@ -56,7 +56,9 @@ type RecordSet struct {
 	Meta *dns.PTR
 
 	// Strings are the dnsaddr TXT strings in announcement order (raw, not
-	// escaped), and Addrs the multiaddrs they carry (with /p2p/<id>).
+	// escaped), and Addrs the multiaddrs they carry (with /p2p/<id>): the
+	// best one first, for a reader that takes only the first (see
+	// dialRank), the others in the order given.
 	Strings []string
 	Addrs   []ma.Multiaddr
 	// Skipped counts multiaddrs left out because "dnsaddr=<ma>" exceeds the
@@ -103,6 +105,7 @@ func NewRecordSet(p Peer) (*RecordSet, error) {
 	if err != nil {
 		return nil, err
 	}
+	rs.bestFirst()
 	if port == 0 {
 		port = 4001
 	}
@@ -211,14 +214,20 @@ func (rs *RecordSet) HostRecords(ips []netip.Addr) []dns.RR {
 
 // TXTFor returns a TXT record owned by the instance that carries only the
 // strings of the given multiaddrs (a subset of rs.Addrs, e.g. those
-// reachable on one interface, RFC 6762 §6.2), in rs order.
+// reachable on one interface, RFC 6762 §6.2): the best of them first (see
+// dialRank), the others in rs order.
 func (rs *RecordSet) TXTFor(keep func(ma.Multiaddr) bool) *dns.TXT {
 	t := &dns.TXT{Hdr: rs.TXT.Hdr}
+	best, bestRank := -1, 0
 	for i, a := range rs.Addrs {
 		if keep == nil || keep(a) {
+			if r := dialRank(a); best < 0 || r < bestRank {
+				best, bestRank = len(t.Txt), r
+			}
 			t.Txt = append(t.Txt, escapeTXT(rs.Strings[i]))
 		}
 	}
+	moveToFront(t.Txt, best)
 	if len(t.Txt) == 0 {
 		t.Txt = []string{""}
 	}

@@ -4,9 +4,12 @@
 //
 //	{"event":"self","id":...,"addrs":[...]}
 //	{"event":"peer:discovery","id":...,"addrs":[...]}
-//	{"event":"connected","id":...}   (with -connect)
+//	{"event":"connected","id":...,"dir":"out"}
+//	{"event":"dial_failed","id":...,"error":...}
 //	{"event":"stopped"}
 //
+// It connects to every peer it discovers with h.Connect in HandlePeerFound,
+// as go-libp2p's users do (-no-dial: it only reports what it finds).
 // and stops (closing mdns, which sends goodbyes) on SIGINT/SIGTERM or after
 // -duration.
 package main
@@ -58,7 +61,7 @@ func (n *notifee) HandlePeerFound(ai peer.AddrInfo) {
 				emit(map[string]any{"event": "dial_failed", "id": ai.ID.String(), "error": err.Error()})
 				return
 			}
-			emit(map[string]any{"event": "connected", "id": ai.ID.String()})
+			emit(map[string]any{"event": "connected", "id": ai.ID.String(), "dir": "out"})
 		}()
 	}
 }
@@ -80,11 +83,15 @@ func main() {
 	var listen list
 	service := flag.String("service", "", "mdns service tag (empty: _p2p._udp)")
 	duration := flag.Duration("duration", 20*time.Second, "run this long")
-	connect := flag.Bool("connect", false, "connect to discovered peers")
+	connect := flag.Bool("connect", true, "connect to discovered peers (h.Connect in HandlePeerFound)")
+	noDial := flag.Bool("no-dial", false, "do not connect to discovered peers (same as -connect=false)")
 	seed := flag.String("seed", "", "derive the identity from this seed (default: random)")
 	impl := flag.String("impl", "go-libp2p", "mdns implementation: go-libp2p (p2p/discovery/mdns) or ours (discovery.NewMdnsService, the drop-in)")
 	flag.Var(&listen, "listen", "listen multiaddr (repeatable; default /ip4/0.0.0.0/tcp/4001 and /ip6/::/tcp/4001)")
 	flag.Parse()
+	if *noDial {
+		*connect = false
+	}
 	if len(listen) == 0 {
 		listen = list{"/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001"}
 	}

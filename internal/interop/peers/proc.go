@@ -62,6 +62,7 @@ type Proc struct {
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 	evs  []Event
+	ats  []time.Time   // when each event was read
 	cond chan struct{} // closed and replaced on every new event
 	done chan struct{}
 	errb bytes.Buffer
@@ -111,6 +112,7 @@ func (p *Proc) read(r io.Reader) {
 		p.mu.Lock()
 		if json.Unmarshal(sc.Bytes(), &ev) == nil {
 			p.evs = append(p.evs, ev)
+			p.ats = append(p.ats, time.Now())
 		} else {
 			p.out.Write(sc.Bytes())
 			p.out.WriteByte('\n')
@@ -131,6 +133,13 @@ func (p *Proc) Events() []Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Event(nil), p.evs...)
+}
+
+// TimedEvents returns a copy of the events so far and when each was read.
+func (p *Proc) TimedEvents() ([]Event, []time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Event(nil), p.evs...), append([]time.Time(nil), p.ats...)
 }
 
 // Stderr returns what the process wrote to stderr.

@@ -19,7 +19,13 @@ def on_change(zeroconf, service_type, name, state_change):
     if state_change is ServiceStateChange.Removed:
         emit(event="removed", name=name)
         return
-    info = zeroconf.get_service_info(service_type, name, timeout=3000)
+    try:
+        info = zeroconf.get_service_info(service_type, name, timeout=3000)
+    except Exception as e:  # e.g. BadTypeInNameException for rust-libp2p's
+        # PTR target (a bare label outside .local.): an uncaught exception
+        # here would end python-zeroconf's browser thread.
+        emit(event="error", name=name, error=repr(e))
+        return
     if info is None:
         emit(event="unresolved", name=name)
         return

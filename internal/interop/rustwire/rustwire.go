@@ -1,8 +1,10 @@
-// Package rustwire speaks rust-libp2p's mDNS wire format (libp2p-mdns 0.49,
-// documented in mdns/doc.go) for the emulated rust peers of the tests, the
-// interop matrix and the capture tool: rust-libp2p itself cannot be built
-// here. Sockets stay with the callers; this package only builds and
-// classifies messages.
+// Package rustwire is the rust wire emulator: it speaks rust-libp2p's mDNS
+// wire format (libp2p-mdns 0.49, documented in mdns/doc.go) for the unit
+// tests that are faster with an in-process peer (browser) and the capture
+// tool's synthetic o2 scenario. The interop matrix, the mixed-LAN test and
+// the s* captures run the real rust-libp2p (internal/interop/rust-node).
+// Sockets stay with the callers; this package only builds and classifies
+// messages.
 package rustwire
 
 import (

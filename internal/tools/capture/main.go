@@ -14,6 +14,10 @@
 //	o2_rust_format          a rust-libp2p-format announcer + `p2p-mdns browse`
 //	o3_name_conflict        two `p2p-mdns announce` with the same --name
 //	o4_many_addrs           `p2p-mdns announce` with 44 multiaddrs
+//	s1_rustlibp2p_two_nodes  two real rust-libp2p nodes (internal/interop/rust-node)
+//	s2_rustlibp2p_many_addrs the same with 24 listen addresses each
+//	y1_pylibp2p_two_nodes    two real py-libp2p nodes (internal/interop/pylibp2p)
+//	y2_pylibp2p_many_addrs   the same with 24 listen addresses each
 //
 // The expected peers of each sidecar are decoded from the capture itself
 // (as mdns/capture_test.go does) and cross-checked against what each
@@ -47,6 +51,10 @@ var scenarios = []scenario{
 	{"o2_rust_format", "o2", 2, runO2},
 	{"o3_name_conflict", "o3", 3, runO3},
 	{"o4_many_addrs", "o4", 2, runO4},
+	{"s1_rustlibp2p_two_nodes", "s1", 2, runRealRust(false)},
+	{"s2_rustlibp2p_many_addrs", "s2", 2, runRealRust(true)},
+	{"y1_pylibp2p_two_nodes", "y1", 2, runRealPy(false)},
+	{"y2_pylibp2p_many_addrs", "y2", 2, runRealPy(true)},
 }
 
 func main() {

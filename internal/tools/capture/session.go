@@ -128,6 +128,9 @@ type session struct {
 	peerImpl map[string]string
 	addrsSrc string
 	wantBye  bool
+	// extraVersions are the versions of the scenario's other
+	// implementations (rust, py), added to the sidecar's.
+	extraVersions map[string]string
 }
 
 func (s *session) start(hostIdx int, label string, name string, args ...string) (*proc, error) {
@@ -359,6 +362,9 @@ func (s *session) analyse() error {
 	s.meta.Expected.Rule = rule
 	s.meta.Expected.Notes = append([]string{}, s.notes...)
 	s.meta.Versions = versions()
+	for k, v := range s.extraVersions {
+		s.meta.Versions[k] = v
+	}
 
 	// Packet counts by kind, as `p2p-mdns sniff --read FILE --json` reports them.
 	out, err := runCmd(context.Background(), s.bin, "sniff", "--read", s.pcap, "--json")
