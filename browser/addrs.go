@@ -21,10 +21,10 @@ func recordAddrs(t *dns.TXT, c *mdns.Candidate, single bool) []ma.Multiaddr {
 	}
 	var out []ma.Multiaddr
 	for _, s := range t.Txt {
-		if len(s) < len(mdns.DNSAddrPrefix) || !strings.EqualFold(s[:len(mdns.DNSAddrPrefix)], mdns.DNSAddrPrefix) {
+		v, ok := mdns.DNSAddrValue(s)
+		if !ok {
 			continue
 		}
-		v := s[len(mdns.DNSAddrPrefix):]
 		i := strings.LastIndex(v, "/p2p/")
 		if j := strings.LastIndex(v, "/ipfs/"); j > i {
 			i = j
@@ -53,6 +53,9 @@ func recordAddrs(t *dns.TXT, c *mdns.Candidate, single bool) []ma.Multiaddr {
 //     followed by /p2p-circuit) names a foreign peer and is dropped;
 //   - IPv6 link-local addresses get /ip6zone/<receiving interface> so
 //     they can be dialled;
+//   - an unspecified IP (0.0.0.0, ::: py-libp2p announces the socket it
+//     listens on as it is) becomes the packet's source address of that
+//     family, as rust-libp2p does; of the other family it is dropped;
 //   - Config.AddrFilter last.
 func (b *Browser) filterAddrs(id peer.ID, in []ma.Multiaddr, ifc *transport.Interface, src netip.Addr) []ma.Multiaddr {
 	fromLoop := b.cfg.KeepLoopback || ifc.Loopback || src.Unmap().IsLoopback()
@@ -62,6 +65,13 @@ func (b *Browser) filterAddrs(id peer.ID, in []ma.Multiaddr, ifc *transport.Inte
 			continue
 		}
 		ip, isIP := mdns.AddrIP(a)
+		if isIP && ip.IsUnspecified() {
+			if a = withSourceIP(a, src); a == nil {
+				b.ctr.dAddrs.Add(1)
+				continue
+			}
+			ip = src.Unmap().WithZone("")
+		}
 		if isIP && ip.IsLoopback() && !fromLoop {
 			b.ctr.dAddrs.Add(1)
 			continue
@@ -98,4 +108,22 @@ func foreignP2P(a ma.Multiaddr) bool {
 		return true
 	}
 	return false
+}
+
+// withSourceIP replaces the unspecified IP of a (its first component) by
+// src when of the same family, else returns nil.
+func withSourceIP(a ma.Multiaddr, src netip.Addr) ma.Multiaddr {
+	src = src.Unmap().WithZone("")
+	code := ma.P_IP6
+	if src.Is4() {
+		code = ma.P_IP4
+	}
+	if !src.IsValid() || len(a) == 0 || a[0].Code() != code {
+		return nil
+	}
+	c, err := ma.NewComponent(ma.ProtocolWithCode(code).Name, src.String())
+	if err != nil {
+		return nil
+	}
+	return append(ma.Multiaddr{*c}, a[1:]...)
 }

@@ -97,6 +97,25 @@ func TestAddressFilters(t *testing.T) {
 	})
 }
 
+// TestUnspecifiedAddress: py-libp2p announces the socket it listens on as
+// it is; an unspecified IP becomes the packet's source address of its
+// family (as rust-libp2p does), and is dropped when of the other family.
+func TestUnspecifiedAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, envOpt{})
+		id := testkit.ID(t, 1)
+		e.inject(goResponse(t, id, peerName(1), 4500, "/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"), "10.0.0.9")
+		want := []string{"/ip4/10.0.0.9/tcp/4001", "/ip4/10.0.0.9/udp/4001/quic-v1"}
+		ps := e.b.Peers()
+		if len(ps) != 1 || !slices.Equal(slices.Sorted(slices.Values(addrStrings(ps[0].Addrs))), want) {
+			t.Fatalf("addrs %v, want %v", ps, want)
+		}
+		if st := e.b.Stats(); st.FilteredAddrs != 1 {
+			t.Errorf("FilteredAddrs %d, want 1 (the IPv6 one)", st.FilteredAddrs)
+		}
+	})
+}
+
 // TestLoopbackFromLoopback: a packet from a loopback source keeps them.
 func TestLoopbackFromLoopback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -164,6 +164,7 @@ func (r *Responder) answer(st *ifState, q *asked, now time.Time) {
 	}
 	pd.ans |= ansM
 	pd.add |= add
+	pd.legacy = pd.legacy || q.pkt.src.Port() != mdns.Port
 }
 
 // route returns the records answering q, split into those sent by
@@ -301,18 +302,22 @@ func popcount(k kinds) int {
 // sendMulticast multicasts an answer on one family of st (§6): ID 0, no
 // questions (§18.1), records multicast here less than 1 s ago left out
 // unless defending a probe.
-func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bool, now time.Time) {
+// It returns the kinds the one-second rate limit held back (§6) and when
+// they may go out.
+func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bool, now time.Time) (held kinds, allowed time.Time) {
 	fs := &st.fam[famIdx(v4)]
 	if !probe {
 		for k := kinds(1); k <= kAAAA; k <<= 1 {
 			if last := fs.last[kindIdx(k)]; ans&k != 0 && !last.IsZero() && now.Sub(last) < rateLimit {
 				ans &^= k
+				held |= k
+				allowed = maxTime(allowed, last.Add(rateLimit))
 				r.st.SuppressedRate.Add(1)
 			}
 		}
 	}
 	if ans == 0 {
-		return
+		return held, allowed
 	}
 	// Multicast answers depend only on the kinds and the interface's
 	// records: they are packed once and reused until the records change.
@@ -333,6 +338,7 @@ func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bo
 			}
 		}
 	}
+	return held, allowed
 }
 
 // sendUnicast answers p's sender directly: a QU or direct unicast query

@@ -422,3 +422,38 @@ func TestLegacyQueryTTLExemption(t *testing.T) {
 		r.stop(t)
 	})
 }
+
+// BCT: none (§6, §6.7; rust-libp2p interop). A multicast PTR answer owed
+// to a querier on another port (rust-libp2p, which reads only the answers
+// to its own queries) that the one-second rate limit holds back, because
+// the PTR was just multicast, goes out when the limit allows, instead of
+// being dropped until the querier asks again (rust-libp2p: 2 s later).
+func TestLegacyAnswerAfterRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, r := announcedBed(t, Config{PeerName: testName})
+		isPTRAnswer := func(p pkt) bool {
+			return p.m.Response && p.Packet.Dst.Addr().IsMulticast() && hasRR(p.m.Answer, dns.TypePTR)
+		}
+		b.inject(query(0, false, nil, q(mdns.SpecService, dns.TypePTR)), "", 0) // from port 5353
+		time.Sleep(200 * time.Millisecond)
+		first := only(b.sent(t, "a", b.T0), isPTRAnswer)
+		if len(first) == 0 {
+			t.Fatal("no multicast answer to the first query")
+		}
+		last := first[len(first)-1].Time
+		t1 := time.Now()
+		b.inject(query(0x77, false, nil, q(mdns.SpecService, dns.TypePTR)), "10.0.0.200:40000", 1) // rust-libp2p's query
+		time.Sleep(2 * time.Second)
+		got := only(b.sent(t, "a", t1), isPTRAnswer)
+		if len(got) != 1 {
+			t.Fatalf("%d multicast PTR answers after the legacy query, want 1 (held by the rate limit, then sent)", len(got))
+		}
+		if at := got[0].Time.Sub(last); at < rateLimit || at > rateLimit+10*time.Millisecond {
+			t.Errorf("sent %v after the previous multicast, want at the rate limit (%v)", at, rateLimit)
+		}
+		if !hasRR(got[0].m.Extra, dns.TypeTXT) {
+			t.Error("the TXT is not in the additional section (rust-libp2p reads it there)")
+		}
+		r.stop(t)
+	})
+}

@@ -66,6 +66,11 @@ type famState struct {
 type pending struct {
 	ans, add kinds
 	at       time.Time
+	// legacy: a querier on another port than 5353 asked (see route): what
+	// the one-second rate limit holds back is sent when it allows, not
+	// dropped, since such a querier (rust-libp2p) cannot read the
+	// announcement that made the limit apply.
+	legacy bool
 }
 
 func famIdx(v4 bool) int {

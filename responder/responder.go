@@ -340,9 +340,11 @@ func (r *Responder) runDue(now time.Time) {
 		st := r.ifs[idx]
 		for f := range st.fam {
 			if pd := &st.fam[f].pend; !pd.at.IsZero() && !now.Before(pd.at) {
-				ans, add := pd.ans, pd.add
+				ans, add, legacy := pd.ans, pd.add, pd.legacy
 				*pd = pending{}
-				r.sendMulticast(st, f == 0, ans, add, false, now)
+				if held, at := r.sendMulticast(st, f == 0, ans, add, false, now); held != 0 && legacy {
+					*pd = pending{ans: held, add: add, at: at, legacy: true}
+				}
 			}
 		}
 	}
