@@ -35,6 +35,9 @@ const (
 	// (120 s by default) and another on TXT (4500 s), where zeroconf gives
 	// both one TTL (3200 s). Told apart only while both TTLs are non-zero
 	// and differ: a goodbye, or equal TTLs set with WithTTLs, read as go.
+	// A heuristic: python-zeroconf uses the same TTLs, so a py-libp2p peer
+	// announcing one address reads as discovery too (with several, its
+	// numbered keys, dnsaddr2= …, make it go).
 	FlavourDiscovery
 )
 
@@ -457,7 +460,7 @@ func flavourOf(g *txtGroup, c Candidate, service string, srvTTL uint32) Flavour 
 		return FlavourRust
 	case c.Host != "":
 		if IsPeerName(label) && isHostOf(c.Host, label) {
-			if srvTTL != g.ttl && srvTTL > 0 && g.ttl > 0 {
+			if srvTTL != g.ttl && srvTTL > 0 && g.ttl > 0 && !numberedKeys(g) {
 				return FlavourDiscovery // RFC 6762 §10 TTLs (see FlavourDiscovery)
 			}
 			return FlavourGo
