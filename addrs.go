@@ -70,7 +70,8 @@ func suitable(a ma.Multiaddr) bool {
 // mdns never does: go-libp2p#1163), and when an interface changes in a way
 // that changes them: an address added to or removed from an interface the
 // host listens on with an unspecified address. The interface events come
-// from the Conn, after it has refreshed its sockets.
+// from the Conn, after it has refreshed its sockets; each also tells the
+// dialer that connections may have died with the old paths.
 func (d *MDNSDiscovery) followAddrs(ctx context.Context) error {
 	hostEvents, ifEvents := d.sub.Out(), d.ifs.Events()
 	for {
@@ -88,6 +89,11 @@ func (d *MDNSDiscovery) followAddrs(ctx context.Context) error {
 				continue
 			}
 			d.reannounce("interface addresses changed", false)
+			if d.dial != nil {
+				// Connections over a path that changed may be dead or about
+				// to die: dial the peers again rather than wait.
+				d.dial.NetworkChanged()
+			}
 		}
 	}
 }

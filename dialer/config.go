@@ -40,7 +40,8 @@ type Config struct {
 	// failures (default 1 s and 5 min). Each delay is jittered by ±20 %.
 	BackoffMin, BackoffMax time.Duration
 	// RedialAfterDisconnect is the minimum time between a peer's disconnect
-	// and a redial, which also needs a fresh announcement (default 30 s).
+	// and a redial, which also needs a fresh announcement (default 30 s);
+	// an announcement with changed addresses is dialled at once.
 	RedialAfterDisconnect time.Duration
 	// MaxPeers bounds the peers tracked (default 4096). When full, the
 	// least recently announced idle peer is evicted and counted.

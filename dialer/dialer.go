@@ -41,6 +41,9 @@ type Dialer struct {
 	events   chan Event
 	closed   bool
 	running  bool
+	// netChanged is when NetworkChanged was last called: a disconnect
+	// soon after it is the network's doing, and redialled at once.
+	netChanged time.Time
 
 	wake     chan struct{} // cap 1: the queue is not empty
 	resched  chan struct{} // cap 1: a retry time changed
@@ -280,7 +283,10 @@ func (d *Dialer) wait(st *peerState, id peer.ID, connected, changed, isNew, fres
 			d.ctr.skippedRedial++
 			return ReasonRedialWait, true
 		}
-		if due := st.disconnectedAt.Add(d.cfg.RedialAfterDisconnect); now.Before(due) {
+		// New addresses (a network change: a link flapped, an address
+		// went away and took the connection with it) are dialled at once;
+		// the wait only spares a peer that dropped us, reachable as before.
+		if due := st.disconnectedAt.Add(d.cfg.RedialAfterDisconnect); now.Before(due) && !changed {
 			st.retryAt, st.armed = due, true
 			d.signal(d.resched)
 			d.ctr.skippedRedial++
@@ -408,8 +414,54 @@ func (d *Dialer) onConnected(id peer.ID) {
 func (d *Dialer) onDisconnected(id peer.ID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if st := d.peers[id]; st != nil && st.connected {
-		st.connected, st.disconnectedAt, st.armed = false, time.Now(), false
+	st := d.peers[id]
+	if st == nil || !st.connected {
+		return
+	}
+	now := time.Now()
+	st.connected, st.disconnectedAt, st.armed = false, now, false
+	if !d.closed && !d.netChanged.IsZero() && now.Sub(d.netChanged) < netChangeWindow {
+		d.redialNow(st) // lost to the network change, not dropped by the peer
+	}
+}
+
+// netChangeWindow is how long after NetworkChanged a disconnect counts as
+// the network's doing: a connection over an address that went away dies
+// when its next keepalive or write fails, some seconds later.
+const netChangeWindow = 30 * time.Second
+
+// NetworkChanged tells the Dialer that our interfaces or addresses changed
+// (a link went down and up, an address came or went): the connections
+// over the old paths may be dead or about to die. Every announced peer
+// not connected is dialled again at once, and so is every one whose
+// connection drops within netChangeWindow, without waiting for
+// RedialAfterDisconnect or a new announcement. Safe for concurrent use.
+func (d *Dialer) NetworkChanged() {
+	now := time.Now()
+	connected := map[peer.ID]bool{}
+	for _, id := range d.h.Network().Peers() {
+		connected[id] = true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	d.netChanged = now
+	for id, st := range d.peers {
+		if _, inflight := d.inflight[id]; connected[id] || st.queued || inflight || st.identityFail {
+			continue
+		}
+		d.redialNow(st)
+	}
+}
+
+// redialNow queues st with its backoff and redial wait cleared. d.mu is
+// held.
+func (d *Dialer) redialNow(st *peerState) {
+	st.failures, st.retryAt = 0, time.Time{}
+	if !st.queued {
+		d.enqueue(st)
 	}
 }
 

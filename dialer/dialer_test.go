@@ -266,6 +266,63 @@ func TestRedialAfterDisconnect(t *testing.T) {
 	}
 }
 
+// TestRedialChangedAddrs: a disconnected peer that announces changed
+// addresses (a link flap took the old ones and the connection) is
+// redialled at once, without the RedialAfterDisconnect wait.
+func TestRedialChangedAddrs(t *testing.T) {
+	a, b := newHost(t), newHost(t)
+	d := start(t, Config{Host: a, RedialAfterDisconnect: time.Hour}, true)
+	ai := info(b)
+	gone := ma.StringCast("/ip4/127.0.0.1/tcp/1") // an address the flap took away
+	d.Found(peer.AddrInfo{ID: ai.ID, Addrs: append([]ma.Multiaddr{gone}, ai.Addrs...)}, time.Minute, true)
+	nextEvent(t, d, Connected)
+	if err := a.Network().ClosePeer(b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the disconnect", waitLimit, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return !d.peers[b.ID()].disconnectedAt.IsZero()
+	})
+	d.Found(ai, time.Minute, true) // without the one gone: a changed set
+	nextEvent(t, d, Connected)
+	if s := d.Stats(); s.Attempts != 2 || s.SkippedRedial != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestNetworkChanged: after NetworkChanged, a peer whose connection drops
+// (a link flap took its path) is redialled at once, and one already
+// disconnected and waiting is dialled again, without RedialAfterDisconnect
+// or a new announcement.
+func TestNetworkChanged(t *testing.T) {
+	a, b := newHost(t), newHost(t)
+	d := start(t, Config{Host: a, RedialAfterDisconnect: time.Hour}, true)
+	d.Found(info(b), time.Minute, true)
+	nextEvent(t, d, Connected)
+	disconnect := func() {
+		t.Helper()
+		if err := a.Network().ClosePeer(b.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Disconnected before the change: waiting, until NetworkChanged.
+	disconnect()
+	testkit.WaitFor(t, "the disconnect", waitLimit, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return !d.peers[b.ID()].disconnectedAt.IsZero()
+	})
+	d.NetworkChanged()
+	nextEvent(t, d, Connected)
+	// Dropped after the change: redialled at once.
+	disconnect()
+	nextEvent(t, d, Connected)
+	if s := d.Stats(); s.Attempts != 3 {
+		t.Fatalf("stats %+v, want 3 attempts", s)
+	}
+}
+
 // TestEviction: a full state map evicts the least recently announced idle
 // peer; when every peer is busy the newcomer is refused.
 func TestEviction(t *testing.T) {

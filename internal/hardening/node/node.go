@@ -236,7 +236,7 @@ func (n *Node) WaitFrom(ctx context.Context, from int, what string, match func(E
 			}
 			return nil, i, fmt.Errorf("%v exited while waiting for %s; events since:\n%s\nstderr tail:\n%s", n, what, Describe(n.EventsFrom(from, "")), Tail(n.Stderr(), 30))
 		case <-ctx.Done():
-			return nil, i, fmt.Errorf("%v: no %s: %w; events since:\n%s\nstderr tail:\n%s", n, what, ctx.Err(), Describe(n.EventsFrom(from, "")), Tail(n.Stderr(), 30))
+			return nil, i, fmt.Errorf("%v: no %s: %w; last stats: %s; events since:\n%s\nstderr tail:\n%s", n, what, ctx.Err(), n.lastStats(), Describe(n.EventsFrom(from, "")), Tail(n.Stderr(), 30))
 		}
 	}
 }
@@ -345,4 +345,18 @@ func Tail(s string, lines int) string {
 		l = l[len(l)-lines:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// lastStats describes the last stats event: the peers listed and those
+// connected.
+func (n *Node) lastStats() string {
+	n.mu.Lock()
+	evs := n.events
+	n.mu.Unlock()
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Str("event") == "stats" {
+			return fmt.Sprintf("peers %v, connected %v", Shorts(evs[i].Strs("peers")), Shorts(evs[i].Strs("connected")))
+		}
+	}
+	return "none"
 }
