@@ -66,6 +66,16 @@ func one(t *testing.T, what string, ps []pkt) *dns.Msg {
 	return ps[0].m
 }
 
+// v4Responder starts a responder named testName on host "a", which has
+// one IPv4-only interface on the default segment.
+func v4Responder(t *testing.T) (*bed, *memnet.Host, *running) {
+	t.Helper()
+	b := newBed(t, memnet.Config{})
+	t.Cleanup(func() { b.lan.Close() })
+	a := b.host("a", memnet.IfaceConfig{Family: memnet.FamilyV4})
+	return b, a, b.start(a, Config{PeerName: testName})
+}
+
 // BCT: NSEC / negative responses (RFC 6762 §6.1, §6.2), IPv4-only
 // interface. A query for a type our host or instance name lacks is
 // answered at once with the NSEC of that name (restricted form, next name
@@ -75,9 +85,7 @@ func one(t *testing.T, what string, ps []pkt) *dns.Msg {
 // no NSEC; probes, announcements and goodbyes carry none.
 func TestNSECIPv4Only(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a", memnet.IfaceConfig{Family: memnet.FamilyV4}), Config{PeerName: testName})
+		b, _, r := v4Responder(t)
 		announced()
 		tAnn := time.Now()
 		ps := b.ask(t, "", nil, q(nsecHost, dns.TypeAAAA))
@@ -180,9 +188,7 @@ func TestNSECIPv6Only(t *testing.T) {
 // cache-flush bit (§6.7, §10.2).
 func TestNSECAnswerRules(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		r := b.start(b.host("a", memnet.IfaceConfig{Family: memnet.FamilyV4}), Config{PeerName: testName})
+		b, _, r := v4Responder(t)
 		hb := b.host("b", memnet.IfaceConfig{Family: memnet.FamilyV4})
 		cb := b.listen(hb, memnet.ListenOptions{})
 		legacy := b.listen(hb, memnet.ListenOptions{Port: 40000})
@@ -240,10 +246,7 @@ func TestNSECAnswerRules(t *testing.T) {
 // another host's NSEC for our host name is one.
 func TestNSECProbing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		a := b.host("a", memnet.IfaceConfig{Family: memnet.FamilyV4})
-		r := b.start(a, Config{PeerName: testName})
+		b, a, r := v4Responder(t)
 		time.Sleep(300 * time.Millisecond) // probing
 		b.inject(query(0, false, nil, q(nsecHost, dns.TypeAAAA)), "", 0)
 		time.Sleep(200 * time.Millisecond)
@@ -283,10 +286,7 @@ func TestNSECProbing(t *testing.T) {
 // carry no NSEC.
 func TestNSECFamilyGained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBed(t, memnet.Config{})
-		defer b.lan.Close()
-		a := b.host("a", memnet.IfaceConfig{Family: memnet.FamilyV4})
-		r := b.start(a, Config{PeerName: testName})
+		b, a, r := v4Responder(t)
 		announced()
 		checkNSEC(t, "AAAA", one(t, "AAAA", b.ask(t, "", nil, q(nsecHost, dns.TypeAAAA))).Answer, nsecHost, 120, dns.TypeA)
 		t0 := time.Now()
