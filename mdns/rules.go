@@ -57,6 +57,11 @@ func SameRecord(a, b dns.RR) bool {
 	case *dns.AAAA:
 		y, ok := b.(*dns.AAAA)
 		return ok && sameIP(x.AAAA.To16(), y.AAAA.To16())
+	case *dns.NSEC:
+		// The bitmap is a set: the order miekg/dns unpacked it in is
+		// ascending, a record built here may list it in any order.
+		y, ok := b.(*dns.NSEC)
+		return ok && EqualNames(x.NextDomain, y.NextDomain) && sameTypes(x.TypeBitMap, y.TypeBitMap)
 	}
 	return dns.IsDuplicate(a, b)
 }
@@ -85,4 +90,19 @@ func AddrIP(a ma.Multiaddr) (netip.Addr, bool) {
 		return ip.Unmap(), ok
 	}
 	return netip.Addr{}, false
+}
+
+// sameTypes reports whether a and b hold the same types.
+func sameTypes(a, b []uint16) bool {
+	for _, t := range a {
+		if !slices.Contains(b, t) {
+			return false
+		}
+	}
+	for _, t := range b {
+		if !slices.Contains(a, t) {
+			return false
+		}
+	}
+	return true
 }

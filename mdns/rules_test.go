@@ -45,6 +45,9 @@ func TestSameRecord(t *testing.T) {
 			&dns.SRV{Hdr: hdr("a.local.", dns.TypeSRV, 1, 2), Port: 9, Target: "H.local."}},
 		{&dns.A{Hdr: hdr("h.local.", dns.TypeA, 1, 1), A: net.IPv4(10, 0, 0, 1)},
 			&dns.A{Hdr: hdr("h.local.", dns.TypeA, 1, 1), A: net.IP{10, 0, 0, 1}}},
+		// NSEC: the bitmap is a set; the cache-flush bit and case do not count.
+		{&dns.NSEC{Hdr: hdr("h.local.", dns.TypeNSEC, dns.ClassINET|CacheFlushBit, 120), NextDomain: "h.local.", TypeBitMap: []uint16{dns.TypeA, dns.TypeAAAA}},
+			&dns.NSEC{Hdr: hdr("H.local.", dns.TypeNSEC, dns.ClassINET, 60), NextDomain: "h.LOCAL.", TypeBitMap: []uint16{dns.TypeAAAA, dns.TypeA}}},
 	}
 	for _, c := range same {
 		if !SameRecord(c.a, c.b) || !SameRecord(c.b, c.a) {
@@ -59,6 +62,16 @@ func TestSameRecord(t *testing.T) {
 	for _, b := range differ {
 		if SameRecord(ptr, b) {
 			t.Errorf("the same: %v / %v", ptr, b)
+		}
+	}
+	nsec := &dns.NSEC{Hdr: hdr("h.local.", dns.TypeNSEC, dns.ClassINET, 120), NextDomain: "h.local.", TypeBitMap: []uint16{dns.TypeA}}
+	for _, b := range []*dns.NSEC{
+		{Hdr: nsec.Hdr, NextDomain: "h.local.", TypeBitMap: []uint16{dns.TypeA, dns.TypeAAAA}},
+		{Hdr: nsec.Hdr, NextDomain: "h.local.", TypeBitMap: []uint16{dns.TypeAAAA}},
+		{Hdr: nsec.Hdr, NextDomain: "i.local.", TypeBitMap: []uint16{dns.TypeA}},
+	} {
+		if SameRecord(nsec, b) || SameRecord(b, nsec) {
+			t.Errorf("the same: %v / %v", nsec, b)
 		}
 	}
 }

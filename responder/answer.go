@@ -75,39 +75,42 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // match returns the kinds answering q and their additional kinds
-// (RFC 6763 §12; RFC 6762 §6.2 for A/AAAA).
-func (r *Responder) match(q dns.Question) (ans, add kinds) {
+// (RFC 6763 §12; RFC 6762 §6.2 for A/AAAA), and neg: the NSEC of the name
+// asked when it is one we own (§6.1), the answer when none of ans exists.
+func (r *Responder) match(q dns.Question) (ans, add, neg kinds) {
 	t := q.Qtype
 	anyT := t == dns.TypeANY
 	switch {
 	case mdns.EqualNames(q.Name, r.rs.Service):
 		if t == dns.TypePTR || anyT {
-			return kPTR, kSRV | kTXT | kA | kAAAA
+			return kPTR, kSRV | kTXT | kA | kAAAA, 0
 		}
 	case mdns.EqualNames(q.Name, mdns.MetaQuery):
 		if t == dns.TypePTR || anyT {
-			return kMeta, 0
+			return kMeta, 0, 0
 		}
 	case mdns.EqualNames(q.Name, r.rs.Instance):
 		switch {
 		case anyT:
-			return kSRV | kTXT, kA | kAAAA
+			return kSRV | kTXT, kA | kAAAA, kNSECInst
 		case t == dns.TypeSRV:
-			return kSRV, kA | kAAAA
+			return kSRV, kA | kAAAA, kNSECInst
 		case t == dns.TypeTXT:
-			return kTXT, 0
+			return kTXT, 0, kNSECInst
 		}
+		return 0, 0, kNSECInst
 	case mdns.EqualNames(q.Name, r.rs.Host):
 		switch {
 		case anyT:
-			return kA | kAAAA, 0
+			return kA | kAAAA, 0, kNSECHost
 		case t == dns.TypeA:
-			return kA, kAAAA
+			return kA, kAAAA, kNSECHost
 		case t == dns.TypeAAAA:
-			return kAAAA, kA
+			return kAAAA, kA, kNSECHost
 		}
+		return 0, 0, kNSECHost
 	}
-	return 0, 0
+	return 0, 0, 0
 }
 
 // asked is one query to answer: received now, or held until its
@@ -142,6 +145,13 @@ func (r *Responder) answer(st *ifState, q *asked, now time.Time) {
 		add &^= kn
 	}
 	add &= r.present(st)
+	if !q.probe && (ansM|ansU|add)&(kA|kAAAA) != 0 && r.present(st)&(kA|kAAAA) != kA|kAAAA {
+		// §6.2: with address records of one family only, the host
+		// name's NSEC goes in the additional section, so that queriers
+		// know at once that the other family does not exist. A probe
+		// defence carries only what conflicts.
+		add |= (kNSECHost & r.present(st)) &^ q.known
+	}
 	p := q.pkt
 	if ansU != 0 {
 		r.sendUnicast(st, p, q.qs, q.id, ansU, add&^ansU, p.src.Port() != mdns.Port)
@@ -177,8 +187,13 @@ func (r *Responder) route(st *ifState, q *asked, now time.Time) (ansM, ansU, add
 		if qc := question.Qclass &^ mdns.CacheFlushBit; qc != dns.ClassINET && qc != dns.ClassANY {
 			continue
 		}
-		a, ad := r.match(question)
-		a &= r.present(st)
+		a, ad, neg := r.match(question)
+		if a &= r.present(st); a == 0 {
+			// §6.1: a name we own, verified by probing (nothing is
+			// answered before), without a record of that type here: an
+			// NSEC says which types it has.
+			a, ad = neg&r.present(st), 0
+		}
 		if a == 0 {
 			continue
 		}
@@ -197,11 +212,12 @@ func (r *Responder) route(st *ifState, q *asked, now time.Time) (ansM, ansU, add
 			ansU |= a
 		case mdns.IsQU(question):
 			// §5.4: unicast unless not multicast here within a quarter TTL.
-			for k := kinds(1); k <= kAAAA; k <<= 1 {
+			for i := range nKinds {
+				k := kindAt(i)
 				if a&k == 0 {
 					continue
 				}
-				last := fs.last[kindIdx(k)]
+				last := fs.last[i]
 				if !last.IsZero() && now.Sub(last) < time.Duration(r.ttlOf(k))*time.Second/4 {
 					ansU |= k
 				} else {
@@ -217,25 +233,33 @@ func (r *Responder) route(st *ifState, q *asked, now time.Time) (ansM, ansU, add
 
 // present returns the kinds st has records of.
 func (r *Responder) present(st *ifState) kinds {
-	k := kPTR | kMeta | kSRV | kTXT
+	k := kPTR | kMeta | kSRV | kTXT | kNSECInst
 	if len(st.a) > 0 {
 		k |= kA
 	}
 	if len(st.aaaa) > 0 {
 		k |= kAAAA
 	}
+	if st.nsecHost != nil {
+		k |= kNSECHost
+	}
 	return k
 }
 
 // ownRecords lists our records on st in a fixed order, with their kinds.
 func (r *Responder) ownRecords(st *ifState) []ownRecord {
-	out := make([]ownRecord, 0, 4+len(st.a)+len(st.aaaa))
+	out := make([]ownRecord, 0, 6+len(st.a)+len(st.aaaa))
 	out = append(out, ownRecord{kPTR, r.rs.PTR}, ownRecord{kMeta, r.rs.Meta}, ownRecord{kSRV, r.rs.SRV}, ownRecord{kTXT, st.txt})
 	for _, a := range st.a {
 		out = append(out, ownRecord{kA, a})
 	}
 	for _, a := range st.aaaa {
 		out = append(out, ownRecord{kAAAA, a})
+	}
+	// The NSECs are known answers like any record (§7.1).
+	out = append(out, ownRecord{kNSECInst, r.nsecInst})
+	if st.nsecHost != nil {
+		out = append(out, ownRecord{kNSECHost, st.nsecHost})
 	}
 	return out
 }
@@ -307,8 +331,9 @@ func popcount(k kinds) int {
 func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bool, now time.Time) (held kinds, allowed time.Time) {
 	fs := &st.fam[famIdx(v4)]
 	if !probe {
-		for k := kinds(1); k <= kAAAA; k <<= 1 {
-			if last := fs.last[kindIdx(k)]; ans&k != 0 && !last.IsZero() && now.Sub(last) < rateLimit {
+		for i := range nKinds {
+			k := kindAt(i)
+			if last := fs.last[i]; ans&k != 0 && !last.IsZero() && now.Sub(last) < rateLimit {
 				ans &^= k
 				held |= k
 				allowed = maxTime(allowed, last.Add(rateLimit))
@@ -332,9 +357,9 @@ func (r *Responder) sendMulticast(st *ifState, v4 bool, ans, add kinds, probe bo
 	}
 	if n := r.sendPackets(st, v4, pkts, netip.AddrPort{}); n > 0 {
 		r.st.AnswersMulticast.Add(uint64(n))
-		for k := kinds(1); k <= kAAAA; k <<= 1 {
-			if (ans|add)&k != 0 {
-				fs.last[kindIdx(k)] = now
+		for i := range nKinds {
+			if (ans|add)&kindAt(i) != 0 {
+				fs.last[i] = now
 			}
 		}
 	}
@@ -423,6 +448,12 @@ func (r *Responder) pack(st *ifState, resp *mdns.Response) [][]byte {
 		if chunks, _, err := mdns.SplitTXT(ann); err == nil {
 			split := *resp
 			split.TXTChunks = chunks
+			if pkts, _, err := mdns.PackResponse(&split); err == nil {
+				return pkts
+			}
+			// The additional NSEC (§6.2) is advice: leave it out rather
+			// than split the TXT differently.
+			split.Additional = slices.DeleteFunc(slices.Clone(split.Additional), func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeNSEC })
 			if pkts, _, err := mdns.PackResponse(&split); err == nil {
 				return pkts
 			}

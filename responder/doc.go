@@ -42,8 +42,29 @@
 //     every probe attempt waits 5 s until a name is won (§8.1).
 //   - Every packet with an IP TTL other than 255 is dropped, legacy unicast
 //     queries included (a tool such as dig multicasts with TTL 1).
-//   - No negative answers (NSEC, §6.1); the DNS-SD meta PTR is kept at
-//     goodbye time (other peers of the service still announce it).
+//   - The DNS-SD meta PTR is kept at goodbye time (other peers of the
+//     service still announce it).
+//   - Negative answers (§6.1): asked on an interface for a type our host
+//     name (<name>.local.) or instance name lacks there, we answer with
+//     that name's NSEC in the restricted form (next name itself, one
+//     bitmap block of the types that exist there, cache-flush bit), like
+//     any unique answer: at once, rate limited, known-answer suppressed,
+//     QU and legacy unicast alike; never before probing ended. The host
+//     NSEC is per interface (A only where it has only IPv4); it goes in
+//     the additional section of every answer carrying address records
+//     where one family is missing (§6.2). Its TTL is that of the records
+//     it stands in for: 120 s (TTLHost) for both names. Names we do not
+//     own exclusively (the service, the meta-query) get none. Probes and
+//     announcements carry none (they assert records, §8.1, §8.3), except
+//     that once our host NSEC was multicast on an interface, its
+//     announcements carry the current one, so that a family gained
+//     replaces the NSEC that denied it in caches (§10.2). No goodbye is
+//     sent for an NSEC: §10.1 asks for goodbyes of data that becomes
+//     invalid, and what an NSEC denies stays absent when we leave, while
+//     the records it lists get goodbyes of their own (mDNSResponder, which
+//     builds NSECs per answer, sends none either). The next domain name is
+//     uncompressed, as miekg/dns packs it (§18.14 allows compression
+//     there, RFC 4034 §4.1.1 forbids it in unicast DNS).
 //   - Multicast answers are packed once per interface, family and record
 //     kinds, and reused until the records change.
 //

@@ -1,6 +1,7 @@
 package responder
 
 import (
+	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -31,11 +32,19 @@ const (
 	kTXT
 	kA
 	kAAAA
-	nKinds = 6
+	kNSECInst // negative answer for the instance name (RFC 6762 §6.1)
+	kNSECHost // negative answer for the host name, per interface (§6.1, §6.2)
+	nKinds    = 8
 
 	kShared = kPTR | kMeta
-	kAll    = kPTR | kMeta | kSRV | kTXT | kA | kAAAA
+	// kAll is what is announced (§8.3) and withdrawn: our records, not
+	// the NSECs that assert which records we lack (§6.1).
+	kAll  = kPTR | kMeta | kSRV | kTXT | kA | kAAAA
+	kNSEC = kNSECInst | kNSECHost
 )
+
+// kindAt returns the i-th kind (0 ≤ i < nKinds).
+func kindAt(i int) kinds { return kinds(1) << i }
 
 // ifState is our state on one interface of the Conn.
 type ifState struct {
@@ -47,7 +56,10 @@ type ifState struct {
 	announced bool
 	txt       *dns.TXT // TXT with the multiaddrs reachable here (§6.2)
 	a, aaaa   []dns.RR // this interface's addresses (§6.2)
-	fam       [2]famState
+	// nsecHost lists the address types st has (§6.1, §6.2); nil when it
+	// has no address.
+	nsecHost *dns.NSEC
+	fam      [2]famState
 	// cache holds packed multicast answers; cleared when records change.
 	cache map[cacheKey][][]byte
 }
@@ -61,6 +73,11 @@ type cacheKey struct {
 type famState struct {
 	last [nKinds]time.Time // last multicast of each kind (§6 rate limit, §5.4)
 	pend pending           // aggregated delayed multicast answer (§6)
+}
+
+// multicast reports whether a record of kind k was ever multicast here.
+func (fs *famState) multicast(k kinds) bool {
+	return !fs.last[bits.TrailingZeros8(uint8(k))].IsZero()
 }
 
 type pending struct {
@@ -78,15 +95,6 @@ func famIdx(v4 bool) int {
 		return 0
 	}
 	return 1
-}
-
-func kindIdx(k kinds) int {
-	for i := 0; i < nKinds; i++ {
-		if k == 1<<i {
-			return i
-		}
-	}
-	return 0
 }
 
 // usable: up, with the group of a family joined (the transport joins it
@@ -174,6 +182,7 @@ func (r *Responder) buildIface(st *ifState) {
 	st.cache = nil
 	st.a = r.rs.HostRecords(ifc.Addrs(true))
 	st.aaaa = r.rs.HostRecords(ifc.Addrs(false))
+	st.nsecHost = r.rs.HostNSEC(len(st.a) > 0, len(st.aaaa) > 0)
 	st.txt = r.rs.TXTFor(func(a ma.Multiaddr) bool { return reachable(ifc, a) })
 }
 
@@ -246,7 +255,7 @@ func txtEqual(a, b *dns.TXT) bool {
 // records returns our records of the kinds in k on st (TXT excluded: it
 // travels in Response.TXT so that it can be split, see mdns.PackResponse).
 func (r *Responder) records(st *ifState, k kinds) []dns.RR {
-	out := make([]dns.RR, 0, 3+len(st.a)+len(st.aaaa))
+	out := make([]dns.RR, 0, 5+len(st.a)+len(st.aaaa))
 	if k&kPTR != 0 {
 		out = append(out, r.rs.PTR)
 	}
@@ -262,13 +271,22 @@ func (r *Responder) records(st *ifState, k kinds) []dns.RR {
 	if k&kAAAA != 0 {
 		out = append(out, st.aaaa...)
 	}
+	if k&kNSECInst != 0 {
+		out = append(out, r.nsecInst)
+	}
+	if k&kNSECHost != 0 && st.nsecHost != nil {
+		out = append(out, st.nsecHost)
+	}
 	return out
 }
 
 // ttlOf is the TTL of a kind.
 func (r *Responder) ttlOf(k kinds) uint32 {
-	if k&(kPTR|kMeta|kTXT) != 0 {
+	switch {
+	case k&(kPTR|kMeta|kTXT) != 0:
 		return r.rs.TTLOther
+	case k&kNSECInst != 0:
+		return r.nsecInst.Hdr.Ttl
 	}
 	return r.rs.TTLHost
 }

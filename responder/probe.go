@@ -121,11 +121,21 @@ func (r *Responder) sendAnnouncement(st *ifState, now time.Time) {
 			continue
 		}
 		resp := &mdns.Response{Answers: r.records(st, kAll), TXT: st.txt, TXTInAnswer: true, MaxSize: st.ifc.MaxPayload(f == 0)}
+		sent := kAll
+		if st.nsecHost != nil && (st.fam[0].multicast(kNSECHost) || st.fam[1].multicast(kNSECHost)) {
+			// Our host NSEC was multicast here, maybe with another
+			// bitmap (an address family since gained or lost): replace
+			// it in the caches that hold it (§10.2), or a new family
+			// would stay denied for up to its TTL.
+			resp.Additional, sent = []dns.RR{st.nsecHost}, sent|kNSECHost
+		}
 		if n := r.sendResponse(st, f == 0, resp, netip.AddrPort{}); n > 0 {
 			r.st.Announcements.Add(uint64(n))
 			st.announced = true
-			for i := range st.fam[f].last {
-				st.fam[f].last[i] = now
+			for i := range nKinds {
+				if sent&kindAt(i) != 0 {
+					st.fam[f].last[i] = now
+				}
 			}
 		}
 	}
@@ -184,8 +194,32 @@ func (r *Responder) ours(rr dns.RR) bool {
 	case *dns.AAAA:
 		ip, _ := netip.AddrFromSlice(v.AAAA)
 		return r.allIPs[ip]
+	case *dns.NSEC:
+		return r.ourNSEC(v)
 	}
 	return false
+}
+
+// ourNSEC reports whether n is one of the negative answers we send (§6.1):
+// next domain name its own, a bitmap of only the types we may have at
+// that name (A/AAAA at the host name, whichever interface it came from;
+// SRV and TXT at the instance name).
+func (r *Responder) ourNSEC(n *dns.NSEC) bool {
+	var can []uint16
+	switch {
+	case !mdns.EqualNames(n.NextDomain, n.Hdr.Name):
+		return false
+	case mdns.EqualNames(n.Hdr.Name, r.rs.Host):
+		can = []uint16{dns.TypeA, dns.TypeAAAA}
+	case mdns.EqualNames(n.Hdr.Name, r.rs.Instance):
+		can = []uint16{dns.TypeSRV, dns.TypeTXT}
+	}
+	for _, t := range n.TypeBitMap {
+		if !slices.Contains(can, t) {
+			return false
+		}
+	}
+	return len(n.TypeBitMap) > 0
 }
 
 // handleProbe handles a probe from another host: while we probe, a probe
@@ -282,7 +316,7 @@ func (r *Responder) handleResponse(st *ifState, p *rxPacket, m *dns.Msg, now tim
 // least half our TTL (§7.1, §7.4), or 0. A/AAAA match only when st has one
 // record of the family (otherwise every address would have to be seen).
 func (r *Responder) matchKind(st *ifState, rr dns.RR) kinds {
-	for _, k := range [...]kinds{kPTR, kMeta, kSRV, kTXT, kA, kAAAA} {
+	for _, k := range [...]kinds{kPTR, kMeta, kSRV, kTXT, kA, kAAAA, kNSECInst, kNSECHost} {
 		var mine []dns.RR
 		switch k {
 		case kTXT:

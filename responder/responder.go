@@ -44,6 +44,8 @@ type Responder struct {
 
 	// Owned by the Run goroutine.
 	rs *mdns.RecordSet
+	// nsecInst is the instance name's negative answer (RFC 6762 §6.1).
+	nsecInst *dns.NSEC
 	// txtSet, ports and allIPs hold the data we announce (or announced
 	// under the current name, so that a late loop-back of our own packets
 	// is never taken for a conflict); reset on rename, bounded.
@@ -125,6 +127,7 @@ func (r *Responder) setName(name string) error {
 	}
 	renamed := r.rs == nil || r.rs.Instance != rs.Instance
 	r.rs = rs
+	r.nsecInst = rs.InstanceNSEC()
 	if renamed || len(r.txtSet)+len(rs.TXT.Txt) > maxRemembered {
 		r.txtSet = map[string]bool{"": true}
 		r.ports = map[uint16]bool{}

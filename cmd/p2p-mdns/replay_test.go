@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"github.com/chorus-services/discovery/internal/pcapread"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chorus-services/discovery/internal/pcapread"
 )
 
 var updateGoldens = flag.Bool("update", false, "rewrite the replay goldens in testdata/replay")

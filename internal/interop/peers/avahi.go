@@ -104,6 +104,12 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 	return cond()
 }
 
+// Command returns a command (avahi-resolve, avahi-browse …) run in the
+// daemon's namespace against its bus.
+func (a *Avahi) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return a.command(ctx, name, args...)
+}
+
 func (a *Avahi) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := a.nt.Exec(ctx, a.host, name, args...)
 	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+a.busAddr)
