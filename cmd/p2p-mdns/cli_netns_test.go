@@ -115,8 +115,8 @@ func TestRunMetricsAndIdentityNetns(t *testing.T) {
 			t.Errorf("self lists loopback %s", a)
 		}
 	}
-	if !strings.Contains(p.Stderr(), "created a new identity") || !strings.Contains(p.Stderr(), `url=http://127.0.0.1:9464/metrics`) {
-		t.Errorf("stderr %q", p.Stderr())
+	if stderr, err := p.WaitStderr(ctx, "created a new identity", `url=http://127.0.0.1:9464/metrics`); err != nil {
+		t.Errorf("%v: %q", err, stderr)
 	}
 	body := httpGetIn(t, nt, 1, "127.0.0.1:9464", "/metrics")
 	for _, want := range []string{"go_goroutines ", "process_resident_memory_bytes ", "mdns_discovery_peers_known"} {
@@ -177,11 +177,12 @@ func TestAnnounceBrowseOnceNetns(t *testing.T) {
 	if self.Str("id") != id.String() || !slices.Equal(self.Strs("addrs"), []string{lanAddr}) {
 		t.Errorf("self %v, want %s with only %s", self, id, lanAddr)
 	}
-	warned := an.Stderr()
-	for _, want := range []string{`addr=/ip4/127.0.0.1/tcp/4001 why="loopback address`, `addr=/ip4/10.9.9.9/tcp/4001 why="private address on the subnet of none of the interfaces used (lan0)`} {
-		if !strings.Contains(warned, want) {
-			t.Errorf("announce stderr lacks %q:\n%s", want, warned)
-		}
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	warned, err := an.WaitStderr(wctx, `addr=/ip4/127.0.0.1/tcp/4001 why="loopback address`,
+		`addr=/ip4/10.9.9.9/tcp/4001 why="private address on the subnet of none of the interfaces used (lan0)`)
+	wcancel()
+	if err != nil {
+		t.Errorf("%v:\n%s", err, warned)
 	}
 	if strings.Contains(warned, lanAddr+" ") {
 		t.Errorf("warned about the LAN address:\n%s", warned)

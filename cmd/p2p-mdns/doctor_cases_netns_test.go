@@ -141,10 +141,9 @@ func TestDoctorStreamsAndPassiveNetns(t *testing.T) {
 	h2 := nt.Host(2)
 	from := func(passive bool) (heard int) {
 		sn := peers.Start(t, "sniff@h1", nt.Exec(t.Context(), 1, bin, "sniff", "--json", "--iface", netns.LinkName, "--duration", "30s", "--log-level", "info"))
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(sn.Stderr(), "listening") && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		lctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, _ = sn.WaitStderr(lctx, "listening") // doctor then runs anyway: its checks say what is missing
+		cancel()
 		args := []string{"doctor", "--iface", netns.LinkName, "--duration", "3s"}
 		if passive {
 			args = append(args, "--passive")

@@ -154,6 +154,8 @@ type UDP struct {
 
 	received, dropped, oversize, foreign      atomic.Uint64
 	readErrs, writeErrs, reopens, reopenFails atomic.Uint64
+	// lastWarn (Unix ns) rate-limits the send-failure warning.
+	lastWarn atomic.Int64
 }
 
 var _ Conn = (*UDP)(nil)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 )
 
 func netipAddrPort(a netip.Addr, port uint16) netip.AddrPort {
@@ -75,7 +76,22 @@ func (u *UDP) WritePacket(p *Packet) error {
 		// EPERM) are about routes and interfaces, which a new socket would
 		// meet just the same.
 		u.writeErrs.Add(1)
-		return fmt.Errorf("transport: send to %v: %w", dst, err)
+		err = fmt.Errorf("transport: send to %v: %w", dst, err)
+		u.logSendError(ifIndex, err)
+		return err
 	}
 	return nil
+}
+
+// sendWarnEvery bounds the send-failure warnings: one per interval, the
+// others at debug level (a link in trouble fails every send).
+const sendWarnEvery = 10 * time.Second
+
+func (u *UDP) logSendError(ifIndex int, err error) {
+	now, last := time.Now().UnixNano(), u.lastWarn.Load()
+	if now-last >= int64(sendWarnEvery) && u.lastWarn.CompareAndSwap(last, now) {
+		u.log.Warn("send failed", "if", ifIndex, "err", err, "failures", u.writeErrs.Load())
+		return
+	}
+	u.log.Debug("send failed", "if", ifIndex, "err", err)
 }

@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -147,6 +149,26 @@ func (p *Proc) Stderr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.errb.String()
+}
+
+// WaitStderr waits until stderr holds every string of want (stderr and
+// stdout are separate pipes: an event on stdout does not mean that what
+// the process wrote to stderr before it has been read) and returns
+// stderr, or ctx's error with what it holds.
+func (p *Proc) WaitStderr(ctx context.Context, want ...string) (string, error) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s := p.Stderr()
+		if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(s, w) }) {
+			return s, nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return s, fmt.Errorf("%s: %w waiting for stderr to hold %q", p.Name, ctx.Err(), want)
+		}
+	}
 }
 
 // Output returns the stdout lines that were not JSON.
