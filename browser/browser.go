@@ -102,14 +102,13 @@ func (b *Browser) Stats() Stats {
 	return s
 }
 
-// Run queries and listens until ctx is done or Close is called. It owns
-// every goroutine of the Browser: the event dispatcher and the protocol
-// loop (timers, interface events, packets), and waits for them before
-// returning. It reads the Conn through a View of its own (closed on
-// return; the Conn is not). Like every Run of this module it returns nil
-// once stopped by Close or by the end of ctx, ErrRunning when already
-// running, ErrClosed after Close, and otherwise the error that stopped it
-// (transport.ErrClosed: the Conn was closed under it).
+// Run queries and listens until ctx is done or Close is called, on the
+// Browser's own View of the Conn (the View is closed on return, the Conn
+// is not). It owns every goroutine of the Browser, the event dispatcher
+// and the protocol loop, and waits for them. The result is that of every
+// Run of this module: nil when Close or ctx stopped it, ErrRunning on a
+// second call, ErrClosed after Close, transport.ErrClosed when the Conn
+// was closed under it.
 func (b *Browser) Run(ctx context.Context) error {
 	if err := b.life.Start(ErrRunning, ErrClosed); err != nil {
 		return err

@@ -180,21 +180,18 @@ func (r *Responder) Close() error {
 }
 
 // Run probes, announces and answers until ctx ends or Close is called,
-// then sends goodbyes and returns. It reads the Conn through a View of its
-// own (closed on return; the Conn is not). Like every Run of this module
-// it returns nil once stopped by Close or by the end of ctx, ErrRunning
-// when already running, ErrClosed after Close, and otherwise the error
-// that stopped it (transport.ErrClosed: the Conn was closed under it).
+// then sends goodbyes (§10.1) and returns nil; it reads through its own
+// View of the Conn, which it closes on return. A second call returns
+// ErrRunning, a call after Close ErrClosed; a Conn closed under it,
+// transport.ErrClosed.
 func (r *Responder) Run(ctx context.Context) error {
 	if err := r.life.Start(ErrRunning, ErrClosed); err != nil {
 		return err
 	}
 	defer r.life.Finish()
-
-	view := r.view
-	defer view.Close()
+	defer r.view.Close()
 	r.refreshIfaces(time.Now())
-	err := r.loop(ctx, view)
+	err := r.loop(ctx, r.view)
 	r.sendGoodbyes()
 	return err
 }
