@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/chorus-services/discovery/mdns"
 	"github.com/libp2p/go-libp2p/core/host"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -106,26 +107,10 @@ func (d *MDNSDiscovery) reannounce(why string, always bool) {
 		d.log.Warn("address update", "err", err)
 		return
 	}
-	if !always && sameAddrSet(addrs, *d.addrs.Load()) {
+	if !always && mdns.SameAddrSet(addrs, *d.addrs.Load()) {
 		return
 	}
 	d.log.Info(why+", re-announcing", "addrs", len(addrs))
 	d.addrs.Store(&addrs)
 	d.resp.SetAddrs(addrs)
-}
-
-func sameAddrSet(a, b []ma.Multiaddr) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	in := make(map[string]bool, len(a))
-	for _, x := range a {
-		in[string(x.Bytes())] = true
-	}
-	for _, x := range b {
-		if !in[string(x.Bytes())] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ type MDNSDiscovery struct {
 	dial  *dialer.Dialer
 	ifs   *transport.View // interface events for address following
 	sub   event.Subscription
+	undo  []func() error                 // what release undoes, in build order
 	addrs atomic.Pointer[[]ma.Multiaddr] // announced (before per-interface filtering)
 
 	out   outlets
@@ -152,6 +154,7 @@ func (d *MDNSDiscovery) openConn(log *slog.Logger) error {
 		d.log.Warn("interface problem", "problem", p.String())
 	}
 	d.conn, d.udp = udp, udp
+	d.undo = append(d.undo, udp.Close)
 	return nil
 }
 
@@ -168,22 +171,27 @@ func (d *MDNSDiscovery) build(log *slog.Logger) (err error) {
 		TTLHost: o.ttlHost, TTLOther: o.ttlOther, Logger: log}); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
+	d.undo = append(d.undo, d.resp.Close)
 	if d.brow, err = browser.New(browser.Config{Conn: d.conn, Service: d.service, Self: h.ID(), AddrFilter: o.addrFilter,
 		IgnoreProbes: !o.probeHints, Logger: log}); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
+	d.undo = append(d.undo, d.brow.Close)
 	if o.autoConnect {
 		if d.dial, err = dialer.New(dialer.Config{Host: h, Timeout: o.dialTimeout, Concurrency: o.dialConcurrency,
 			Logger: log}); err != nil {
 			return fmt.Errorf("discovery: %w", err)
 		}
+		d.undo = append(d.undo, d.dial.Close)
 	}
 	if d.ifs, err = d.conn.View(transport.ViewConfig{Name: "addresses", Accept: transport.NoPackets}); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
+	d.undo = append(d.undo, d.ifs.Close)
 	if d.sub, err = h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated)); err != nil {
 		return fmt.Errorf("discovery: subscribe to address updates: %w", err)
 	}
+	d.undo = append(d.undo, d.sub.Close)
 	d.out.init(o)
 	if o.registerer != nil {
 		if err := o.registerer.Register(newCollector(d)); err != nil {
@@ -193,26 +201,12 @@ func (d *MDNSDiscovery) build(log *slog.Logger) (err error) {
 	return nil
 }
 
-// release undoes a build that failed half-way: the layers built so far
-// hold Views and subscriptions, and the Conn, when ours, is closed.
+// release undoes a build that failed half-way, the last step first: the
+// layers built so far hold Views and subscriptions, and the Conn, when
+// ours, is closed.
 func (d *MDNSDiscovery) release() {
-	if d.resp != nil {
-		_ = d.resp.Close()
-	}
-	if d.brow != nil {
-		_ = d.brow.Close()
-	}
-	if d.dial != nil {
-		_ = d.dial.Close()
-	}
-	if d.ifs != nil {
-		_ = d.ifs.Close()
-	}
-	if d.sub != nil {
-		_ = d.sub.Close()
-	}
-	if d.udp != nil {
-		_ = d.udp.Close()
+	for _, c := range slices.Backward(d.undo) {
+		_ = c()
 	}
 }
 

@@ -13,12 +13,15 @@ import (
 	"github.com/chorus-services/discovery"
 	"github.com/chorus-services/discovery/internal/testkit"
 	"github.com/chorus-services/discovery/internal/testkit/memkit"
+	"github.com/chorus-services/discovery/mdns"
+	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/chorus-services/discovery/mdns/transport/memnet"
 	"github.com/libp2p/go-libp2p"
 	coredisc "github.com/libp2p/go-libp2p/core/discovery"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/miekg/dns"
 	"github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
@@ -270,6 +273,39 @@ func TestPrometheus(t *testing.T) {
 		if !names[want] {
 			t.Errorf("metric %s missing (have %v)", want, names)
 		}
+	}
+}
+
+// TestFailedStartReleases: a start that fails half-way (here: the
+// metrics cannot be registered) releases what it built: the responder's
+// and the browser's Views stop taking packets from the Conn.
+func TestFailedStartReleases(t *testing.T) {
+	hs := newLAN(t, 2)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "mdns_discovery_packets_sent_total", Help: "taken"}))
+	d, err := discovery.NewMDNSDiscovery(context.Background(), hs[1].h, "", discovery.WithConn(hs[1].conn), discovery.WithPrometheus(reg))
+	if err == nil {
+		d.Close()
+		t.Fatal("NewMDNSDiscovery registered metrics whose names are taken")
+	}
+	witness, err := hs[1].conn.View(transport.ViewConfig{Name: "witness"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer witness.Close()
+	service, err := mdns.ServiceName(discovery.DefaultServiceTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion(service, dns.TypePTR)
+	data, _ := q.Pack()
+	if err := hs[0].conn.WritePacket(&transport.Packet{Data: data, Dst: transport.GroupV4, IfIndex: 1}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Recv(t, witness.Packets(), "the query", 5*time.Second, func(*transport.Packet) bool { return true })
+	if n := hs[1].conn.Stats().Queued; n != 0 {
+		t.Errorf("%d packets queued for the Views of a failed start", n)
 	}
 }
 

@@ -92,12 +92,17 @@ func (s *mdnsService) Start() error {
 	return nil
 }
 
+// started returns the discovery Start made, or nil.
+func (s *mdnsService) started() *MDNSDiscovery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.d
+}
+
 // Close stops discovery, sending goodbyes. Safe to call twice, and before
 // Start.
 func (s *mdnsService) Close() error {
-	s.mu.Lock()
-	d := s.d
-	s.mu.Unlock()
+	d := s.started()
 	if d == nil {
 		return nil
 	}
@@ -106,9 +111,7 @@ func (s *mdnsService) Close() error {
 
 // Metrics returns the metrics of the running discovery (zero before Start).
 func (s *mdnsService) Metrics() DiscoveryMetrics {
-	s.mu.Lock()
-	d := s.d
-	s.mu.Unlock()
+	d := s.started()
 	if d == nil {
 		return DiscoveryMetrics{}
 	}
@@ -117,9 +120,7 @@ func (s *mdnsService) Metrics() DiscoveryMetrics {
 
 // Peers returns the peers currently known (none before Start).
 func (s *mdnsService) Peers() []peer.AddrInfo {
-	s.mu.Lock()
-	d := s.d
-	s.mu.Unlock()
+	d := s.started()
 	if d == nil {
 		return nil
 	}

@@ -115,9 +115,10 @@ func WithPrometheus(r prometheus.Registerer) Option {
 	return func(o *options) error { o.registerer = r; return nil }
 }
 
-// WithPeersChanSize sets the capacity of PeersChan (default 32). When the
-// channel is full, further peers are dropped and counted (Metrics) — they
-// are still connected and still in Peers.
+// WithPeersChanSize sets the capacity of PeersChan (default 32). A full
+// channel loses no peer: what waits behind it is kept per peer (its latest
+// addresses), up to twice the browser's peer cap, and delivered as the
+// reader catches up.
 func WithPeersChanSize(n int) Option {
 	return func(o *options) error {
 		if n < 1 {

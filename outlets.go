@@ -12,7 +12,7 @@ import (
 // no peer (see outbox):
 //
 //   - PeersChan: every peer found or updated, its latest addresses;
-//   - Events (WithEvents): found / updated / lost / probing / connected /
+//   - Events (WithEvents): found / updated / lost / connected /
 //     dial_failed, coalesced per peer (mergeEvent);
 //   - FindPeers: the same as PeersChan, per call (routing.go);
 //   - the drop-in's Notifee: HandlePeerFound, called on one goroutine.

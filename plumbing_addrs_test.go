@@ -9,28 +9,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// TestSameAddrSet: interface events re-announce only when the address set
-// changed, whatever its order (internal/hardening/faults.TestAddrAddRemove
-// checks the whole path in namespaces).
-func TestSameAddrSet(t *testing.T) {
-	a := ma.StringCast("/ip4/198.51.100.11/tcp/4001")
-	b := ma.StringCast("/ip6/2001:db8:53::11/tcp/4001")
-	c := ma.StringCast("/ip4/198.51.100.200/tcp/4001")
-	for _, tc := range []struct {
-		x, y []ma.Multiaddr
-		want bool
-	}{
-		{[]ma.Multiaddr{a, b}, []ma.Multiaddr{b, a}, true},
-		{nil, nil, true},
-		{[]ma.Multiaddr{a, b}, []ma.Multiaddr{a, b, c}, false},
-		{[]ma.Multiaddr{a, c}, []ma.Multiaddr{a, b}, false},
-	} {
-		if got := sameAddrSet(tc.x, tc.y); got != tc.want {
-			t.Errorf("sameAddrSet(%v, %v) = %v", tc.x, tc.y, got)
-		}
-	}
-}
-
 // TestAnnounceAddrsSuitable: of the resolved listen addresses, only those
 // usable on a LAN are announced (no browser-only transports, no DNS names
 // outside .local).

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/lifecycle"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -25,12 +26,9 @@ type Browser struct {
 	disp   *dispatcher
 
 	mu        sync.Mutex // guards everything below
-	running   bool
-	closed    bool
-	started   bool
-	cancel    context.CancelFunc
+	running   bool       // Run's loop is running
+	life      *lifecycle.State
 	view      *transport.View // closed when Run returns, or by Close
-	done      chan struct{}   // closed when Run returns
 	cache     *cache
 	ifaces    map[int]*ifaceState
 	ptrOwned  map[int]map[string]struct{} // TXT RRsets refreshed by the PTR question
@@ -59,7 +57,7 @@ func New(cfg Config) (*Browser, error) {
 		ptrOwned: map[int]map[string]struct{}{},
 		peers:    map[peer.ID]*peerState{},
 		seed:     maphash.MakeSeed(),
-		done:     make(chan struct{}),
+		life:     lifecycle.New(),
 	}
 	b.disp = newDispatcher(cfg.EventQueue, &b.ctr)
 	// The View is taken now, so that nothing received between New and Run
@@ -104,32 +102,24 @@ func (b *Browser) Stats() Stats {
 	return s
 }
 
-// Run queries and listens until ctx is done or Close is called. It owns
-// every goroutine of the Browser: the event dispatcher and the protocol
-// loop (timers, interface events, packets), and waits for them before
-// returning. It reads the Conn through a View of its own (closed on
-// return; the Conn is not). Like every Run of this module it returns nil
-// once stopped by Close or by the end of ctx, ErrRunning when already
-// running, ErrClosed after Close, and otherwise the error that stopped it
-// (transport.ErrClosed: the Conn was closed under it).
+// Run queries and listens until ctx is done or Close is called, on the
+// Browser's own View of the Conn (the View is closed on return, the Conn
+// is not). It owns every goroutine of the Browser, the event dispatcher
+// and the protocol loop, and waits for them. The result is that of every
+// Run of this module: nil when Close or ctx stopped it, ErrRunning on a
+// second call, ErrClosed after Close, transport.ErrClosed when the Conn
+// was closed under it.
 func (b *Browser) Run(ctx context.Context) error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return ErrClosed
+	if err := b.life.Start(ErrRunning, ErrClosed); err != nil {
+		return err
 	}
-	if b.started {
-		b.mu.Unlock()
-		return ErrRunning
-	}
+	defer b.life.Finish()
 	view := b.view
-	ctx, cancel := context.WithCancel(ctx)
-	b.started, b.running, b.cancel = true, true, cancel
+	defer view.Close()
+	b.mu.Lock()
+	b.running = true
 	b.syncIfaces(time.Now())
 	b.mu.Unlock()
-	defer close(b.done)
-	defer cancel()
-	defer view.Close()
 
 	dispDone := make(chan struct{})
 	var wg sync.WaitGroup
@@ -153,6 +143,8 @@ func (b *Browser) loop(ctx context.Context, view *transport.View) error {
 		timer.Reset(time.Until(next))
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-b.life.Closing():
 			return nil
 		case p, ok := <-view.Packets():
 			if !ok {
@@ -226,24 +218,10 @@ func (b *Browser) Feed(p transport.Packet, at time.Time) {
 // Close stops Run and waits for it; without Run it only closes Events().
 // It is idempotent. The Conn stays open: whoever opened it closes it.
 func (b *Browser) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		if b.started {
-			<-b.done
-		}
-		return nil
-	}
-	b.closed = true
-	started, cancel := b.started, b.cancel
-	b.mu.Unlock()
-	if !started {
+	if b.life.Close() {
 		b.view.Close()
 		close(b.disp.out)
-		return nil
 	}
-	cancel()
-	<-b.done
 	return nil
 }
 

@@ -180,27 +180,11 @@ func (b *Browser) settle(p *peerState, now time.Time) {
 		p.found = true
 		b.ctr.peersFound.Add(1)
 		b.emit(Event{Kind: Found, Peer: peer.AddrInfo{ID: p.id, Addrs: addrs}, Flavour: p.flavour, TTL: ttl, Time: now})
-	case !sameAddrs(p.addrs, addrs):
+	case !mdns.SameAddrSet(p.addrs, addrs):
 		b.emit(Event{Kind: Updated, Peer: peer.AddrInfo{ID: p.id, Addrs: addrs}, Flavour: p.flavour, TTL: ttl, Time: now})
 	}
 	p.addrs = addrs
 	b.publish()
-}
-
-func sameAddrs(a, b []ma.Multiaddr) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	set := make(map[string]bool, len(a))
-	for _, x := range a {
-		set[string(x.Bytes())] = true
-	}
-	for _, x := range b {
-		if !set[string(x.Bytes())] {
-			return false
-		}
-	}
-	return true
 }
 
 // publish marks the Peers() snapshot stale.

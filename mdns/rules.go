@@ -106,3 +106,18 @@ func sameTypes(a, b []uint16) bool {
 	}
 	return true
 }
+
+// SameAddrSet reports whether a and b hold the same multiaddrs, in any
+// order and counting each once: whether a peer's announced addresses
+// changed.
+func SameAddrSet(a, b []ma.Multiaddr) bool {
+	in := func(set, of []ma.Multiaddr) bool {
+		for _, x := range of {
+			if !slices.ContainsFunc(set, x.Equal) {
+				return false
+			}
+		}
+		return true
+	}
+	return in(a, b) && in(b, a)
+}

@@ -96,3 +96,28 @@ func TestAddrIP(t *testing.T) {
 		}
 	}
 }
+
+// TestSameAddrSet: a peer's addresses changed (the facade re-announces,
+// the browser emits Updated) only when the set changed, whatever its order
+// and repetitions (internal/hardening/faults.TestAddrAddRemove checks the
+// whole path in namespaces).
+func TestSameAddrSet(t *testing.T) {
+	a := ma.StringCast("/ip4/198.51.100.11/tcp/4001")
+	b := ma.StringCast("/ip6/2001:db8:53::11/tcp/4001")
+	c := ma.StringCast("/ip4/198.51.100.200/tcp/4001")
+	for _, tc := range []struct {
+		x, y []ma.Multiaddr
+		want bool
+	}{
+		{[]ma.Multiaddr{a, b}, []ma.Multiaddr{b, a}, true},
+		{nil, nil, true},
+		{[]ma.Multiaddr{a, b}, []ma.Multiaddr{a, b, c}, false},
+		{[]ma.Multiaddr{a, c}, []ma.Multiaddr{a, b}, false},
+		{[]ma.Multiaddr{a, b}, []ma.Multiaddr{a, a}, false},
+		{[]ma.Multiaddr{a, a, b}, []ma.Multiaddr{b, a}, true},
+	} {
+		if got := SameAddrSet(tc.x, tc.y); got != tc.want {
+			t.Errorf("SameAddrSet(%v, %v) = %v", tc.x, tc.y, got)
+		}
+	}
+}

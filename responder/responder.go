@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/lifecycle"
 	"github.com/chorus-services/discovery/mdns"
 	"github.com/chorus-services/discovery/mdns/transport"
 	"github.com/miekg/dns"
@@ -33,14 +34,8 @@ type Responder struct {
 	addrs   []ma.Multiaddr
 	addrsCh chan struct{} // cap 1: "addrs changed"
 
-	view    *transport.View // closed when Run returns, or by Close
-	closing chan struct{}
-	done    chan struct{}
-
-	mu        sync.Mutex
-	started   bool
-	closed    bool
-	closeOnce sync.Once
+	view *transport.View // closed when Run returns, or by Close
+	life *lifecycle.State
 
 	// Owned by the Run goroutine.
 	rs *mdns.RecordSet
@@ -87,8 +82,7 @@ func New(cfg Config) (*Responder, error) {
 		rnd:     cfg.Rand,
 		addrs:   stripZones(cfg.Addrs),
 		addrsCh: make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		life:    lifecycle.New(),
 		ifs:     map[int]*ifState{},
 		allIPs:  map[netip.Addr]bool{},
 		tc:      map[tcKey]*tcHold{},
@@ -179,43 +173,25 @@ func (r *Responder) SetAddrs(addrs []ma.Multiaddr) {
 // it. Safe to call more than once, and without Run. The Conn stays open:
 // whoever opened it closes it.
 func (r *Responder) Close() error {
-	r.mu.Lock()
-	r.closed = true
-	started := r.started
-	r.mu.Unlock()
-	r.closeOnce.Do(func() { close(r.closing) })
-	if started {
-		<-r.done
-	} else {
+	if r.life.Close() {
 		r.view.Close()
 	}
 	return nil
 }
 
 // Run probes, announces and answers until ctx ends or Close is called,
-// then sends goodbyes and returns. It reads the Conn through a View of its
-// own (closed on return; the Conn is not). Like every Run of this module
-// it returns nil once stopped by Close or by the end of ctx, ErrRunning
-// when already running, ErrClosed after Close, and otherwise the error
-// that stopped it (transport.ErrClosed: the Conn was closed under it).
+// then sends goodbyes (§10.1) and returns nil; it reads through its own
+// View of the Conn, which it closes on return. A second call returns
+// ErrRunning, a call after Close ErrClosed; a Conn closed under it,
+// transport.ErrClosed.
 func (r *Responder) Run(ctx context.Context) error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return ErrClosed
+	if err := r.life.Start(ErrRunning, ErrClosed); err != nil {
+		return err
 	}
-	if r.started {
-		r.mu.Unlock()
-		return ErrRunning
-	}
-	r.started = true
-	r.mu.Unlock()
-	defer close(r.done)
-
-	view := r.view
-	defer view.Close()
+	defer r.life.Finish()
+	defer r.view.Close()
 	r.refreshIfaces(time.Now())
-	err := r.loop(ctx, view)
+	err := r.loop(ctx, r.view)
 	r.sendGoodbyes()
 	return err
 }
@@ -235,7 +211,7 @@ func (r *Responder) loop(ctx context.Context, view *transport.View) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-r.closing:
+		case <-r.life.Closing():
 			return nil
 		case p, ok := <-view.Packets():
 			if !ok {
