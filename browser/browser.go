@@ -41,6 +41,9 @@ type Browser struct {
 	seed      maphash.Seed
 	sentHash  [16]uint64
 	sentNext  int
+	// rxFlushed and rxFresh are the scratch sets of response (received).
+	rxFlushed map[string]bool
+	rxFresh   map[*entry]bool
 }
 
 // New validates a copy of cfg and returns a Browser; Run starts it.
@@ -49,15 +52,17 @@ func New(cfg Config) (*Browser, error) {
 		return nil, err
 	}
 	b := &Browser{
-		cfg:      cfg,
-		dec:      mdns.NewDecoder(cfg.Service, 0),
-		filter:   mdns.NewFilter(mdns.FilterLabels(cfg.Service)...),
-		cache:    newCache(),
-		ifaces:   map[int]*ifaceState{},
-		ptrOwned: map[int]map[string]struct{}{},
-		peers:    map[peer.ID]*peerState{},
-		seed:     maphash.MakeSeed(),
-		life:     lifecycle.New(),
+		cfg:       cfg,
+		dec:       mdns.NewDecoder(cfg.Service, 0),
+		filter:    mdns.NewFilter(mdns.FilterLabels(cfg.Service)...),
+		cache:     newCache(),
+		ifaces:    map[int]*ifaceState{},
+		ptrOwned:  map[int]map[string]struct{}{},
+		peers:     map[peer.ID]*peerState{},
+		seed:      maphash.MakeSeed(),
+		rxFlushed: map[string]bool{},
+		rxFresh:   map[*entry]bool{},
+		life:      lifecycle.New(),
 	}
 	b.disp = newDispatcher(cfg.EventQueue, &b.ctr)
 	// The View is taken now, so that nothing received between New and Run

@@ -238,10 +238,13 @@ func (b *Browser) response(s *ifaceState, p *transport.Packet, m *dns.Msg, now t
 	if len(res.Rejected) > 0 || res.BadStrings > 0 {
 		b.ctr.dMalformed.Add(1)
 	}
-	rx := &received{s: s, p: p, m: m, now: now,
-		flushed: map[string]bool{}, fresh: map[*entry]bool{}}
+	// The two sets are the Browser's, reused (b.mu held): a response
+	// allocates no map.
+	clear(b.rxFlushed)
+	clear(b.rxFresh)
+	rx := &received{s: s, p: p, m: m, flushed: b.rxFlushed, fresh: b.rxFresh}
 	if p.Src.Port() == mdns.Port {
-		b.cachePTRs(rx)
+		b.cachePTRs(rx, now)
 	}
 	found := 0
 	for ci := range res.Candidates {
@@ -251,7 +254,7 @@ func (b *Browser) response(s *ifaceState, p *transport.Packet, m *dns.Msg, now t
 			continue
 		}
 		found++
-		b.cacheCandidate(rx, c)
+		b.cacheCandidate(rx, c, now)
 	}
 	for _, inst := range res.Withdrawn {
 		b.withdrawInstance(s.info.Index, inst, now)
@@ -271,18 +274,19 @@ func (b *Browser) response(s *ifaceState, p *transport.Packet, m *dns.Msg, now t
 	b.evictRecords()
 }
 
-// received is one response being taken into the cache.
+// received is one response being taken into the cache. The time it was
+// received travels beside it: stored in cache entries, a time.Time field
+// would take the packet and the message to the heap with it.
 type received struct {
 	s       *ifaceState
 	p       *transport.Packet
 	m       *dns.Msg
-	now     time.Time
 	flushed map[string]bool // RRsets with the cache-flush bit (§10.2)
 	fresh   map[*entry]bool // records this packet inserted or refreshed
 }
 
 // cachePTRs caches the service PTR records of a response from port 5353.
-func (b *Browser) cachePTRs(rx *received) {
+func (b *Browser) cachePTRs(rx *received, now time.Time) {
 	idx := rx.s.info.Index
 	for _, sec := range [][]dns.RR{rx.m.Answer, rx.m.Extra} {
 		for _, rr := range sec {
@@ -294,7 +298,7 @@ func (b *Browser) cachePTRs(rx *received) {
 				continue // rust-libp2p's random single label: not cached
 			}
 			owner := ownerKey(idx, dns.TypePTR, b.cfg.Service)
-			if e := b.upsert(owner, strings.ToLower(ptr.Ptr), idx, rr, rx.now, rx.fresh); e != nil {
+			if e := b.upsert(owner, strings.ToLower(ptr.Ptr), idx, rr, now, rx.fresh); e != nil {
 				e.instance = strings.ToLower(ptr.Ptr)
 			}
 		}
@@ -303,8 +307,8 @@ func (b *Browser) cachePTRs(rx *received) {
 
 // cacheCandidate caches the TXT records that carry one candidate peer and
 // ties them to the peer.
-func (b *Browser) cacheCandidate(rx *received, c *mdns.Candidate) {
-	idx, now := rx.s.info.Index, rx.now
+func (b *Browser) cacheCandidate(rx *received, c *mdns.Candidate, now time.Time) {
+	idx := rx.s.info.Index
 	txts := txtsOf(rx.m, c.Instance)
 	rust := c.Flavour == mdns.FlavourRust
 	for _, t := range txts {
