@@ -15,7 +15,7 @@ import (
 // returns it with its peer ID.
 func startRun(t *testing.T, ctx context.Context, nt *netns.Net, i int, name string, args ...string) (*peers.Proc, string) {
 	t.Helper()
-	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	bin := peers.P2PMdns(t)
 	p := peers.Start(t, name, nt.Exec(t.Context(), i, bin, append([]string{"run", "--json", "--duration", "60s"}, args...)...))
 	ev, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
 	if err != nil {
