@@ -32,11 +32,6 @@ func TestBrowseAnnounceNetns(t *testing.T) {
 	setup := time.Now()
 	nt := netns.New(t, 2)
 	bin := peers.P2PMdns(t)
-	for i := 1; i <= 2; i++ {
-		if err := nt.WaitReady(i); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	h1 := nt.Host(1)
@@ -107,10 +102,7 @@ func TestBrowseEveryTagNetns(t *testing.T) {
 		h := nt.Host(i)
 		p := peers.Start(t, "announce@"+tag, nt.Exec(t.Context(), i, bin, "announce", "--json", "--iface", netns.LinkName, "--random",
 			"--service", tag, "--addr", "/ip4/"+h.V4.Addr().String()+"/tcp/4001", "--duration", "40s"))
-		ev, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-		if err != nil {
-			t.Fatal(err)
-		}
+		ev := p.WaitSelf(t, ctx)
 		ids[ev.Str("id")] = tag
 	}
 	time.Sleep(2 * time.Second) // both announced: idle peers that only answer

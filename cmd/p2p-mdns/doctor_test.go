@@ -113,19 +113,11 @@ func startDoctorIn(t *testing.T, nt *netns.Net, i int, bin string, args ...strin
 func TestDoctorNetns(t *testing.T) {
 	nt := netns.New(t, 2)
 	bin := peers.P2PMdns(t)
-	for i := 1; i <= 2; i++ {
-		if err := nt.WaitReady(i); err != nil {
-			t.Fatal(err)
-		}
-	}
 	peers.StartAvahi(t, nt, 2, "doc-h2")
 	node := peers.GoNode(t, nt, 1, "-duration", "20s")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	self, err := node.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatalf("go node: %v\n%s", err, node.Stderr())
-	}
+	self := node.WaitSelf(t, ctx)
 	id := self.Str("id")
 
 	rep, code, _ := runDoctorIn(t, nt, 2, bin, "--iface", netns.LinkName, "--duration", "4s")
@@ -198,19 +190,11 @@ func TestDoctorLinkDownNetns(t *testing.T) {
 func TestDoctorFlavoursNetns(t *testing.T) {
 	nt := netns.New(t, 3)
 	bin := peers.P2PMdns(t)
-	for i := 1; i <= 3; i++ {
-		if err := nt.WaitReady(i); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ids := map[string]string{}
 	waitSelf := func(name string, p *peers.Proc) {
-		self, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-		if err != nil {
-			t.Fatalf("%s node: %v\n%s", name, err, p.Stderr())
-		}
+		self := p.WaitSelf(t, ctx)
 		ids[self.Str("id")] = name
 	}
 	// The js node answers our queries whenever it runs; the go node on

@@ -31,10 +31,7 @@ func runMesh(t *testing.T, n int) {
 		procs[i] = peers.Start(t, fmt.Sprintf("run@h%d", i+1), nt.Exec(t.Context(), i+1, bin, "run", "--json", "--iface", netns.LinkName, "--duration", "60s"))
 	}
 	for i, p := range procs {
-		ev, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-		if err != nil {
-			t.Fatal(err)
-		}
+		ev := p.WaitSelf(t, ctx)
 		ids[i] = ev.Str("id")
 	}
 	start := time.Now()
@@ -117,10 +114,7 @@ func TestRunStats(t *testing.T) {
 	defer cancel()
 	a := peers.Start(t, "run@h1", nt.Exec(t.Context(), 1, bin, "run", "--json", "--iface", netns.LinkName, "--stats", "250ms", "--duration", "20s"))
 	b := peers.Start(t, "run@h2", nt.Exec(t.Context(), 2, bin, "run", "--json", "--iface", netns.LinkName, "--duration", "20s"))
-	self, err := b.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := b.WaitSelf(t, ctx)
 	other := self.Str("id")
 	// A stats event that lists b both in Peers() and as connected, once a
 	// has announced (b is found from its probes before that).

@@ -17,11 +17,7 @@ func startRun(t *testing.T, ctx context.Context, nt *netns.Net, i int, name stri
 	t.Helper()
 	bin := peers.P2PMdns(t)
 	p := peers.Start(t, name, nt.Exec(t.Context(), i, bin, append([]string{"run", "--json", "--duration", "60s"}, args...)...))
-	ev, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatalf("%s: no self event: %v\n%s", name, err, p.Stderr())
-	}
-	return p, ev.Str("id")
+	return p, p.WaitSelf(t, ctx).Str("id")
 }
 
 // waitConnected waits for p's connected event for id and returns its

@@ -97,22 +97,15 @@ func runUs(t *testing.T, nt *netns.Net, i int, f family, connect bool) (*peers.P
 	p := peers.Start(t, "p2p-mdns-run", nt.Exec(t.Context(), i, peers.P2PMdns(t), args...))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	self, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, self.Str("id")
+	return p, p.WaitSelf(t, ctx).Str("id")
 }
 
+// selfOf waits (within) for the self event of p.
 func selfOf(t *testing.T, p *peers.Proc) peers.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), within)
 	defer cancel()
-	self, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return self
+	return p.WaitSelf(t, ctx)
 }
 
 func isFound(e peers.Event) bool {

@@ -233,10 +233,7 @@ func announceUs(t *testing.T, nt *netns.Net, i int, f family) (id, addr string) 
 	p := peers.Start(t, "p2p-mdns-announce", nt.Exec(t.Context(), i, peers.P2PMdns(t), args...))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	self, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := p.WaitSelf(t, ctx)
 	return self.Str("id"), addr
 }
 
