@@ -31,6 +31,20 @@ func waitConnected(t *testing.T, ctx context.Context, p *peers.Proc, id string) 
 	return ev.Str("direction")
 }
 
+// waitFoundEachOther waits until a (peer ID idA) has found b (idB) and b
+// has found a; what says in what situation, for the failure.
+func waitFoundEachOther(t *testing.T, ctx context.Context, what string, a *peers.Proc, idA string, b *peers.Proc, idB string) {
+	t.Helper()
+	for _, c := range []struct {
+		p  *peers.Proc
+		id string
+	}{{a, idB}, {b, idA}} {
+		if _, err := c.p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "found" && e.Str("id") == c.id }); err != nil {
+			t.Fatalf("not found %s: %v\n%s", what, err, c.p.Stderr())
+		}
+	}
+}
+
 // TestRunLoopbackNetns: two `run --iface lo` on one machine (one
 // namespace) find each other and connect, each side reporting the
 // connection with its direction. The kernel gives a multicast packet sent
@@ -47,14 +61,7 @@ func TestRunLoopbackNetns(t *testing.T) {
 		}
 	}
 	b, idB := startRun(t, ctx, nt, 1, "run-b@lo", "--iface", "lo", "--ipv6=false")
-	for _, c := range []struct {
-		p  *peers.Proc
-		id string
-	}{{a, idB}, {b, idA}} {
-		if _, err := c.p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "found" && e.Str("id") == c.id }); err != nil {
-			t.Fatalf("not found over lo: %v\n%s", err, c.p.Stderr())
-		}
-	}
+	waitFoundEachOther(t, ctx, "over lo", a, idA, b, idB)
 	dirs := []string{waitConnected(t, ctx, a, idB), waitConnected(t, ctx, b, idA)}
 	if !(dirs[0] == "outbound" && dirs[1] == "inbound" || dirs[0] == "inbound" && dirs[1] == "outbound" ||
 		dirs[0] == "outbound" && dirs[1] == "outbound") {
@@ -87,14 +94,7 @@ func TestRunWaitsForInterfaceNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := time.Now()
-	for _, c := range []struct {
-		p  *peers.Proc
-		id string
-	}{{a, idB}, {b, idA}} {
-		if _, err := c.p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "found" && e.Str("id") == c.id }); err != nil {
-			t.Fatalf("not found after the link came up: %v\n%s", err, c.p.Stderr())
-		}
-	}
+	waitFoundEachOther(t, ctx, "after the link came up", a, idA, b, idB)
 	waitConnected(t, ctx, a, idB)
 	t.Log(fmt.Sprintf("found and connected %s after the link came up", time.Since(up).Round(time.Millisecond)))
 }
