@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/benchstat"
 	"github.com/chorus-services/discovery/internal/netns"
 )
 
@@ -174,8 +175,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 runs:
 	for run := 1; run <= f.runs; run++ {
 		for _, impl := range impls {
-			cfg := runConfig{Impl: impl, N: f.n, Run: run, LossPct: f.loss, StrictProbes: f.strictProbes && impl == implOurs, NoConnect: f.noConnect,
-				Tag: f.tag, ConvergeTimeout: f.convergeTimeout, Window: f.window, Steady: f.steady, Settle: f.settle, Join: f.join,
+			cfg := runConfig{Params: benchstat.Params{Impl: impl, N: f.n, Run: run, LossPct: f.loss, StrictProbes: f.strictProbes && impl == implOurs,
+				NoConnect: f.noConnect, Tag: f.tag}, ConvergeTimeout: f.convergeTimeout, Window: f.window, Steady: f.steady, Settle: f.settle, Join: f.join,
 				DialTimeout: f.dialTimeout, Verbose: !f.quiet, Log: stderr}
 			if !f.quiet {
 				fmt.Fprintf(stderr, "mdns-bench: %s, n=%d, run %d/%d\n", impl, f.n, run, f.runs)
