@@ -24,11 +24,7 @@ import (
 // re-executes os.Executable() (here, the test binary) as "node".
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "node" {
-		if err := runNode(os.Args[2:], os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "mdns-bench node:", err)
-			os.Exit(exitFailure)
-		}
-		os.Exit(exitOK)
+		os.Exit(runMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

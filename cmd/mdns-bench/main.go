@@ -28,18 +28,21 @@ const (
 	exitInterrupted = 130
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "node" {
-		if err := runNode(os.Args[2:], os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "mdns-bench node:", err)
-			os.Exit(exitFailure)
-		}
-		return
-	}
+func main() { os.Exit(runMain(os.Args[1:])) }
+
+// runMain runs the bench, or with "node" first the hidden node subcommand,
+// until SIGINT or SIGTERM, and returns the exit code.
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := runBench(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	if len(args) > 0 && args[0] == "node" {
+		if err := runNode(ctx, args[1:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "mdns-bench node:", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	return runBench(ctx, args, os.Stdout, os.Stderr)
 }
 
 type usageError struct{ error }
