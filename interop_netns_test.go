@@ -21,14 +21,7 @@ func TestDropInConnectsWithGoLibp2p(t *testing.T) {
 	ours := peers.GoNode(t, nt, 2, "-duration", "25s", "-connect", "-impl", "ours")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	self := func(p *peers.Proc) string {
-		ev, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ev.Str("id")
-	}
-	theirID, ourID := self(theirs), self(ours)
+	theirID, ourID := theirs.WaitSelf(t, ctx).Str("id"), ours.WaitSelf(t, ctx).Str("id")
 	for _, c := range []struct {
 		p    *peers.Proc
 		want string

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/benchstat"
 	"github.com/chorus-services/discovery/internal/netns"
 )
 
@@ -23,11 +24,7 @@ import (
 // re-executes os.Executable() (here, the test binary) as "node".
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "node" {
-		if err := runNode(os.Args[2:], os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "mdns-bench node:", err)
-			os.Exit(exitFailure)
-		}
-		os.Exit(exitOK)
+		os.Exit(runMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -144,7 +141,7 @@ func checkResult(t *testing.T, r *Result) {
 	t.Helper()
 	name := r.Impl
 	if r.N != 4 || r.Run != 1 || r.SteadyS != 4 || r.WindowS != 2 {
-		t.Errorf("%s: parameters %+v", name, r.runConfig)
+		t.Errorf("%s: parameters %+v", name, r.Params)
 	}
 	// Every node must find every other. Every pair must be connected with
 	// ours (and its drop-in, whose notifee connects); go-libp2p's notifee is told of a peer once and dials once, so
@@ -306,7 +303,7 @@ func TestImplList(t *testing.T) {
 // Nodes 0 and 1 start at 0 and settle by 0.9 s; node 2 joins at 5 s.
 func TestJoinMetrics(t *testing.T) {
 	nan := math.NaN()
-	r := &run{cfg: runConfig{N: 3, Join: 5 * time.Second}, offset: []float64{0, 0, 5}, snaps: map[string]snapshot{}}
+	r := &run{cfg: runConfig{Params: benchstat.Params{N: 3}, Join: 5 * time.Second}, offset: []float64{0, 0, 5}, snaps: map[string]snapshot{}}
 	r.found = [][]float64{{nan, 0.8, 5.9}, {0.7, nan, 5.8}, {5.05, 5.07, nan}}
 	r.conn = [][]float64{{nan, 0.9, nan}, {nan, nan, nan}, {5.1, 5.2, nan}}
 	j := r.join()

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/benchstat"
 	"github.com/chorus-services/discovery/internal/netns"
 )
 
@@ -27,18 +28,21 @@ const (
 	exitInterrupted = 130
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "node" {
-		if err := runNode(os.Args[2:], os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "mdns-bench node:", err)
-			os.Exit(exitFailure)
-		}
-		return
-	}
+func main() { os.Exit(runMain(os.Args[1:])) }
+
+// runMain runs the bench, or with "node" first the hidden node subcommand,
+// until SIGINT or SIGTERM, and returns the exit code.
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := runBench(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	if len(args) > 0 && args[0] == "node" {
+		if err := runNode(ctx, args[1:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "mdns-bench node:", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	return runBench(ctx, args, os.Stdout, os.Stderr)
 }
 
 type usageError struct{ error }
@@ -174,8 +178,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 runs:
 	for run := 1; run <= f.runs; run++ {
 		for _, impl := range impls {
-			cfg := runConfig{Impl: impl, N: f.n, Run: run, LossPct: f.loss, StrictProbes: f.strictProbes && impl == implOurs, NoConnect: f.noConnect,
-				Tag: f.tag, ConvergeTimeout: f.convergeTimeout, Window: f.window, Steady: f.steady, Settle: f.settle, Join: f.join,
+			cfg := runConfig{Params: benchstat.Params{Impl: impl, N: f.n, Run: run, LossPct: f.loss, StrictProbes: f.strictProbes && impl == implOurs,
+				NoConnect: f.noConnect, Tag: f.tag}, ConvergeTimeout: f.convergeTimeout, Window: f.window, Steady: f.steady, Settle: f.settle, Join: f.join,
 				DialTimeout: f.dialTimeout, Verbose: !f.quiet, Log: stderr}
 			if !f.quiet {
 				fmt.Fprintf(stderr, "mdns-bench: %s, n=%d, run %d/%d\n", impl, f.n, run, f.runs)

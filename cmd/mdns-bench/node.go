@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,8 +134,8 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 // runNode is the hidden node subcommand, run by the bench inside a host
-// namespace.
-func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
+// namespace; it stops when ctx is done (SIGTERM) or stdin ends.
+func runNode(sigCtx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	impl := fs.String("impl", implOurs, "ours, ours-dropin or go-libp2p")
 	tag := fs.String("tag", defaultTag, "service tag")
@@ -153,8 +152,6 @@ func runNode(args []string, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("unknown --impl %q", *impl)
 	}
 	out := &nodeOut{enc: json.NewEncoder(stdout), seen: map[string]bool{}}
-	sigCtx, stopSig := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stopSig()
 
 	h, err := libp2p.New(libp2p.ListenAddrStrings(listen...), libp2p.Transport(tcp.NewTCPTransport), libp2p.DisableRelay())
 	if err != nil {

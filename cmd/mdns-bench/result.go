@@ -8,107 +8,12 @@ import (
 	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
-// Result is one run's metrics and parameters (one JSON object per run).
-// Times are milliseconds since the common start; a null time never
-// happened within the run.
-type Result struct {
-	runConfig
-	ConvergeTimeoutS float64 `json:"converge_timeout_s"`
-	WindowS          float64 `json:"window_s"`
-	SteadyS          float64 `json:"steady_s"`
-	SettleS          float64 `json:"settle_s"`
-	DialTimeoutS     float64 `json:"dial_timeout_s"`
-	Start            string  `json:"start"` // RFC 3339, the common start
-
-	// Converged: every node found every other and every pair connected
-	// within the convergence timeout.
-	Converged bool `json:"converged"`
-	// FindAllMS[i]: when node i had found every other node.
-	FindAllMS []*float64 `json:"find_all_ms"`
-	FindAll   stats      `json:"find_all"`
-	// ConnectAllMS[i]: when every pair of node i was connected (reported
-	// by either side).
-	ConnectAllMS []*float64 `json:"connect_all_ms"`
-	ConnectAll   stats      `json:"connect_all"`
-	// MeshFoundMS / MeshConnectedMS: the last node's FindAll /
-	// ConnectAll, null if some never completed.
-	MeshFoundMS     *float64 `json:"mesh_found_ms"`
-	MeshConnectedMS *float64 `json:"mesh_connected_ms"`
-	// PairConnectMS: per unordered pair (i < j, row-major), when either
-	// side first reported a connection, from the later of the two starts;
-	// null: never. PairConnect summarises it (median, max over pairs).
-	PairConnectMS []*float64 `json:"pair_connect_ms"`
-	PairConnect   stats      `json:"pair_connect"`
-	// Join: the join scenario (--join), from the joiner's start.
-	Join *joinResult `json:"join,omitempty"`
-	// MissedPairs: ordered pairs (i, j) where i never found j within the
-	// run; UnconnectedPairs: unordered pairs never connected.
-	MissedPairs      int `json:"missed_pairs"`
-	UnconnectedPairs int `json:"unconnected_pairs"`
-
-	// Packets sent (counted once, on ingress of the bridge ports).
-	// Conv: start → convergence (or the timeout); Window: the first
-	// window_s seconds; Steady: steady_s seconds after both.
-	Conv   window  `json:"conv"`
-	Window window  `json:"window"`
-	Steady *window `json:"steady,omitempty"`
-
-	// Kernel UDP receive-buffer drops summed over the host namespaces
-	// (Udp RcvbufErrors + Udp6RcvbufErrors), delta over the run.
-	RcvbufDrops   uint64 `json:"rcvbuf_drops"`
-	RcvbufDropsV4 uint64 `json:"rcvbuf_drops_v4"`
-	RcvbufDropsV6 uint64 `json:"rcvbuf_drops_v6"`
-	// InjectedLoss: datagrams dropped by --loss.
-	InjectedLoss uint64 `json:"injected_loss"`
-
-	// CPU seconds (user+sys) of each node from the common start to SIGTERM,
-	// and per minute of the steady window.
-	CPUS            []float64 `json:"cpu_s"`
-	CPU             stats     `json:"cpu"`
-	RunS            float64   `json:"run_s"` // common start → SIGTERM
-	SteadyCPUPerMin []float64 `json:"steady_cpu_s_per_min,omitempty"`
-	SteadyCPU       *stats    `json:"steady_cpu_per_min,omitempty"`
-	RSSMiB          []float64 `json:"peak_rss_mib"` // VmHWM
-	RSS             stats     `json:"peak_rss"`
-	FoundCalls      int64     `json:"found_calls"` // HandlePeerFound calls (go-libp2p, ours-dropin), all nodes
-	DialFailed      int64     `json:"dial_failed"`
-	EventsDropped   uint64    `json:"events_dropped"`
-	ChanDropped     uint64    `json:"peers_chan_dropped"` // ours: PeersChan deliveries dropped
-	PacketsNote     string    `json:"packets_note"`
-}
-
-// joinResult is the join scenario: N-1 nodes start together and settle,
-// then the last node (the joiner) starts. Times are milliseconds after the
-// joiner's start, null if it never happened within the run.
-type joinResult struct {
-	SettleS float64 `json:"settle_s"`
-	// Settled: before the joiner started, the others had all found each
-	// other and (unless no_connect) every pair of them was connected;
-	// SettledMS is when (ms after the common start), null if never.
-	Settled   bool     `json:"settled"`
-	SettledMS *float64 `json:"settled_ms"`
-	// FoundAllMS: the joiner had found every other node; ConnectedAllMS:
-	// every pair of the joiner was connected (reported by either side).
-	FoundAllMS     *float64 `json:"found_all_ms"`
-	ConnectedAllMS *float64 `json:"connected_all_ms"`
-	// FoundByMS[i]: when settled node i first found the joiner; FoundBy
-	// summarises it, FoundByAllMS is the last (null if one never did).
-	FoundByMS    []*float64 `json:"found_by_ms"`
-	FoundBy      stats      `json:"found_by"`
-	FoundByAllMS *float64   `json:"found_by_all_ms"`
-	// Traffic: from 250 ms before the joiner's start (the settled LAN is
-	// quiet then) until every node found every other.
-	Traffic window `json:"traffic"`
-}
-
-// window is the wire traffic of one window.
-type window struct {
-	Seconds              float64 `json:"seconds"`
-	wireCounters                 // totals over the LAN
-	PacketsPerNode       float64 `json:"packets_per_node"`
-	PacketsPerNodePerMin float64 `json:"packets_per_node_per_min"`
-	BytesPerNodePerMin   float64 `json:"bytes_per_node_per_min"`
-}
+// A run's result is the schema of internal/benchstat.
+type (
+	Result     = benchstat.Run
+	joinResult = benchstat.Join
+	window     = benchstat.Window
+)
 
 // stats summarise a metric over the nodes, pairs (or runs); NaN is
 // written as null.
@@ -132,7 +37,7 @@ func ptrs(v []float64) []*float64 {
 }
 
 func newWindow(a, b snapshot, n int) window {
-	w := window{Seconds: b.at.Sub(a.at).Seconds(), wireCounters: b.c.sub(a.c)}
+	w := window{Seconds: b.at.Sub(a.at).Seconds(), Wire: b.c.Sub(a.c)}
 	w.PacketsPerNode = float64(w.Packets) / float64(n)
 	if w.Seconds > 0 {
 		w.PacketsPerNodePerMin = w.PacketsPerNode / w.Seconds * 60
@@ -163,7 +68,7 @@ func lastOf(m [][]float64, i int, either bool) float64 {
 
 func (r *run) result(converged bool, drops0, drops1 []udpDrops, lost uint64) *Result {
 	n := r.cfg.N
-	res := &Result{runConfig: r.cfg, ConvergeTimeoutS: r.cfg.ConvergeTimeout.Seconds(), WindowS: r.cfg.Window.Seconds(),
+	res := &Result{Params: r.cfg.Params, ConvergeTimeoutS: r.cfg.ConvergeTimeout.Seconds(), WindowS: r.cfg.Window.Seconds(),
 		SteadyS: r.cfg.Steady.Seconds(), SettleS: r.cfg.Settle.Seconds(), DialTimeoutS: r.cfg.DialTimeout.Seconds(), Start: r.t0.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		Converged: converged, InjectedLoss: lost,
 		PacketsNote: "UDP port 5353 packets sent by the hosts, counted once each on ingress of the bridge ports; bytes are IP lengths"}

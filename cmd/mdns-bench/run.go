@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/benchstat"
 	"github.com/chorus-services/discovery/internal/netns"
 	"github.com/chorus-services/discovery/internal/syncbuf"
 )
@@ -37,23 +38,17 @@ const (
 
 // runConfig are the parameters of one run.
 type runConfig struct {
-	Impl            string        `json:"impl"`
-	N               int           `json:"n"`
-	Run             int           `json:"run"` // 1-based, per implementation
-	LossPct         float64       `json:"loss_pct"`
-	StrictProbes    bool          `json:"strict_probes"`
-	NoConnect       bool          `json:"no_connect"`
-	Tag             string        `json:"tag"`
-	ConvergeTimeout time.Duration `json:"-"`
-	Window          time.Duration `json:"-"`
-	Steady          time.Duration `json:"-"`
-	Settle          time.Duration `json:"-"`
+	benchstat.Params // those the result names
+	ConvergeTimeout  time.Duration
+	Window           time.Duration
+	Steady           time.Duration
+	Settle           time.Duration
 	// Join > 0: the last node starts Join after the others (the join
 	// scenario); 0: every node starts at the common start.
-	Join        time.Duration `json:"-"`
-	DialTimeout time.Duration `json:"-"`
-	Verbose     bool          `json:"-"`
-	Log         io.Writer     `json:"-"` // progress lines (stderr)
+	Join        time.Duration
+	DialTimeout time.Duration
+	Verbose     bool
+	Log         io.Writer // progress lines (stderr)
 }
 
 // node is one child process.

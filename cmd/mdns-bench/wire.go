@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chorus-services/discovery/internal/benchstat"
 	"github.com/chorus-services/discovery/internal/netns"
 )
 
@@ -22,27 +23,8 @@ const nftTable = "mdnsbench"
 // nftTimeout bounds every nft command.
 const nftTimeout = 10 * time.Second
 
-// wireCounters are the mDNS packets on the LAN, counted once per packet on
-// ingress of the bridge ports (so: packets sent by the hosts, not the N-1
-// copies the bridge forwards). Bytes are IP packet lengths (the bridge
-// counts from the network header, without the Ethernet header).
-type wireCounters struct {
-	Packets   uint64 `json:"packets"`
-	Bytes     uint64 `json:"bytes"`
-	V4Packets uint64 `json:"v4_packets"`
-	V6Packets uint64 `json:"v6_packets"`
-	// Replies from port 5353 to another port (unicast answers to a
-	// querier's ephemeral port, RFC 6762 §6.7); included in Packets.
-	ReplyPackets uint64 `json:"reply_packets"`
-	// Non-first IP fragments (no UDP header to match): their bytes are in
-	// Bytes, they are not counted as packets.
-	Fragments uint64 `json:"fragments"`
-}
-
-func (c wireCounters) sub(d wireCounters) wireCounters {
-	return wireCounters{c.Packets - d.Packets, c.Bytes - d.Bytes, c.V4Packets - d.V4Packets, c.V6Packets - d.V6Packets,
-		c.ReplyPackets - d.ReplyPackets, c.Fragments - d.Fragments}
-}
+// wireCounters are the mDNS packets on the LAN (benchstat.Wire).
+type wireCounters = benchstat.Wire
 
 // The bridge counters: to port 5353, else from port 5353, per family, and
 // the non-first fragments.

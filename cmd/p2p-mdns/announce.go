@@ -20,9 +20,7 @@ import (
 )
 
 func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("announce", stdout)
-	var c common
-	c.register(fs)
+	fs, c := commonFlags("announce", stdout)
 	keyFile := fs.String("peer-key", "", "libp2p private key file to take the peer ID from (protobuf), created with a new ed25519 key if missing")
 	random := fs.Bool("random", false, "announce a random ed25519 peer ID")
 	var addrFlags stringList
@@ -30,10 +28,7 @@ func runAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	name := fs.String("name", "", "instance label (default: a random one, as go-libp2p picks)")
 	ttlHost := fs.Duration("ttl-host", 120*time.Second, "TTL of the SRV, A and AAAA records (RFC 6762 §10)")
 	ttlOther := fs.Duration("ttl-other", 4500*time.Second, "TTL of the PTR and TXT records (RFC 6762 §10)")
-	if err := fs.noArgs(args); err != nil {
-		return err
-	}
-	service, err := c.check()
+	service, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}

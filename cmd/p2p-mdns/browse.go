@@ -11,16 +11,11 @@ import (
 )
 
 func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("browse", stdout)
-	var c common
-	c.register(fs)
+	fs, c := commonFlags("browse", stdout)
 	var once bool
 	fs.BoolVar(&once, "once", false, "listen for --duration (default 3s), then print a table of the peers found and of what was ignored, and exit (as avahi-browse -t)")
 	fs.BoolVar(&once, "t", false, "short for --once")
-	if err := fs.noArgs(args); err != nil {
-		return err
-	}
-	service, err := c.check()
+	service, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}

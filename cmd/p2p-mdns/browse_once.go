@@ -97,13 +97,9 @@ func (t *tally) note(r *sniff.Report) (newLibp2p []string) {
 		if rec.Type != "PTR" || rec.Section == "qd" || rec.TTL == 0 || mdns.EqualNames(svc, mdns.MetaQuery) || !strings.HasSuffix(svc, "."+mdns.Domain) {
 			continue
 		}
-		m := t.instances[svc]
+		m, _ := setIn(t.instances, svc)
 		if m == nil {
-			if len(t.instances) >= maxTallied {
-				continue
-			}
-			m = map[string]bool{}
-			t.instances[svc] = m
+			continue
 		}
 		inst := strings.ToLower(strings.TrimSpace(rec.Data))
 		if _, ok := m[inst]; !ok && len(m) < maxTallied {
@@ -117,13 +113,11 @@ func (t *tally) note(r *sniff.Report) (newLibp2p []string) {
 				m[strings.ToLower(p.Instance)] = true
 			}
 		}
-		ids := t.peers[svc]
+		ids, created := setIn(t.peers, svc)
 		if ids == nil {
-			if len(t.peers) >= maxTallied {
-				continue
-			}
-			ids = map[string]bool{}
-			t.peers[svc] = ids
+			continue
+		}
+		if created {
 			newLibp2p = append(newLibp2p, t.names[svc])
 		}
 		if len(ids) < maxTallied {
@@ -131,6 +125,16 @@ func (t *tally) note(r *sniff.Report) (newLibp2p []string) {
 		}
 	}
 	return newLibp2p
+}
+
+// setIn returns sets[key], created (and created true) if sets holds fewer
+// than maxTallied keys; nil if the key is new and sets is full.
+func setIn(sets map[string]map[string]bool, key string) (set map[string]bool, created bool) {
+	if set = sets[key]; set == nil && len(sets) < maxTallied {
+		set, created = map[string]bool{}, true
+		sets[key] = set
+	}
+	return set, created
 }
 
 // name returns the key of a service name, remembering how it was written

@@ -99,7 +99,7 @@ func TestRunMetricsAndIdentityNetns(t *testing.T) {
 	busy.Close()
 
 	key := filepath.Join(t.TempDir(), "id.key")
-	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	bin := peers.P2PMdns(t)
 	p := peers.Start(t, "run@h1", nt.Exec(t.Context(), 1, bin, "run", "--json", "--iface", netns.LinkName, "--metrics", "127.0.0.1:9464", "--peer-key", key, "--duration", "20s"))
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -161,7 +161,7 @@ func httpGetIn(t *testing.T, nt *netns.Net, i int, addr, path string) string {
 func TestAnnounceBrowseOnceNetns(t *testing.T) {
 	peers.Require(t, "avahi-daemon", "avahi-publish")
 	nt := netns.New(t, 3)
-	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	bin := peers.P2PMdns(t)
 	k, _, _ := crypto.GenerateEd25519Key(rand.Reader)
 	id, _ := peer.IDFromPrivateKey(k)
 	h1, h3 := nt.Host(1), nt.Host(3)

@@ -19,19 +19,14 @@ import (
 // object at the end with --json, and returns an error, so exit code 1,
 // when one of them failed.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("doctor", stdout)
-	var c common
-	c.register(fs)
+	fs, c := commonFlags("doctor", stdout)
 	d := fs.Lookup("duration")
 	d.Usage = "how long the active phase queries and listens"
 	d.DefValue = doctor.DefaultDuration.String()
 	c.duration = doctor.DefaultDuration
 	fs.Lookup("json").Usage = "print the report as one JSON object (stable schema: README, go doc …/cmd/p2p-mdns)"
 	passive := fs.Bool("passive", false, "send nothing: only listen during the active phase (no queries, no service enumeration)")
-	if err := fs.noArgs(args); err != nil {
-		return err
-	}
-	service, err := c.check()
+	service, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}

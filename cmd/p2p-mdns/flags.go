@@ -87,6 +87,23 @@ func (c *common) registerOutput(fs *flagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
 
+// commonFlags returns the flag set of command name with the common flags
+// registered in c.
+func commonFlags(name string, stdout io.Writer) (fs *flagSet, c *common) {
+	fs, c = newFlagSet(name, stdout), new(common)
+	c.register(fs)
+	return fs, c
+}
+
+// parse parses args, which must hold flags only, and checks the common
+// flags (check): it returns the fully qualified service name.
+func (c *common) parse(fs *flagSet, args []string) (string, error) {
+	if err := fs.noArgs(args); err != nil {
+		return "", err
+	}
+	return c.check()
+}
+
 // check validates the flags of common before anything starts: every bad
 // value is a usage error. It returns the fully qualified service name.
 func (c *common) check() (string, error) {

@@ -78,7 +78,7 @@ type cliResult struct {
 // and waits at most limit.
 func runCLI(t *testing.T, nt *netns.Net, i int, stdin io.Reader, limit time.Duration, args ...string) cliResult {
 	t.Helper()
-	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	bin := peers.P2PMdns(t)
 	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
 	var cmd *exec.Cmd

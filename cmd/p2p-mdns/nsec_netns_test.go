@@ -144,7 +144,7 @@ func nsecBins(t *testing.T) (this string, before string) {
 	if testing.Short() {
 		t.Skip("namespace tests do not run with -short")
 	}
-	return peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns"), os.Getenv(nsecEnvBefore)
+	return peers.P2PMdns(t), os.Getenv(nsecEnvBefore)
 }
 
 // TestNSECAvahiNetns: on an IPv4-only link, avahi-daemon resolving our

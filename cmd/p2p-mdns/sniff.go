@@ -11,14 +11,9 @@ import (
 )
 
 func runSniff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sniff", stdout)
-	var c common
-	c.register(fs)
+	fs, c := commonFlags("sniff", stdout)
 	read := fs.String("read", "", "decode a pcap/pcapng capture (- for standard input) instead of live traffic")
-	if err := fs.noArgs(args); err != nil {
-		return err
-	}
-	service, err := c.check()
+	service, err := c.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -15,13 +15,9 @@ import (
 // returns it with its peer ID.
 func startRun(t *testing.T, ctx context.Context, nt *netns.Net, i int, name string, args ...string) (*peers.Proc, string) {
 	t.Helper()
-	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	bin := peers.P2PMdns(t)
 	p := peers.Start(t, name, nt.Exec(t.Context(), i, bin, append([]string{"run", "--json", "--duration", "60s"}, args...)...))
-	ev, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatalf("%s: no self event: %v\n%s", name, err, p.Stderr())
-	}
-	return p, ev.Str("id")
+	return p, p.WaitSelf(t, ctx).Str("id")
 }
 
 // waitConnected waits for p's connected event for id and returns its
@@ -33,6 +29,20 @@ func waitConnected(t *testing.T, ctx context.Context, p *peers.Proc, id string) 
 		t.Fatalf("no connected event for %s: %v\n%s", id, err, p.Stderr())
 	}
 	return ev.Str("direction")
+}
+
+// waitFoundEachOther waits until a (peer ID idA) has found b (idB) and b
+// has found a; what says in what situation, for the failure.
+func waitFoundEachOther(t *testing.T, ctx context.Context, what string, a *peers.Proc, idA string, b *peers.Proc, idB string) {
+	t.Helper()
+	for _, c := range []struct {
+		p  *peers.Proc
+		id string
+	}{{a, idB}, {b, idA}} {
+		if _, err := c.p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "found" && e.Str("id") == c.id }); err != nil {
+			t.Fatalf("not found %s: %v\n%s", what, err, c.p.Stderr())
+		}
+	}
 }
 
 // TestRunLoopbackNetns: two `run --iface lo` on one machine (one
@@ -51,14 +61,7 @@ func TestRunLoopbackNetns(t *testing.T) {
 		}
 	}
 	b, idB := startRun(t, ctx, nt, 1, "run-b@lo", "--iface", "lo", "--ipv6=false")
-	for _, c := range []struct {
-		p  *peers.Proc
-		id string
-	}{{a, idB}, {b, idA}} {
-		if _, err := c.p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "found" && e.Str("id") == c.id }); err != nil {
-			t.Fatalf("not found over lo: %v\n%s", err, c.p.Stderr())
-		}
-	}
+	waitFoundEachOther(t, ctx, "over lo", a, idA, b, idB)
 	dirs := []string{waitConnected(t, ctx, a, idB), waitConnected(t, ctx, b, idA)}
 	if !(dirs[0] == "outbound" && dirs[1] == "inbound" || dirs[0] == "inbound" && dirs[1] == "outbound" ||
 		dirs[0] == "outbound" && dirs[1] == "outbound") {
@@ -91,14 +94,7 @@ func TestRunWaitsForInterfaceNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := time.Now()
-	for _, c := range []struct {
-		p  *peers.Proc
-		id string
-	}{{a, idB}, {b, idA}} {
-		if _, err := c.p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "found" && e.Str("id") == c.id }); err != nil {
-			t.Fatalf("not found after the link came up: %v\n%s", err, c.p.Stderr())
-		}
-	}
+	waitFoundEachOther(t, ctx, "after the link came up", a, idA, b, idB)
 	waitConnected(t, ctx, a, idB)
 	t.Log(fmt.Sprintf("found and connected %s after the link came up", time.Since(up).Round(time.Millisecond)))
 }

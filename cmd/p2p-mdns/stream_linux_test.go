@@ -84,7 +84,7 @@ func TestReplayStreamsStdin(t *testing.T) {
 	}
 	const size = 64 << 20
 	path, rounds := bigCapture(t, t.TempDir(), size)
-	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	bin := peers.P2PMdns(t)
 	in, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // what it printed there.
 func onTerminal(t *testing.T, args ...string) string {
 	t.Helper()
-	bin := peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	bin := peers.P2PMdns(t)
 	m, s := openPTY(t)
 	defer m.Close()
 	cmd := exec.Command(bin, args...)

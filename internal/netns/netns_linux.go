@@ -47,7 +47,8 @@ type Net struct {
 
 // New builds a LAN of n hosts (1 ≤ n ≤ MaxHosts) for the test and registers
 // its removal with t.Cleanup. It skips the test when not root, when the ip
-// command is missing or when namespaces cannot be created here.
+// command is missing or when namespaces cannot be created here. It returns
+// once every host is ready (WaitReady).
 func New(t testing.TB, n int, opts ...Option) *Net {
 	t.Helper()
 	if testing.Short() {

@@ -65,7 +65,7 @@ type Node struct {
 
 // Binary builds cmd/p2p-mdns once per test binary.
 func Binary(t testing.TB) string {
-	return peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	return peers.P2PMdns(t)
 }
 
 // Start runs `p2p-mdns args...` in host i of nt.

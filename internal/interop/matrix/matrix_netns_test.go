@@ -115,7 +115,7 @@ func cells() []cell {
 func TestMatrix(t *testing.T) {
 	netns.New(t, 1) // skips early without root / ip, before building anything
 	// Build the Go programs up front, so no cell's time includes a build.
-	peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+	peers.P2PMdns(t)
 	peers.Build(t, "github.com/chorus-services/discovery/internal/interop/golibp2p-node")
 
 	start := time.Now()
@@ -197,10 +197,6 @@ func render(res map[string]result) string {
 
 // ---- our side: the p2p-mdns binary --------------------------------------
 
-func p2pMdns(t *testing.T) string {
-	return peers.Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
-}
-
 func famFlags(f family) []string {
 	if f == v4 {
 		return []string{"--iface", netns.LinkName, "--ipv6=false"}
@@ -234,13 +230,10 @@ func announceUs(t *testing.T, nt *netns.Net, i int, f family) (id, addr string) 
 	t.Helper()
 	addr = famAddr(nt, i, f, 4001)
 	args := append([]string{"announce", "--random", "--json", "--name", ourName, "--addr", addr, "--duration", "40s"}, famFlags(f)...)
-	p := peers.Start(t, "p2p-mdns-announce", nt.Exec(t.Context(), i, p2pMdns(t), args...))
+	p := peers.Start(t, "p2p-mdns-announce", nt.Exec(t.Context(), i, peers.P2PMdns(t), args...))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	self, err := p.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := p.WaitSelf(t, ctx)
 	return self.Str("id"), addr
 }
 
@@ -248,7 +241,7 @@ func announceUs(t *testing.T, nt *netns.Net, i int, f family) (id, addr string) 
 func browseUs(t *testing.T, nt *netns.Net, i int, f family) *peers.Proc {
 	t.Helper()
 	args := append([]string{"browse", "--json", "--duration", "40s"}, famFlags(f)...)
-	return peers.Start(t, "p2p-mdns-browse", nt.Exec(t.Context(), i, p2pMdns(t), args...))
+	return peers.Start(t, "p2p-mdns-browse", nt.Exec(t.Context(), i, peers.P2PMdns(t), args...))
 }
 
 // weFind waits until our browser reports id with want among its addresses
@@ -375,7 +368,7 @@ func weFindPython(t *testing.T, c cell) outcome {
 	// Our browser starts after python-zeroconf has announced, so it can
 	// only learn of the service from the answers to its queries. A sniffer
 	// next to it records what those answers look like to our decoder.
-	sn := peers.Start(t, "p2p-mdns-sniff", nt.Exec(t.Context(), 2, p2pMdns(t), "sniff", "--iface", netns.LinkName, "--duration", "25s"))
+	sn := peers.Start(t, "p2p-mdns-sniff", nt.Exec(t.Context(), 2, peers.P2PMdns(t), "sniff", "--iface", netns.LinkName, "--duration", "25s"))
 	t0 := time.Now()
 	b := browseUs(t, nt, 2, c.fam)
 	// Our browser queries at once and again after 1 s and 3 s: 8 s is ample.

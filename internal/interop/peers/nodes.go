@@ -51,6 +51,13 @@ func Build(t testing.TB, pkg string) string {
 	return br.bin
 }
 
+// P2PMdns builds cmd/p2p-mdns (our CLI) once per test binary and returns
+// the path of the executable.
+func P2PMdns(t testing.TB) string {
+	t.Helper()
+	return Build(t, "github.com/chorus-services/discovery/cmd/p2p-mdns")
+}
+
 // GoNode starts the go-libp2p reference node (go-libp2p's own mdns) in host
 // namespace i with the given flags (see internal/interop/golibp2p-node).
 func GoNode(t testing.TB, nt *netns.Net, i int, args ...string) *Proc {

@@ -43,10 +43,7 @@ func TestGoAndJSNodes(t *testing.T) {
 	j := peers.JSNode(t, nt, 2, "15", "--interval", "500")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	self, err := g.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := g.WaitSelf(t, ctx)
 	if _, err := j.WaitFor(ctx, func(e peers.Event) bool {
 		return e.Str("event") == "peer:discovery" && e.Str("id") == self.Str("id")
 	}); err != nil {
@@ -79,10 +76,7 @@ func connectPair(t *testing.T, dialer, listener *peers.Proc) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	self, err := listener.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := listener.WaitSelf(t, ctx)
 	start := time.Now()
 	// A dial_failed does not end the wait: another address or a later
 	// discovery may still connect.

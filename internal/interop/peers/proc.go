@@ -205,6 +205,19 @@ func (p *Proc) WaitFor(ctx context.Context, match func(Event) bool) (Event, erro
 	}
 }
 
+// WaitSelf waits for the "self" event (the node's own ID and addresses),
+// which the reference nodes and `p2p-mdns run` and `announce` print first,
+// and returns it; it fails the test, with the process's stderr, if none
+// comes before ctx is done.
+func (p *Proc) WaitSelf(t testing.TB, ctx context.Context) Event {
+	t.Helper()
+	ev, err := p.WaitFor(ctx, func(e Event) bool { return e.Str("event") == "self" })
+	if err != nil {
+		t.Fatalf("no self event: %v\nstderr of %s:\n%s", err, p.Name, p.Stderr())
+	}
+	return ev
+}
+
 // Wait waits for the process to exit on its own.
 func (p *Proc) Wait(ctx context.Context) error {
 	select {

@@ -14,62 +14,13 @@ import (
 	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
-// netnsRun is the part of a cmd/mdns-bench result (one JSON line per run)
-// that the report uses.
-type netnsRun struct {
-	Impl            string     `json:"impl"`
-	N               int        `json:"n"`
-	Run             int        `json:"run"`
-	LossPct         float64    `json:"loss_pct"`
-	StrictProbes    bool       `json:"strict_probes"`
-	SteadyS         float64    `json:"steady_s"`
-	Converged       bool       `json:"converged"`
-	FindAll         dist       `json:"find_all"`
-	FindAllMS       []*float64 `json:"find_all_ms"`
-	PairConnect     dist       `json:"pair_connect"`
-	PairConnectMS   []*float64 `json:"pair_connect_ms"`
-	Join            *joinRun   `json:"join"`
-	NoConnect       bool       `json:"no_connect"`
-	ConnectAll      dist       `json:"connect_all"`
-	MeshFoundMS     *float64   `json:"mesh_found_ms"`
-	MeshConnectedMS *float64   `json:"mesh_connected_ms"`
-	MissedPairs     int        `json:"missed_pairs"`
-	Unconnected     int        `json:"unconnected_pairs"`
-	Conv            wire       `json:"conv"`
-	Window          wire       `json:"window"`
-	Steady          *wire      `json:"steady"`
-	RcvbufDrops     uint64     `json:"rcvbuf_drops"`
-	InjectedLoss    uint64     `json:"injected_loss"`
-	CPU             dist       `json:"cpu"`
-	RunS            float64    `json:"run_s"`
-	SteadyCPU       *dist      `json:"steady_cpu_per_min"`
-	RSS             dist       `json:"peak_rss"`
-	CPUS            []float64  `json:"cpu_s"`
-}
-
-// joinRun is the join scenario of a run (cmd/mdns-bench --join); times
-// in ms after the joiner's start.
-type joinRun struct {
-	SettleS        float64    `json:"settle_s"`
-	Settled        bool       `json:"settled"`
-	FoundAllMS     *float64   `json:"found_all_ms"`
-	ConnectedAllMS *float64   `json:"connected_all_ms"`
-	FoundByMS      []*float64 `json:"found_by_ms"`
-	FoundByAllMS   *float64   `json:"found_by_all_ms"`
-	Traffic        wire       `json:"traffic"`
-}
-
-// dist is a summary over nodes (or runs) as cmd/mdns-bench writes it.
-type dist = benchstat.Summary
-
-type wire struct {
-	Seconds              float64 `json:"seconds"`
-	Packets              uint64  `json:"packets"`
-	Bytes                uint64  `json:"bytes"`
-	PacketsPerNode       float64 `json:"packets_per_node"`
-	PacketsPerNodePerMin float64 `json:"packets_per_node_per_min"`
-	BytesPerNodePerMin   float64 `json:"bytes_per_node_per_min"`
-}
+// netnsRun is a cmd/mdns-bench result (one JSON line per run), joinRun
+// its join scenario, dist a summary over nodes (or runs).
+type (
+	netnsRun = benchstat.Run
+	joinRun  = benchstat.Join
+	dist     = benchstat.Summary
+)
 
 // netnsFile names the result file of one harness invocation.
 func netnsFile(data, kind string, n int) string {

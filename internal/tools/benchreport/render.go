@@ -242,7 +242,7 @@ func (r *report) shortTable(runs []netnsRun) string {
 	for _, x := range runs {
 		fa := x.FindAll
 		fmt.Fprintf(&b, "| %s | %s / %s / %s | %s / %s | %d | %d | %d |\n", x.Impl, ms(fa.Median), ms(fa.P99), ms(fa.Max),
-			msp(x.MeshFoundMS), msp(x.MeshConnectedMS), x.MissedPairs, x.Unconnected, x.InjectedLoss)
+			msp(x.MeshFoundMS), msp(x.MeshConnectedMS), x.MissedPairs, x.UnconnectedPairs, x.InjectedLoss)
 	}
 	return b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chorus-services/discovery/internal/benchstat"
 )
 
 func fp(v float64) *float64 { return &v }
@@ -13,7 +15,7 @@ func fp(v float64) *float64 { return &v }
 // fastRun is a simultaneous-start run at N=2 with the given per-node
 // found-all and per-pair connection times.
 func fastRun(impl string, found []*float64, pairs ...*float64) netnsRun {
-	x := netnsRun{Impl: impl, N: 2, FindAllMS: found, PairConnectMS: pairs}
+	x := netnsRun{Params: benchstat.Params{Impl: impl, N: 2}, FindAllMS: found, PairConnectMS: pairs}
 	x.MeshFoundMS, x.MeshConnectedMS = found[len(found)-1], pairs[len(pairs)-1]
 	return x
 }
@@ -28,7 +30,7 @@ func TestTargetsVerdicts(t *testing.T) {
 		fastRun("ours", []*float64{fp(130), fp(900)}, fp(400)),
 		fastRun("go-libp2p", []*float64{fp(5), fp(6)}, fp(17)),
 	}}, join: map[int][]netnsRun{10: {
-		{Impl: "ours", N: 10, Join: &joinRun{Settled: true, FoundAllMS: fp(60), ConnectedAllMS: fp(80), FoundByAllMS: nil,
+		{Params: benchstat.Params{Impl: "ours", N: 10}, Join: &joinRun{Settled: true, FoundAllMS: fp(60), ConnectedAllMS: fp(80), FoundByAllMS: nil,
 			FoundByMS: []*float64{fp(900), nil}}},
 	}}}
 	got := r.targets()

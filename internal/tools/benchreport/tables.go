@@ -117,7 +117,7 @@ func (r *report) fastSection() string {
 		fmt.Fprintf(&b, "| %d | %s | %d | %s | %s | %s | %s | %d / %d |\n", n, implName[impl], len(runs),
 			medMax(pool(runs, findAllMS)), medMax(pool(runs, pairConnectMS)),
 			medMax(perRun(runs, meshFound)), medMax(perRun(runs, meshConnected)),
-			sumInts(runs, func(x *netnsRun) int { return x.MissedPairs }), sumInts(runs, func(x *netnsRun) int { return x.Unconnected }))
+			sumInts(runs, func(x *netnsRun) int { return x.MissedPairs }), sumInts(runs, func(x *netnsRun) int { return x.UnconnectedPairs }))
 	})
 	b.WriteString("\n![time until every pair is connected, against N](" + r.cfg.data + "/connected.svg)\n")
 	if len(r.strict) > 0 {
@@ -197,7 +197,7 @@ func (r *report) lossSection() string {
 			}
 			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %d / %d | %d |\n", implName[impl], len(runs),
 				medMax(pool(runs, findAllMS)), medMax(perRun(runs, meshFound)), medMax(pool(runs, pairConnectMS)), medMax(perRun(runs, meshConnected)),
-				sumInts(runs, func(x *netnsRun) int { return x.MissedPairs }), sumInts(runs, func(x *netnsRun) int { return x.Unconnected }),
+				sumInts(runs, func(x *netnsRun) int { return x.MissedPairs }), sumInts(runs, func(x *netnsRun) int { return x.UnconnectedPairs }),
 				sumInts(runs, func(x *netnsRun) int { return int(x.InjectedLoss) }))
 		}
 	}
