@@ -276,6 +276,28 @@ func TestPrometheus(t *testing.T) {
 	}
 }
 
+// TestOptionErrors: a bad option value is an error naming the option and
+// the value, before anything starts.
+func TestOptionErrors(t *testing.T) {
+	hs := newLAN(t, 1)
+	for want, opt := range map[string]discovery.Option{
+		"WithDialTimeout(0s): must be positive":               discovery.WithDialTimeout(0),
+		"WithDialTimeout(-1s): must be positive":              discovery.WithDialTimeout(-time.Second),
+		"WithDialConcurrency(0): must be positive":            discovery.WithDialConcurrency(0),
+		"WithPeersChanSize(-3): must be positive":             discovery.WithPeersChanSize(-3),
+		"WithEvents(0): must be positive":                     discovery.WithEvents(0),
+		"WithTTLs(500ms, 1h15m0s): both must be at least 1 s": discovery.WithTTLs(500*time.Millisecond, 75*time.Minute),
+	} {
+		d, err := discovery.NewMDNSDiscovery(context.Background(), hs[0].h, "", discovery.WithConn(hs[0].conn), opt)
+		if err == nil || err.Error() != "discovery: "+want {
+			t.Errorf("got %v, want %q", err, "discovery: "+want)
+		}
+		if d != nil {
+			d.Close()
+		}
+	}
+}
+
 // TestFailedStartReleases: a start that fails half-way (here: the
 // metrics cannot be registered) releases what it built: the responder's
 // and the browser's Views stop taking packets from the Conn.

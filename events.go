@@ -53,15 +53,10 @@ type Event struct {
 // WithEvents enables Events with a channel of the given capacity. A reader
 // that falls behind delays events but loses no peer: a peer's pending
 // events are coalesced (its latest addresses, lost after found, the latest
-// connection outcome; see Metrics().EventsDropped for the bound).
+// connection outcome; see Metrics().EventsDropped for the bound). A size
+// below 1 is an error.
 func WithEvents(size int) Option {
-	return func(o *options) error {
-		if size < 1 {
-			size = 1
-		}
-		o.eventsSize = size
-		return nil
-	}
+	return positive("WithEvents", size, func(o *options) { o.eventsSize = size })
 }
 
 // Events returns the event channel enabled by WithEvents (nil otherwise).

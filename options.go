@@ -77,29 +77,30 @@ func WithAutoConnect(on bool) Option {
 	return func(o *options) error { o.autoConnect = on; return nil }
 }
 
-// WithDialTimeout bounds each connection attempt (default 10 s). go-libp2p's swarm gives up on an address in a private
-// or link-local range after its own local dial timeout (5 s unless the host
-// was built with swarm.WithDialTimeoutLocal), so for peers found on the LAN
-// a longer value here does not make one address tried for longer.
+// WithDialTimeout bounds each connection attempt (default 10 s).
+// go-libp2p's swarm gives up on an address in a private or link-local
+// range after its own local dial timeout (5 s unless the host was built
+// with swarm.WithDialTimeoutLocal), so for peers found on the LAN a longer
+// value here does not make one address tried for longer.
 func WithDialTimeout(d time.Duration) Option {
+	return positive("WithDialTimeout", d, func(o *options) { o.dialTimeout = d })
+}
+
+// positive is the rule of the options that take a duration, a count or a
+// size: zero or less is an error naming the option and the value.
+func positive[T int | time.Duration](opt string, v T, set func(*options)) Option {
 	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("discovery: WithDialTimeout(%v): must be positive", d)
+		if v <= 0 {
+			return fmt.Errorf("discovery: %s(%v): must be positive", opt, v)
 		}
-		o.dialTimeout = d
+		set(o)
 		return nil
 	}
 }
 
 // WithDialConcurrency bounds the connection attempts in flight (default 8).
 func WithDialConcurrency(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return fmt.Errorf("discovery: WithDialConcurrency(%d): must be at least 1", n)
-		}
-		o.dialConcurrency = n
-		return nil
-	}
+	return positive("WithDialConcurrency", n, func(o *options) { o.dialConcurrency = n })
 }
 
 // WithAddrFilter drops discovered addresses for which keep returns false.
@@ -120,13 +121,7 @@ func WithPrometheus(r prometheus.Registerer) Option {
 // addresses), up to twice the browser's peer cap, and delivered as the
 // reader catches up.
 func WithPeersChanSize(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return fmt.Errorf("discovery: WithPeersChanSize(%d): must be at least 1", n)
-		}
-		o.peersChanSize = n
-		return nil
-	}
+	return positive("WithPeersChanSize", n, func(o *options) { o.peersChanSize = n })
 }
 
 // WithProbeHints(false) makes discovery strict: a peer is found only from

@@ -67,10 +67,7 @@ func TestFindsGoLibp2p(t *testing.T) {
 	g := peers.GoNode(t, nt, 1, "-duration", "20s")
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	self, err := g.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := g.WaitSelf(t, ctx)
 	h1 := nt.Host(1)
 	ev, d := waitFound(t, b, self.Str("id"), []string{"/ip4/" + h1.V4.Addr().String() + "/tcp/4001", "/ip6/" + h1.V6.Addr().String() + "/tcp/4001"}, 15*time.Second)
 	if ev.Flavour != mdns.FlavourGo {
@@ -87,10 +84,7 @@ func TestFindsJSLibp2p(t *testing.T) {
 	j := peers.JSNode(t, nt, 1, "20", "--interval", "10000")
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	self, err := j.WaitFor(ctx, func(e peers.Event) bool { return e.Str("event") == "self" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := j.WaitSelf(t, ctx)
 	ev, d := waitFound(t, b, self.Str("id"), []string{"/ip4/" + nt.Host(1).V4.Addr().String() + "/tcp/4002"}, 15*time.Second)
 	if ev.Flavour != mdns.FlavourJS {
 		t.Errorf("flavour %v", ev.Flavour)

@@ -241,14 +241,7 @@ func TestRedialAfterDisconnect(t *testing.T) {
 	d := start(t, Config{Host: a, RedialAfterDisconnect: wait}, true)
 	d.Found(info(b), time.Minute, true)
 	nextEvent(t, d, Connected)
-	if err := a.Network().ClosePeer(b.ID()); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, "the disconnect", waitLimit, func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return !d.peers[b.ID()].disconnectedAt.IsZero()
-	})
+	d.disconnect(t, a, b)
 	disconnected := time.Now()
 	d.Found(info(b), time.Minute, false) // a repeated sighting: never
 	d.Found(info(b), time.Minute, true)  // fresh: at the end of the wait
@@ -276,14 +269,7 @@ func TestRedialChangedAddrs(t *testing.T) {
 	gone := ma.StringCast("/ip4/127.0.0.1/tcp/1") // an address the flap took away
 	d.Found(peer.AddrInfo{ID: ai.ID, Addrs: append([]ma.Multiaddr{gone}, ai.Addrs...)}, time.Minute, true)
 	nextEvent(t, d, Connected)
-	if err := a.Network().ClosePeer(b.ID()); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, "the disconnect", waitLimit, func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return !d.peers[b.ID()].disconnectedAt.IsZero()
-	})
+	d.disconnect(t, a, b)
 	d.Found(ai, time.Minute, true) // without the one gone: a changed set
 	nextEvent(t, d, Connected)
 	if s := d.Stats(); s.Attempts != 2 || s.SkippedRedial != 0 {
@@ -300,23 +286,14 @@ func TestNetworkChanged(t *testing.T) {
 	d := start(t, Config{Host: a, RedialAfterDisconnect: time.Hour}, true)
 	d.Found(info(b), time.Minute, true)
 	nextEvent(t, d, Connected)
-	disconnect := func() {
-		t.Helper()
-		if err := a.Network().ClosePeer(b.ID()); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Disconnected before the change: waiting, until NetworkChanged.
-	disconnect()
-	testkit.WaitFor(t, "the disconnect", waitLimit, func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return !d.peers[b.ID()].disconnectedAt.IsZero()
-	})
+	d.disconnect(t, a, b)
 	d.NetworkChanged()
 	nextEvent(t, d, Connected)
 	// Dropped after the change: redialled at once.
-	disconnect()
+	if err := a.Network().ClosePeer(b.ID()); err != nil {
+		t.Fatal(err)
+	}
 	nextEvent(t, d, Connected)
 	if s := d.Stats(); s.Attempts != 3 {
 		t.Fatalf("stats %+v, want 3 attempts", s)

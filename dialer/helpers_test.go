@@ -172,3 +172,17 @@ func refusedAddr(t *testing.T) ma.Multiaddr {
 	l.Close()
 	return a
 }
+
+// disconnect closes a's connections to b and waits until the dialer has
+// seen the peer disconnected.
+func (d *harness) disconnect(t *testing.T, a, b host.Host) {
+	t.Helper()
+	if err := a.Network().ClosePeer(b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the disconnect", waitLimit, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return !d.peers[b.ID()].disconnectedAt.IsZero()
+	})
+}

@@ -16,8 +16,7 @@ import (
 	"time"
 
 	"github.com/chorus-services/discovery/internal/interop/peers"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/chorus-services/discovery/internal/pcapread/pcaptest"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,47 +25,22 @@ import (
 // repeated, each round shifted past the previous one.
 func bigCapture(t *testing.T, dir string, size int64) (path string, rounds int) {
 	t.Helper()
-	f, err := os.Open("../../testdata/pcap/g2_golibp2p_many_addrs.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type frame struct {
-		ci   gopacket.CaptureInfo
-		data []byte
-	}
-	var frames []frame
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		frames = append(frames, frame{ci, data})
-	}
-	span := frames[len(frames)-1].ci.Timestamp.Sub(frames[0].ci.Timestamp) + time.Second
+	link, frames := pcaptest.ReadFile(t, "../../testdata/pcap/g2_golibp2p_many_addrs.pcap")
+	span := frames[len(frames)-1].CI.Timestamp.Sub(frames[0].CI.Timestamp) + time.Second
 	path = filepath.Join(dir, "big.pcap")
 	out, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	w := pcapgo.NewWriter(out)
-	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
+	w := pcaptest.NewWriter(t, out, link)
 	var written int64
 	for ; written < size; rounds++ {
 		for _, fr := range frames {
-			ci := fr.ci
+			ci := fr.CI
 			ci.Timestamp = ci.Timestamp.Add(time.Duration(rounds) * span)
-			if err := w.WritePacket(ci, fr.data); err != nil {
-				t.Fatal(err)
-			}
-			written += int64(16 + len(fr.data))
+			w.Write(ci, fr.Data)
+			written += int64(16 + len(fr.Data))
 		}
 	}
 	return path, rounds

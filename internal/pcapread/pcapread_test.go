@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
-	"os"
 	"testing"
 
 	"github.com/chorus-services/discovery/internal/pcapread"
-	"github.com/gopacket/gopacket"
+	"github.com/chorus-services/discovery/internal/pcapread/pcaptest"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // toLinuxSLL rewrites an Ethernet capture as a Linux cooked (SLL) capture,
@@ -18,25 +16,11 @@ import (
 // 16-byte SLL header with the same source address and EtherType.
 func toLinuxSLL(t *testing.T, path string) []byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, frames := pcaptest.ReadFile(t, path)
 	var out bytes.Buffer
-	w := pcapgo.NewWriter(&out)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeLinuxSLL); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
+	w := pcaptest.NewWriter(t, &out, layers.LinkTypeLinuxSLL)
+	for _, fr := range frames {
+		data := fr.Data
 		if len(data) < 14 {
 			continue
 		}
@@ -46,10 +30,7 @@ func toLinuxSLL(t *testing.T, path string) []byte {
 		binary.BigEndian.PutUint16(sll[4:], 6)
 		copy(sll[6:12], data[6:12])
 		copy(sll[14:16], data[12:14])
-		frame := append(sll, data[14:]...)
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ci.Timestamp, CaptureLength: len(frame), Length: len(frame)}, frame); err != nil {
-			t.Fatal(err)
-		}
+		w.Write(fr.CI, append(sll, data[14:]...))
 	}
 	return out.Bytes()
 }
