@@ -460,6 +460,39 @@ func TestLegacyAnswerAfterRateLimit(t *testing.T) {
 	})
 }
 
+// BCT: none (§6, §8.3; rust-libp2p interop). A legacy query between two
+// announcements (rust-libp2p started with us asks at 0, 1 and 3 s) is
+// answered when the rate limit first allows, before the next
+// announcement that falls due at the same instant (which moves a second
+// later): rust-libp2p cannot read announcements (TXT in the answer
+// section), and would otherwise wait for its next query.
+func TestLegacyAnswerDuringAnnouncing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBed(t)
+		r := b.start(b.Host("a"), Config{PeerName: testName})
+		isAnn := func(p pkt) bool { return p.m.Response && p.v4() && !hasRR(p.m.Extra, dns.TypeTXT) }
+		isAnswer := func(p pkt) bool {
+			return p.m.Response && p.Packet.Dst == transport.GroupV4 && hasRR(p.m.Answer, dns.TypePTR) && hasRR(p.m.Extra, dns.TypeTXT)
+		}
+		time.Sleep(time.Second) // probed, announced once
+		anns := only(b.sent(t, "a", b.T0), isAnn)
+		if len(anns) != 1 {
+			t.Fatalf("%d announcements in the first second, want 1", len(anns))
+		}
+		b.inject(query(0x77, false, nil, q(mdns.SpecService, dns.TypePTR)), "10.0.0.200:40000", 1)
+		time.Sleep(10 * time.Second)
+		got := only(b.sent(t, "a", b.T0), isAnswer)
+		if len(got) != 1 || got[0].Time.Sub(anns[0].Time) != rateLimit {
+			t.Fatalf("%d multicast answers, want 1 at %v after the first announcement", len(got), rateLimit)
+		}
+		anns = only(b.sent(t, "a", b.T0), isAnn)
+		if len(anns) != DefaultAnnouncements || anns[1].Time.Sub(got[0].Time) < rateLimit {
+			t.Errorf("%d announcements, the second %v after the answer; want %d, at least %v after", len(anns), anns[min(1, len(anns)-1)].Time.Sub(got[0].Time), DefaultAnnouncements, rateLimit)
+		}
+		r.stop(t)
+	})
+}
+
 // fortyAddrs returns 40 long multiaddrs on 10.0.0.1 (reachable on the
 // first segment).
 func fortyAddrs(t testing.TB) []ma.Multiaddr {

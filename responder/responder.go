@@ -301,6 +301,23 @@ func (r *Responder) handle(p *rxPacket, now time.Time) {
 
 // runDue runs every step whose time has come.
 func (r *Responder) runDue(now time.Time) {
+	// Delayed answers go before the probes and announcements due at the
+	// same instant: an answer owed to a querier that cannot read
+	// announcements (see pending.legacy) is not held back another second
+	// by the announcement; the announcement waits for the rate limit
+	// instead (§6, step).
+	for _, idx := range r.ifOrder {
+		st := r.ifs[idx]
+		for f := range st.fam {
+			if pd := &st.fam[f].pend; !pd.at.IsZero() && !now.Before(pd.at) {
+				ans, add, legacy := pd.ans, pd.add, pd.legacy
+				*pd = pending{}
+				if held, at := r.sendMulticast(st, f == 0, ans, add, false, now); held != 0 && legacy {
+					*pd = pending{ans: held, add: add, at: at, legacy: true}
+				}
+			}
+		}
+	}
 	for _, idx := range r.ifOrder {
 		st := r.ifs[idx]
 		if !st.next.IsZero() && !now.Before(st.next) {
@@ -312,18 +329,6 @@ func (r *Responder) runDue(now time.Time) {
 			delete(r.tc, k)
 			if st := r.ifs[k.ifIndex]; st != nil {
 				r.answer(st, &asked{pkt: &h.pkt, qs: h.qs, known: r.foundKinds(st, h.found), afterTC: true}, now)
-			}
-		}
-	}
-	for _, idx := range r.ifOrder {
-		st := r.ifs[idx]
-		for f := range st.fam {
-			if pd := &st.fam[f].pend; !pd.at.IsZero() && !now.Before(pd.at) {
-				ans, add, legacy := pd.ans, pd.add, pd.legacy
-				*pd = pending{}
-				if held, at := r.sendMulticast(st, f == 0, ans, add, false, now); held != 0 && legacy {
-					*pd = pending{ans: held, add: add, at: at, legacy: true}
-				}
 			}
 		}
 	}
