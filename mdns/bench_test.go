@@ -61,6 +61,20 @@ func BenchmarkDecodeGoResponse(b *testing.B) { benchDecode(b, false) }
 // first sighting of a peer: every multiaddr and the ID parsed).
 func BenchmarkDecodeGoResponseCold(b *testing.B) { benchDecode(b, true) }
 
+// BenchmarkParseGoResponse: the unpack alone (miekg/dns) of the response
+// BenchmarkDecodeGoResponse decodes: what of its cost is the codec's.
+func BenchmarkParseGoResponse(b *testing.B) {
+	p := goResponse(b)
+	var m dns.Msg
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := mdns.ParseInto(&m, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // addrInfoSink keeps the benchmarks' results alive.
 var addrInfoSink peer.AddrInfo
 

@@ -165,6 +165,9 @@ type txtGroup struct {
 // section when probes is set (a probe's proposed records, RFC 6762 §8.2,
 // are a hint only). Queries carry no discovery data and yield nothing.
 func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
+	// One lock per packet, not per string: the memo is the only state.
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	var res Result
 	var sections [][]dns.RR
 	switch {
@@ -176,10 +179,10 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 		return res
 	}
 
-	var ptrTargets smallMap[uint32]
+	ptrTargets := foldMap[uint32]()
 	d.servicePTRs(sections, &ptrTargets)
-	var byName smallMap[*txtGroup]
-	var srvs smallMap[*dns.SRV]
+	byName := foldMap[*txtGroup]()
+	srvs := foldMap[*dns.SRV]()
 	var buf [8]*txtGroup
 	groups := d.instanceRecords(m, sections, &ptrTargets, &byName, &srvs, buf[:0])
 	for _, g := range groups {
@@ -188,7 +191,7 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 			continue
 		}
 		var srvTTL uint32
-		if srv, _ := srvs.get(strings.ToLower(g.name)); srv != nil {
+		if srv, _ := srvs.get(g.name); srv != nil {
 			c.Host, c.Port, srvTTL = srv.Target, srv.Port, srv.Hdr.Ttl
 			c.IPs = hostIPs(sections, srv.Target)
 		}
@@ -199,7 +202,7 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 	// Goodbye PTRs whose TXT records are not in this packet.
 	ptrTargets.each(func(target string, ttl uint32) {
 		if g, _ := byName.get(target); ttl == 0 && g == nil {
-			res.Withdrawn = append(res.Withdrawn, target)
+			res.Withdrawn = append(res.Withdrawn, strings.ToLower(target))
 		}
 	})
 	return res
@@ -212,9 +215,8 @@ func (d *Decoder) servicePTRs(sections [][]dns.RR, ptrTargets *smallMap[uint32])
 	for _, sec := range sections {
 		for _, rr := range sec {
 			if p, ok := rr.(*dns.PTR); ok && Class(p) == dns.ClassINET && EqualNames(p.Hdr.Name, d.service) {
-				key := strings.ToLower(p.Ptr)
-				if ttl, seen := ptrTargets.get(key); !seen || p.Hdr.Ttl > ttl {
-					ptrTargets.put(key, p.Hdr.Ttl)
+				if ttl, seen := ptrTargets.get(p.Ptr); !seen || p.Hdr.Ttl > ttl {
+					ptrTargets.put(p.Ptr, p.Hdr.Ttl)
 				}
 			}
 		}
@@ -236,7 +238,7 @@ func (d *Decoder) instanceRecords(m *dns.Msg, sections [][]dns.RR, ptrTargets *s
 			default:
 				continue
 			}
-			key := strings.ToLower(h.Name)
+			key := h.Name
 			_, viaPTR := ptrTargets.get(key)
 			_, child := ChildLabel(h.Name, d.service)
 			if !viaPTR && !child {
@@ -266,7 +268,7 @@ func (d *Decoder) instanceRecords(m *dns.Msg, sections [][]dns.RR, ptrTargets *s
 func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 	c := Candidate{Instance: g.name, TTL: g.ttl, CacheFlush: g.flush, InAnswer: g.inAnswer}
 	var firstID string
-	var seen smallMap[struct{}] // binary transport addresses taken
+	var seen keySet // binary transport addresses taken
 	any := false
 	for _, t := range g.rrs {
 		for _, s := range t.Txt {
@@ -309,14 +311,17 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 			if len(tr) == 0 {
 				continue // "/p2p/<id>" alone carries no address
 			}
-			if _, dup := seen.get(pa.key); dup {
+			if seen.has(pa.key) {
 				continue
 			}
 			if len(c.Addrs) >= d.maxAddrs {
 				res.BadStrings++
 				continue
 			}
-			seen.put(pa.key, struct{}{})
+			seen.add(pa.key)
+			if c.Addrs == nil {
+				c.Addrs = make([]ma.Multiaddr, 0, min(countStrings(g), d.maxAddrs))
+			}
 			c.Addrs = append(c.Addrs, tr)
 		}
 	}
@@ -340,7 +345,7 @@ const maxKeyDigits = 4
 // whose keys must differ, as python-zeroconf keeps one value per key).
 func DNSAddrValue(s string) (string, bool) {
 	const key = "dnsaddr"
-	if len(s) <= len(key) || !strings.EqualFold(s[:len(key)], key) {
+	if len(s) <= len(key) || !asciiFoldEqual(s[:len(key)], key) {
 		return "", false
 	}
 	rest := s[len(key):]
@@ -355,11 +360,9 @@ func DNSAddrValue(s string) (string, bool) {
 }
 
 // parse returns the parse of one dnsaddr value (after "dnsaddr="), from the
-// memo when it has been seen.
+// memo when it has been seen (d.mu held).
 func (d *Decoder) parse(val string) parsedAddr {
-	d.mu.Lock()
 	pa, ok := d.memo[val]
-	d.mu.Unlock()
 	if ok {
 		return pa
 	}
@@ -374,12 +377,10 @@ func (d *Decoder) parse(val string) parsedAddr {
 			pa.id = id
 		}
 	}
-	d.mu.Lock()
 	if d.memo == nil || len(d.memo) >= memoSize {
 		d.memo = make(map[string]parsedAddr, 64)
 	}
 	d.memo[strings.Clone(val)] = pa
-	d.mu.Unlock()
 	return pa
 }
 
@@ -420,8 +421,18 @@ func splitDNSAddr(val string) (tr ma.Multiaddr, idStr string, err error) {
 	return tr, idStr, err
 }
 
+// countStrings is the number of TXT strings of g: the most addresses it
+// can carry (one allocation for them).
+func countStrings(g *txtGroup) int {
+	n := 0
+	for _, t := range g.rrs {
+		n += len(t.Txt)
+	}
+	return n
+}
+
 func hostIPs(sections [][]dns.RR, host string) []netip.Addr {
-	var ips []netip.Addr
+	ips := make([]netip.Addr, 0, 4) // a host's A and AAAA: usually a few
 	for _, sec := range sections {
 		for _, rr := range sec {
 			switch r := rr.(type) {
@@ -448,7 +459,7 @@ func hostIPs(sections [][]dns.RR, host string) []netip.Addr {
 func isHostOf(host, label string) bool {
 	const suffix = "." + Domain
 	host = strings.TrimSuffix(host, ".")
-	return len(host) == len(label)+len(suffix)-1 && strings.EqualFold(host[:len(label)], label) && strings.EqualFold(host[len(label):], suffix[:len(suffix)-1])
+	return len(host) == len(label)+len(suffix)-1 && asciiFoldEqual(host[:len(label)], label) && asciiFoldEqual(host[len(label):], suffix[:len(suffix)-1])
 }
 
 // flavourOf tells the implementation from the record layout; srvTTL is the
@@ -486,7 +497,7 @@ func numberedKeys(g *txtGroup) bool {
 	const key = "dnsaddr"
 	for _, t := range g.rrs {
 		for _, s := range t.Txt {
-			if len(s) > len(key) && isDigit(s[len(key)]) && strings.EqualFold(s[:len(key)], key) {
+			if len(s) > len(key) && isDigit(s[len(key)]) && asciiFoldEqual(s[:len(key)], key) {
 				return true
 			}
 		}

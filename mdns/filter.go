@@ -34,16 +34,25 @@ type needle struct {
 // given labels. Use FilterLabels to derive them from names.
 func NewFilter(labels ...string) *Filter {
 	f := &Filter{}
+	var lower [][]byte
 	for _, l := range labels {
-		if l == "" || len(l) > 63 {
-			continue
+		if l != "" && len(l) <= 63 {
+			lower = append(lower, []byte(strings.ToLower(l)))
 		}
-		n := needle{label: []byte(strings.ToLower(l))}
-		n.anchor = 0
-		// Prefer a byte whose case cannot vary ('_', '-', digits), so one
-		// vectorised IndexByte scan finds every occurrence.
-		for i, c := range n.label {
-			if !(c >= 'a' && c <= 'z') {
+	}
+	// A label with no rarer byte than '_' (or a letter) forces a scan for
+	// it; a label containing a byte already scanned for joins that scan
+	// instead of adding one (one scan per anchor byte, see group).
+	var forced []byte
+	for _, l := range lower {
+		if a := l[anchorOf(l)]; rank(a) >= rank('_') {
+			forced = append(forced, a)
+		}
+	}
+	for _, l := range lower {
+		n := needle{label: l, anchor: anchorOf(l)}
+		for _, a := range forced {
+			if i := bytes.IndexByte(l, a); i >= 0 {
 				n.anchor = i
 				break
 			}
@@ -56,6 +65,34 @@ func NewFilter(labels ...string) *Filter {
 		f.add(n)
 	}
 	return f
+}
+
+// anchorOf picks the byte of a lower-case label that the scan searches
+// for: one whose case cannot vary, so one vectorised IndexByte scan finds
+// every occurrence, and among those the rarest in mDNS traffic: a digit,
+// then another non-letter, then '_' (which starts every DNS-SD service
+// label, so an unrelated DNS-SD packet has several), then a letter.
+func anchorOf(label []byte) int {
+	best := 0
+	for i, c := range label {
+		if rank(c) < rank(label[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// rank orders anchor bytes, rarest in mDNS traffic first (see anchorOf).
+func rank(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return 0
+	case c == '_':
+		return 2
+	case c >= 'a' && c <= 'z':
+		return 3
+	}
+	return 1
 }
 
 func (f *Filter) add(n needle) {

@@ -58,7 +58,7 @@ func ServiceName(tag string) (string, error) {
 // NewMdnsService, NewMDNSDiscovery or p2p-mdns --service.
 func ServiceTag(service string) string {
 	s := strings.TrimSuffix(service, ".")
-	if len(s) > len(Domain) && strings.EqualFold(s[len(s)-len(Domain)+1:], strings.TrimSuffix(Domain, ".")) && s[len(s)-len(Domain)] == '.' {
+	if len(s) > len(Domain) && asciiFoldEqual(s[len(s)-len(Domain)+1:], strings.TrimSuffix(Domain, ".")) && s[len(s)-len(Domain)] == '.' {
 		s = s[:len(s)-len(Domain)]
 	}
 	return s
@@ -133,7 +133,7 @@ func IsPeerName(s string) bool {
 func EqualNames(a, b string) bool {
 	a = strings.TrimSuffix(a, ".")
 	b = strings.TrimSuffix(b, ".")
-	return strings.EqualFold(a, b)
+	return asciiFoldEqual(a, b)
 }
 
 // ChildLabel reports whether name is exactly one label below parent
@@ -142,7 +142,7 @@ func EqualNames(a, b string) bool {
 func ChildLabel(name, parent string) (string, bool) {
 	n := strings.TrimSuffix(name, ".")
 	p := strings.TrimSuffix(parent, ".")
-	if len(n) <= len(p)+1 || n[len(n)-len(p)-1] != '.' || !strings.EqualFold(n[len(n)-len(p):], p) {
+	if len(n) <= len(p)+1 || n[len(n)-len(p)-1] != '.' || !asciiFoldEqual(n[len(n)-len(p):], p) {
 		return "", false
 	}
 	label := n[:len(n)-len(p)-1]
@@ -157,4 +157,29 @@ func ChildLabel(name, parent string) (string, bool) {
 		}
 	}
 	return label, true
+}
+
+// asciiFoldEqual compares two strings byte for byte, ASCII letters
+// case-insensitively: how DNS names (RFC 4343 §3, RFC 6762 §16) and DNS-SD
+// TXT keys (RFC 6763 §6.4) compare. Other bytes are not folded.
+func asciiFoldEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -55,3 +55,38 @@ func TestIsHostOf(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldMap: a name-keyed map finds a name in any ASCII case, inline
+// and spilled, folds no other byte, and keeps the first spelling inline.
+func TestFoldMap(t *testing.T) {
+	s := foldMap[int]()
+	const n = 2 * smallN
+	for i := range n {
+		s.put(fmt.Sprintf("Peer%d._P2P._udp.local.", i), i)
+	}
+	for i := range n {
+		if v, ok := s.get(fmt.Sprintf("pEER%d._p2p._UDP.LOCAL.", i)); !ok || v != i {
+			t.Errorf("peer%d = %d, %v; want %d", i, v, ok, i)
+		}
+	}
+	s.put("PEER0._p2p._udp.local.", 100)
+	if v, _ := s.get("peer0._p2p._udp.local."); v != 100 {
+		t.Errorf("update through another case: %d", v)
+	}
+	if s.keys[0] != "Peer0._P2P._udp.local." {
+		t.Errorf("inline key %q, want the first spelling", s.keys[0])
+	}
+	for _, k := range []string{"péer0._p2p._udp.local.", "PÉER0._p2p._udp.local.", "peer0._p2p._udp.local"} {
+		if _, ok := s.get(k); ok {
+			t.Errorf("%q found", k)
+		}
+	}
+	u := foldMap[int]()
+	u.put("é", 1)
+	if _, ok := u.get("É"); ok {
+		t.Error("non-ASCII letters folded (RFC 4343 §3 folds ASCII only)")
+	}
+	if got := lowerASCII("AbÉ.Z"); got != "abÉ.z" {
+		t.Errorf("lowerASCII = %q", got)
+	}
+}

@@ -5,27 +5,26 @@
 // testdata/benchmarks/*.json[l], draws the plots there (SVG, gonum/plot)
 // and writes the report, with issue #13's targets beside the figures.
 //
-//	sudo go run ./internal/tools/benchreport                      # every part (~50 min)
+//	sudo go run ./internal/tools/benchreport                      # every part (~40 min)
 //	sudo go run ./internal/tools/benchreport -parts fast,join     # rerun some parts, re-render the rest from their JSON
 //	go run ./internal/tools/benchreport -parts none               # only re-render from the JSON
 //	sudo go run ./internal/tools/benchreport -quick               # smoke (~3 min): small N, short windows, into /tmp/benchreport-quick
 //
 // Parts (-parts, comma list; "netns" = the five namespace parts, "all" =
-// everything), with their cost on the project's 2-core machine (measured
-// with -quick, the rest estimated from single runs; the report's table
-// shows what each took when last run):
+// everything), with their cost on the project's 2-core machine (the
+// report's table shows what each took when last run):
 //
 //	micro      go test -bench, -count runs each                          ~1.5 min
 //	fast       simultaneous start at -n: found all, every pair
-//	           connected, -runs runs of -fast-impl                         ~3 min
+//	           connected, -runs runs of -fast-impl                         ~2.5 min
 //	join       one node starts into -join-n minus one settled nodes,
-//	           -runs runs of -join-impl                                    ~5 min
-//	loss       -loss % random loss at -loss-n                               ~1 min
-//	noconnect  discovery alone (no connections) at -noconnect-n             ~1 min
+//	           -runs runs of -join-impl                                    ~4 min
+//	loss       -loss % random loss at -loss-n                               <1 min
+//	noconnect  discovery alone (no connections) at -noconnect-n             <1 min
 //	steady     the steady-state windows at -steady-n                      ~25 min
 //	sim        the simulation at -sim-n; N=1000 with its 5-minute steady
-//	           window alone takes ~14 min and ~15 GiB (run under
-//	           GOMEMLIMIT=15GiB), N=300 1–2 min                            ~16 min
+//	           window takes ~3.5 min (run under GOMEMLIMIT=15GiB),
+//	           N=300 ~10 s                                                 ~4 min
 //
 // The namespace parts need root (they build network namespaces; nothing
 // is sent on the machine's interfaces). Hand-written analysis lives in

@@ -26,6 +26,7 @@ var micros = []microBench{
 	{"./mdns", "BenchmarkFilterIrrelevant", "irrelevant packet rejected (label filter, no unpack)", 100, 0},
 	{"./browser", "BenchmarkIrrelevantPacket", "irrelevant packet through the browser's receive path", 100, 0},
 	{"./mdns", "BenchmarkDecodeGoResponse", "go-libp2p response (8 dnsaddrs) → AddrInfo, known peer", 5000, -1},
+	{"./mdns", "BenchmarkParseGoResponse", "of which miekg/dns unpacking the message", 0, -1},
 	{"./mdns", "BenchmarkDecodeGoResponseCold", "the same, first sighting (nothing memoised)", 0, -1},
 	{"./browser", "BenchmarkGoResponseToEvent", "go-libp2p response → Found event (cache, peer model)", 0, -1},
 	{"./browser", "BenchmarkGoResponseRefresh", "known peer's response refreshes the cache (no event)", 0, -1},
