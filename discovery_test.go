@@ -116,6 +116,11 @@ func TestSeedAPI(t *testing.T) {
 		return d0.Metrics().ConnectionsSuccess+d1.Metrics().ConnectionsSuccess > 0
 	})
 
+	// d0 found d1 from its probes (probe hints); goodbyes withdraw what was
+	// announced (§10.1), so close d1 once it has announced. (A peer closed
+	// while probing is dropped probeHold after its last probe: browser
+	// TestProbeHints/"a probe never announced is lost".)
+	testkit.WaitFor(t, "d1 announced", 10*time.Second, func() bool { return d1.Metrics().Responder.Announcements > 0 })
 	if err := d1.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +377,9 @@ func TestEvents(t *testing.T) {
 			t.Errorf("flavour %q", ev.Flavour)
 		}
 		if ev.Kind == discovery.Connected {
-			d1.Close() // goodbyes → lost
+			// Goodbyes (→ lost) withdraw what was announced: see TestSeedAPI.
+			testkit.WaitFor(t, "d1 announced", 10*time.Second, func() bool { return d1.Metrics().Responder.Announcements > 0 })
+			d1.Close()
 		}
 	}
 	d0.Close()

@@ -156,8 +156,9 @@ type txtGroup struct {
 	ttl      uint32
 	flush    bool
 	inAnswer bool
-	viaPTR   bool // named as the target of a PTR of the service
-	childOf  bool // one label below the service
+	viaPTR   bool   // named as the target of a PTR of the service
+	childOf  bool   // one label below the service
+	label    string // that label, when childOf
 }
 
 // Decode extracts every libp2p peer candidate of d's service from m: from
@@ -195,7 +196,7 @@ func (d *Decoder) Decode(m *dns.Msg, probes bool) Result {
 			c.Host, c.Port, srvTTL = srv.Target, srv.Port, srv.Hdr.Ttl
 			c.IPs = hostIPs(sections, srv.Target)
 		}
-		c.Flavour = flavourOf(g, c, d.service, srvTTL)
+		c.Flavour = flavourOf(g, c, srvTTL)
 		res.Candidates = append(res.Candidates, c)
 	}
 
@@ -240,7 +241,7 @@ func (d *Decoder) instanceRecords(m *dns.Msg, sections [][]dns.RR, ptrTargets *s
 			}
 			key := h.Name
 			_, viaPTR := ptrTargets.get(key)
-			_, child := ChildLabel(h.Name, d.service)
+			label, child := ChildLabel(h.Name, d.service)
 			if !viaPTR && !child {
 				continue
 			}
@@ -250,7 +251,7 @@ func (d *Decoder) instanceRecords(m *dns.Msg, sections [][]dns.RR, ptrTargets *s
 			}
 			g, _ := byName.get(key)
 			if g == nil {
-				g = &txtGroup{name: h.Name, ttl: h.Ttl, viaPTR: viaPTR, childOf: child}
+				g = &txtGroup{name: h.Name, ttl: h.Ttl, viaPTR: viaPTR, childOf: child, label: label}
 				byName.put(key, g)
 				groups = append(groups, g)
 			}
@@ -464,10 +465,10 @@ func isHostOf(host, label string) bool {
 
 // flavourOf tells the implementation from the record layout; srvTTL is the
 // TTL of the instance's SRV record (when c.Host is set).
-func flavourOf(g *txtGroup, c Candidate, service string, srvTTL uint32) Flavour {
-	label, child := ChildLabel(g.name, service)
+func flavourOf(g *txtGroup, c Candidate, srvTTL uint32) Flavour {
+	label := g.label
 	switch {
-	case !child:
+	case !g.childOf:
 		return FlavourRust
 	case c.Host != "":
 		if IsPeerName(label) && isHostOf(c.Host, label) {

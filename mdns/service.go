@@ -147,6 +147,12 @@ func ChildLabel(name, parent string) (string, bool) {
 	}
 	label := n[:len(n)-len(p)-1]
 	// The label must be a single label: an unescaped dot would make it two.
+	if strings.IndexByte(label, '\\') < 0 { // no escapes: one vectorised scan
+		if strings.IndexByte(label, '.') >= 0 {
+			return "", false
+		}
+		return label, true
+	}
 	for i := 0; i < len(label); i++ {
 		if label[i] == '\\' {
 			i++
@@ -165,6 +171,9 @@ func ChildLabel(name, parent string) (string, bool) {
 func asciiFoldEqual(a, b string) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	if a == b {
+		return true // the common case: one name written twice alike (vectorised)
 	}
 	for i := 0; i < len(a); i++ {
 		x, y := a[i], b[i]
