@@ -147,10 +147,14 @@ fn handle(swarm: &mut libp2p::Swarm<Behaviour>, ev: SwarmEvent<BehaviourEvent>, 
             for (p, addrs) in by_peer {
                 emit(format!(r#"{{"event":"found","id":{},"addrs":{}}}"#, q(&p.to_string()), qlist(&addrs)));
                 if dial && !swarm.is_connected(&p) {
-                    let opts = DialOpts::peer_id(p).addresses(addrs).condition(PeerCondition::DisconnectedAndNotDialing).build();
+                    // Dial what this event brought even while an earlier
+                    // dial runs: libp2p-mdns reports a peer's addresses as
+                    // they arrive (an IPv6 link-local one, which cannot be
+                    // dialled without a zone, may come first), and reports
+                    // each address once.
+                    let opts = DialOpts::peer_id(p).addresses(addrs).condition(PeerCondition::Disconnected).build();
                     match swarm.dial(opts) {
-                        // Already connected or dialling (a second Discovered
-                        // event for the same peer): not a failure.
+                        // Already connected: not a failure.
                         Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {}
                         Err(e) => emit(format!(r#"{{"event":"dial_failed","id":{},"error":{}}}"#, q(&p.to_string()), q(&e.to_string()))),
                     }
