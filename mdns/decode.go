@@ -157,8 +157,7 @@ type txtGroup struct {
 	flush    bool
 	inAnswer bool
 	viaPTR   bool   // named as the target of a PTR of the service
-	childOf  bool   // one label below the service
-	label    string // that label, when childOf
+	label    string // its label when one label below the service, else ""
 }
 
 // Decode extracts every libp2p peer candidate of d's service from m: from
@@ -251,7 +250,7 @@ func (d *Decoder) instanceRecords(m *dns.Msg, sections [][]dns.RR, ptrTargets *s
 			}
 			g, _ := byName.get(key)
 			if g == nil {
-				g = &txtGroup{name: h.Name, ttl: h.Ttl, viaPTR: viaPTR, childOf: child, label: label}
+				g = &txtGroup{name: h.Name, ttl: h.Ttl, viaPTR: viaPTR, label: label}
 				byName.put(key, g)
 				groups = append(groups, g)
 			}
@@ -269,7 +268,7 @@ func (d *Decoder) instanceRecords(m *dns.Msg, sections [][]dns.RR, ptrTargets *s
 func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 	c := Candidate{Instance: g.name, TTL: g.ttl, CacheFlush: g.flush, InAnswer: g.inAnswer}
 	var firstID string
-	var seen keySet // binary transport addresses taken
+	var seen smallMap[struct{}] // binary transport addresses taken
 	any := false
 	for _, t := range g.rrs {
 		for _, s := range t.Txt {
@@ -312,14 +311,14 @@ func (d *Decoder) candidate(g *txtGroup, res *Result) (Candidate, bool) {
 			if len(tr) == 0 {
 				continue // "/p2p/<id>" alone carries no address
 			}
-			if seen.has(pa.key) {
+			if _, dup := seen.get(pa.key); dup {
 				continue
 			}
 			if len(c.Addrs) >= d.maxAddrs {
 				res.BadStrings++
 				continue
 			}
-			seen.add(pa.key)
+			seen.put(pa.key, struct{}{})
 			if c.Addrs == nil {
 				c.Addrs = make([]ma.Multiaddr, 0, min(countStrings(g), d.maxAddrs))
 			}
@@ -468,7 +467,7 @@ func isHostOf(host, label string) bool {
 func flavourOf(g *txtGroup, c Candidate, srvTTL uint32) Flavour {
 	label := g.label
 	switch {
-	case !g.childOf:
+	case label == "":
 		return FlavourRust
 	case c.Host != "":
 		if IsPeerName(label) && isHostOf(c.Host, label) {

@@ -96,34 +96,3 @@ func (s *smallMap[V]) each(f func(string, V)) {
 		f(k, v)
 	}
 }
-
-// keySet is a set of byte strings (exact comparison) with smallMap's
-// layout: the first smallN inline, the rest in a map.
-type keySet struct {
-	n    int
-	keys [smallN]string
-	m    map[string]struct{}
-}
-
-func (s *keySet) has(k string) bool {
-	for i := 0; i < s.n; i++ {
-		if s.keys[i] == k {
-			return true
-		}
-	}
-	_, ok := s.m[k]
-	return ok
-}
-
-// add puts k in the set (which must not hold it yet).
-func (s *keySet) add(k string) {
-	if s.n < smallN {
-		s.keys[s.n] = k
-		s.n++
-		return
-	}
-	if s.m == nil {
-		s.m = make(map[string]struct{})
-	}
-	s.m[k] = struct{}{}
-}
